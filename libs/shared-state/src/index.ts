@@ -1,0 +1,1 @@
+export const PROBE = 1;
