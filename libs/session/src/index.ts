@@ -1,0 +1,2 @@
+export * from './chicago';
+export * from './trading-day';
