@@ -1,0 +1,190 @@
+// Configuration is parsed once, at the edge (a main.ts), into a frozen typed object. Libs never read
+// the environment. Every default is declared and documented here; a bad value names its key.
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface BrokerConfig {
+  /** REST base URL of the Gateway; undefined → the engine embeds the simulator. `TOPSTEPX_API_URL` */
+  readonly apiUrl: string | undefined;
+  /** `TOPSTEPX_USER_HUB_URL`, default derived from the API URL (…/hubs/user). */
+  readonly userHubUrl: string | undefined;
+  /** `TOPSTEPX_MARKET_HUB_URL`, default derived from the API URL (…/hubs/market). */
+  readonly marketHubUrl: string | undefined;
+  /** `TOPSTEPX_USERNAME`; the simulator's demo user when the simulator is embedded. */
+  readonly userName: string;
+  /** `TOPSTEPX_API_KEY`: a secret, never logged. */
+  readonly apiKey: string;
+  /** `TOPSTEPX_ACCOUNT_ID`: the account to trade; default: the first active account that can trade. */
+  readonly accountId: number | undefined;
+  /** `TOPSTEPX_LIVE` (true|false, default false): the `live` flag sent on contract and bar requests. */
+  readonly live: boolean;
+  /** `BROKER_CONNECTIONS` (default 16): keep-alive connections in each thread's undici pool. */
+  readonly connections: number;
+  /** `BROKER_RATE_LIMIT` (on|off, default on): the client-side limiter for the broker's two buckets. */
+  readonly rateLimit: boolean;
+}
+
+export interface EngineConfig {
+  /** `GRPC_HOST` (default 127.0.0.1: Topstep forbids trading from remote servers; loopback by default). */
+  readonly grpcHost: string;
+  /** `GRPC_PORT` (default 50051; 0 = any free port). */
+  readonly grpcPort: number;
+  /** `HTTP_HOST` (default 127.0.0.1). */
+  readonly httpHost: string;
+  /** `HTTP_PORT` (default 8080; 0 = any free port): REST twins, /healthz, /metrics, /openapi.json. */
+  readonly httpPort: number;
+  /** `MARKET_DATA_WS_HOST` (default 127.0.0.1). */
+  readonly marketDataWsHost: string;
+  /** `MARKET_DATA_WS_PORT` (default 8081; 0 = any free port): the bar/quote WebSocket fan-out. */
+  readonly marketDataWsPort: number;
+  /** `DATA_DIR` (default ./data): the order journal and state. */
+  readonly dataDir: string;
+  /** `LOG_LEVEL` (default info). */
+  readonly logLevel: string;
+  /** `CONTRACTS` (default MNQ,MES,ES,NQ,CL,GC): roots or full contract ids the engine trades and watches. */
+  readonly contracts: readonly string[];
+  /** `EXECUTOR_THREADS` (default 2): threads in the order-executor pool. */
+  readonly executorThreads: number;
+  /** `EXECUTOR_MAX_QUEUE` (default 1000): queued orders beyond which PlaceOrder answers RESOURCE_EXHAUSTED. */
+  readonly executorMaxQueue: number;
+  /** `BATCH_CONCURRENCY` (default 10): orders of one PlaceBatch in flight at once. */
+  readonly batchConcurrency: number;
+  /** `SHUTDOWN_TIMEOUT_MS` (default 4000): in-flight work is drained within this, then the engine exits. */
+  readonly shutdownTimeoutMs: number;
+  /** `STALE_AFTER_MS` (default 5000): a contract silent this long in trading hours is stale. */
+  readonly staleAfterMs: number;
+  readonly broker: BrokerConfig;
+  /** `SIM_*` variables, passed through to the embedded simulator. */
+  readonly simEnv: Readonly<Record<string, string>>;
+}
+
+export function readPort(env: Env, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new ConfigError(key, `must be a port number 0–65535, got "${raw}"`);
+  return n;
+}
+
+export function readInt(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(key, `must be an integer ${min}–${max}, got "${raw}"`);
+  return n;
+}
+
+export function readBool(env: Env, key: string, fallback: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'off', 'no'].includes(v)) return false;
+  throw new ConfigError(key, `must be true/false (or on/off), got "${raw}"`);
+}
+
+export function readUrl(env: Env, key: string): string | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) throw new Error('protocol');
+  } catch {
+    throw new ConfigError(key, `must be an http(s) or ws(s) URL, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function readHost(env: Env, key: string, fallback: string): string {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(raw)) throw new ConfigError(key, `must be a host name or address, got "${raw}"`);
+  return raw;
+}
+
+const CONTRACT_RE = /^(?:[A-Z0-9]{1,6}|CON\.F\.US\.[A-Z0-9]{1,8}\.[FGHJKMNQUVXZ]\d{2})$/;
+
+/** Parse the whole engine configuration from an environment. Throws ConfigError naming the key. */
+export function loadConfig(env: Env): EngineConfig {
+  const apiUrl = readUrl(env, 'TOPSTEPX_API_URL');
+  const contracts = (env.CONTRACTS ?? 'MNQ,MES,ES,NQ,CL,GC')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (contracts.length === 0) throw new ConfigError('CONTRACTS', 'must list at least one root or contract id');
+  for (const c of contracts) {
+    if (!CONTRACT_RE.test(c)) throw new ConfigError('CONTRACTS', `"${c}" is neither a root (MNQ) nor a contract id (CON.F.US.MNQ.Z26)`);
+  }
+  const accountRaw = env.TOPSTEPX_ACCOUNT_ID;
+  let accountId: number | undefined;
+  if (accountRaw !== undefined && accountRaw !== '') {
+    accountId = Number(accountRaw);
+    if (!Number.isSafeInteger(accountId) || accountId <= 0) throw new ConfigError('TOPSTEPX_ACCOUNT_ID', `must be a positive integer, got "${accountRaw}"`);
+  }
+  if (apiUrl !== undefined && (!env.TOPSTEPX_USERNAME || !env.TOPSTEPX_API_KEY)) {
+    throw new ConfigError(env.TOPSTEPX_USERNAME ? 'TOPSTEPX_API_KEY' : 'TOPSTEPX_USERNAME', 'is required when TOPSTEPX_API_URL is set');
+  }
+  const simEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('SIM_') && v !== undefined) simEnv[k] = v;
+
+  const config: EngineConfig = {
+    grpcHost: readHost(env, 'GRPC_HOST', '127.0.0.1'),
+    grpcPort: readPort(env, 'GRPC_PORT', 50051),
+    httpHost: readHost(env, 'HTTP_HOST', '127.0.0.1'),
+    httpPort: readPort(env, 'HTTP_PORT', 8080),
+    marketDataWsHost: readHost(env, 'MARKET_DATA_WS_HOST', '127.0.0.1'),
+    marketDataWsPort: readPort(env, 'MARKET_DATA_WS_PORT', 8081),
+    dataDir: env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data',
+    logLevel: readLogLevel(env),
+    contracts: Object.freeze(contracts),
+    executorThreads: readInt(env, 'EXECUTOR_THREADS', 2, 1, 64),
+    executorMaxQueue: readInt(env, 'EXECUTOR_MAX_QUEUE', 1000, 1, 1_000_000),
+    batchConcurrency: readInt(env, 'BATCH_CONCURRENCY', 10, 1, 1000),
+    shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 100, 60_000),
+    staleAfterMs: readInt(env, 'STALE_AFTER_MS', 5000, 100, 3_600_000),
+    broker: Object.freeze({
+      apiUrl,
+      userHubUrl: readUrl(env, 'TOPSTEPX_USER_HUB_URL'),
+      marketHubUrl: readUrl(env, 'TOPSTEPX_MARKET_HUB_URL'),
+      userName: env.TOPSTEPX_USERNAME ?? 'demo',
+      apiKey: env.TOPSTEPX_API_KEY ?? 'demo-key',
+      accountId,
+      live: readBool(env, 'TOPSTEPX_LIVE', false),
+      connections: readInt(env, 'BROKER_CONNECTIONS', 16, 1, 1024),
+      rateLimit: readBool(env, 'BROKER_RATE_LIMIT', true),
+    }),
+    simEnv: Object.freeze(simEnv),
+  };
+  return Object.freeze(config);
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+function readLogLevel(env: Env): string {
+  const raw = env.LOG_LEVEL;
+  if (raw === undefined || raw === '') return 'info';
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
+/**
+ * Hub URLs when not configured: TopstepX serves REST on api.topstepx.com and the hubs on
+ * rtc.topstepx.com; any other host (the simulator) serves both on the same origin under /hubs/*.
+ */
+export function hubUrls(broker: Pick<BrokerConfig, 'userHubUrl' | 'marketHubUrl'>, apiUrl: string): { user: string; market: string } {
+  const url = new URL(apiUrl);
+  if (url.hostname === 'api.topstepx.com') url.hostname = 'rtc.topstepx.com';
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const base = url.origin;
+  return { user: broker.userHubUrl ?? `${base}/hubs/user`, market: broker.marketHubUrl ?? `${base}/hubs/market` };
+}

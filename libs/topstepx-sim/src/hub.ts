@@ -1,0 +1,331 @@
+// Both SignalR hubs over the ASP.NET Core JSON hub protocol (records end in 0x1E): handshake,
+// invocations answered by completions, pings both ways, close. One `ws` server in noServer mode
+// takes the HTTP server's upgrades for /hubs/user and /hubs/market. Subscriptions live on the
+// connection object, so a reconnect starts with none (as on the real Gateway).
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const RS = '\x1e';
+const PING = `{"type":6}${RS}`;
+/** A consumer this far behind is cut off instead of growing the heap without bound. */
+const MAX_BUFFERED = 64 * 1024 * 1024;
+
+export type HubKind = 'user' | 'market';
+
+export class HubConnection {
+  handshaken = false;
+  lastRecv = performance.now();
+  private partial = '';
+  readonly orders = new Set<number>();
+  readonly positions = new Set<number>();
+  readonly trades = new Set<number>();
+  accounts = false;
+  readonly quoteContracts = new Set<string>();
+  readonly tradeContracts = new Set<string>();
+  readonly depthContracts = new Set<string>();
+  constructor(
+    readonly kind: HubKind,
+    readonly ws: WebSocket,
+  ) {}
+
+  /** Split incoming text into complete records; keeps an unterminated tail for the next frame. */
+  records(text: string): string[] {
+    const all = (this.partial + text).split(RS);
+    this.partial = all.pop() ?? '';
+    return all.filter((r) => r.length > 0);
+  }
+
+  send(data: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED) {
+      this.ws.terminate();
+      return;
+    }
+    this.ws.send(data);
+  }
+}
+
+export interface HubHooks {
+  /** true when the token is known and not expired. */
+  authenticate(token: string | null): boolean;
+  /** The full quote / depth snapshot sent right after a subscription, or null for an unknown contract. */
+  quoteSnapshot(contractId: string): string | null;
+  depthSnapshot(contractId: string): string | null;
+  marketFrozen(): boolean;
+  onConnection(kind: HubKind, open: boolean): void;
+  onInvocation(kind: HubKind, target: string, args: unknown[]): void;
+}
+
+export interface HubConfig {
+  pingIntervalMs: number;
+  clientTimeoutMs: number;
+  wrapUserEvents: boolean;
+  tradeBatching: 'array' | 'single';
+}
+
+type UserTarget = 'GatewayUserAccount' | 'GatewayUserOrder' | 'GatewayUserPosition' | 'GatewayUserTrade';
+
+export class Hubs {
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1 << 20 });
+  readonly connections = new Set<HubConnection>();
+  private readonly quoteSubs = new Map<string, Set<HubConnection>>();
+  private readonly tradeSubs = new Map<string, Set<HubConnection>>();
+  private readonly depthSubs = new Map<string, Set<HubConnection>>();
+  private readonly userSubs: Record<'orders' | 'positions' | 'trades', Map<number, Set<HubConnection>>> = {
+    orders: new Map(),
+    positions: new Map(),
+    trades: new Map(),
+  };
+  private readonly accountSubs = new Set<HubConnection>();
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(
+    private readonly cfg: HubConfig,
+    private readonly hooks: HubHooks,
+  ) {
+    this.pinger = setInterval(() => this.keepalive(), cfg.pingIntervalMs);
+    this.pinger.unref?.();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname.toLowerCase().replace(/\/+$/, '');
+    const kind: HubKind | null = path === '/hubs/user' ? 'user' : path === '/hubs/market' ? 'market' : null;
+    if (!kind) return reject(socket, 404, 'Not Found');
+    const header = req.headers.authorization;
+    const token = url.searchParams.get('access_token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : null);
+    if (!this.hooks.authenticate(token)) return reject(socket, 401, 'Unauthorized');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(kind, ws));
+  }
+
+  private attach(kind: HubKind, ws: WebSocket): void {
+    const c = new HubConnection(kind, ws);
+    this.connections.add(c);
+    this.hooks.onConnection(kind, true);
+    ws.on('message', (data, isBinary) => {
+      c.lastRecv = performance.now();
+      const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString();
+      for (const record of c.records(text)) this.onRecord(c, record);
+    });
+    ws.on('close', () => this.detach(c));
+    ws.on('error', () => ws.terminate());
+  }
+
+  private detach(c: HubConnection): void {
+    if (!this.connections.delete(c)) return;
+    for (const map of [this.quoteSubs, this.tradeSubs, this.depthSubs]) for (const set of map.values()) set.delete(c);
+    for (const map of Object.values(this.userSubs)) for (const set of map.values()) set.delete(c);
+    this.accountSubs.delete(c);
+    this.hooks.onConnection(c.kind, false);
+  }
+
+  private onRecord(c: HubConnection, record: string): void {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(record) as Record<string, unknown>;
+    } catch {
+      this.closeWith(c, 'Connection closed with an error. InvalidDataException: Error reading JSON.');
+      return;
+    }
+    if (!c.handshaken) {
+      if (msg['protocol'] !== 'json' || msg['version'] !== 1) {
+        c.send(`{"error":"Requested protocol '${String(msg['protocol'])}' is not available."}${RS}`);
+        c.ws.close(1000);
+        return;
+      }
+      c.handshaken = true;
+      c.send(`{}${RS}`);
+      return;
+    }
+    switch (msg['type']) {
+      case 1:
+        this.invoke(c, msg);
+        return;
+      case 4: {
+        const id = msg['invocationId'];
+        if (typeof id === 'string') c.send(JSON.stringify({ type: 3, invocationId: id, error: 'Method does not exist' }) + RS);
+        return;
+      }
+      case 6:
+      case 5:
+        return;
+      case 7:
+        c.ws.close(1000);
+        return;
+      default:
+        this.closeWith(c, `Connection closed with an error. InvalidDataException: Unknown message type '${String(msg['type'])}'.`);
+    }
+  }
+
+  private closeWith(c: HubConnection, error: string): void {
+    c.send(JSON.stringify({ type: 7, error, allowReconnect: true }) + RS);
+    c.ws.close(1000);
+  }
+
+  private invoke(c: HubConnection, msg: Record<string, unknown>): void {
+    const id = typeof msg['invocationId'] === 'string' ? (msg['invocationId'] as string) : null;
+    const target = typeof msg['target'] === 'string' ? (msg['target'] as string) : '';
+    const args = Array.isArray(msg['arguments']) ? (msg['arguments'] as unknown[]) : [];
+    const error = c.kind === 'user' ? this.invokeUser(c, target.toLowerCase(), args) : this.invokeMarket(c, target.toLowerCase(), args);
+    if (error !== 'unknown') this.hooks.onInvocation(c.kind, target, args);
+    if (id !== null) {
+      const completion: Record<string, unknown> = { type: 3, invocationId: id };
+      if (error === 'unknown') completion['error'] = 'Method does not exist';
+      else if (error !== null) completion['error'] = error;
+      c.send(JSON.stringify(completion) + RS);
+    }
+    if (error === null && c.kind === 'market') this.afterMarketSubscribe(c, target.toLowerCase(), args);
+  }
+
+  private invokeUser(c: HubConnection, target: string, args: unknown[]): string | null {
+    if (target === 'subscribeaccounts') {
+      c.accounts = true;
+      this.accountSubs.add(c);
+      return null;
+    }
+    if (target === 'unsubscribeaccounts') {
+      c.accounts = false;
+      this.accountSubs.delete(c);
+      return null;
+    }
+    const m = /^(subscribe|unsubscribe)(orders|positions|trades)$/.exec(target);
+    if (!m) return 'unknown';
+    const accountId = typeof args[0] === 'number' ? args[0] : typeof args[0] === 'string' ? Number(args[0]) : Number.NaN;
+    if (!Number.isSafeInteger(accountId)) return `Failed to invoke '${target}': accountId must be an integer.`;
+    const kind = m[2] as 'orders' | 'positions' | 'trades';
+    const own = c[kind];
+    const index = this.userSubs[kind];
+    if (m[1] === 'subscribe') {
+      own.add(accountId);
+      let set = index.get(accountId);
+      if (!set) index.set(accountId, (set = new Set()));
+      set.add(c);
+    } else {
+      own.delete(accountId);
+      index.get(accountId)?.delete(c);
+    }
+    return null;
+  }
+
+  private invokeMarket(c: HubConnection, target: string, args: unknown[]): string | null {
+    const m = /^(subscribe|unsubscribe)contract(quotes|trades|marketdepth)$/.exec(target);
+    if (!m) return 'unknown';
+    const contractId = args[0];
+    if (typeof contractId !== 'string' || contractId === '') return `Failed to invoke '${target}': contractId must be a string.`;
+    const [own, index] =
+      m[2] === 'quotes' ? [c.quoteContracts, this.quoteSubs] : m[2] === 'trades' ? [c.tradeContracts, this.tradeSubs] : [c.depthContracts, this.depthSubs];
+    if (m[1] === 'subscribe') {
+      own.add(contractId);
+      let set = index.get(contractId);
+      if (!set) index.set(contractId, (set = new Set()));
+      set.add(c);
+    } else {
+      own.delete(contractId);
+      index.get(contractId)?.delete(c);
+    }
+    return null;
+  }
+
+  private afterMarketSubscribe(c: HubConnection, target: string, args: unknown[]): void {
+    const contractId = args[0] as string;
+    if (target === 'subscribecontractquotes') {
+      const q = this.hooks.quoteSnapshot(contractId);
+      if (q && !this.hooks.marketFrozen()) c.send(`{"type":1,"target":"GatewayQuote","arguments":["${contractId}",${q}]}${RS}`);
+    } else if (target === 'subscribecontractmarketdepth') {
+      const d = this.hooks.depthSnapshot(contractId);
+      if (d && !this.hooks.marketFrozen()) c.send(`{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${d}]}${RS}`);
+    }
+  }
+
+  /** One frame per subscriber per flush: the batched trades, the sparse quote, the depth change. */
+  publishMarket(contractId: string, trades: string[], quote: string | null, depth: string | null): void {
+    if (this.hooks.marketFrozen()) return;
+    const tradeSet = this.tradeSubs.get(contractId);
+    const quoteSet = this.quoteSubs.get(contractId);
+    const depthSet = depth !== null ? this.depthSubs.get(contractId) : undefined;
+    const hasTrades = trades.length > 0 && tradeSet !== undefined && tradeSet.size > 0;
+    const hasQuote = quote !== null && quoteSet !== undefined && quoteSet.size > 0;
+    const hasDepth = depthSet !== undefined && depthSet.size > 0;
+    if (!hasTrades && !hasQuote && !hasDepth) return;
+    let tradeRec = '';
+    if (hasTrades) {
+      if (this.cfg.tradeBatching === 'array') {
+        tradeRec = `{"type":1,"target":"GatewayTrade","arguments":["${contractId}",[${trades.join(',')}]]}${RS}`;
+      } else {
+        for (const t of trades) tradeRec += `{"type":1,"target":"GatewayTrade","arguments":["${contractId}",${t}]}${RS}`;
+      }
+    }
+    const quoteRec = hasQuote ? `{"type":1,"target":"GatewayQuote","arguments":["${contractId}",${quote}]}${RS}` : '';
+    const depthRec = hasDepth ? `{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${depth}]}${RS}` : '';
+    const done = new Set<HubConnection>();
+    for (const set of [tradeSet, quoteSet, depthSet]) {
+      if (!set) continue;
+      for (const c of set) {
+        if (done.has(c)) continue;
+        done.add(c);
+        const frame = (tradeRec && tradeSet!.has(c) ? tradeRec : '') + (quoteRec && quoteSet!.has(c) ? quoteRec : '') + (depthRec && depthSet!.has(c) ? depthRec : '');
+        if (frame) c.send(frame);
+      }
+    }
+  }
+
+  /** true when someone listens, so callers can skip building the payload. */
+  wantsUser(target: UserTarget, accountId: number): boolean {
+    if (target === 'GatewayUserAccount') return this.accountSubs.size > 0;
+    const index = target === 'GatewayUserOrder' ? this.userSubs.orders : target === 'GatewayUserPosition' ? this.userSubs.positions : this.userSubs.trades;
+    const set = index.get(accountId);
+    return set !== undefined && set.size > 0;
+  }
+
+  publishUser(target: UserTarget, accountId: number, action: number, json: string): void {
+    const set =
+      target === 'GatewayUserAccount'
+        ? this.accountSubs
+        : (target === 'GatewayUserOrder' ? this.userSubs.orders : target === 'GatewayUserPosition' ? this.userSubs.positions : this.userSubs.trades).get(accountId);
+    if (!set || set.size === 0) return;
+    const arg = this.cfg.wrapUserEvents ? `{"action":${action},"data":${json}}` : json;
+    const rec = `{"type":1,"target":"${target}","arguments":[${arg}]}${RS}`;
+    for (const c of set) c.send(rec);
+  }
+
+  private keepalive(): void {
+    const now = performance.now();
+    for (const c of this.connections) {
+      if (!c.handshaken) continue;
+      if (now - c.lastRecv > this.cfg.clientTimeoutMs) {
+        this.closeWith(c, 'Server timeout elapsed without receiving a message from the client.');
+        continue;
+      }
+      c.send(PING);
+    }
+  }
+
+  /** Fault: drop every hub socket now, without a close message. */
+  dropAll(): void {
+    for (const c of [...this.connections]) {
+      c.ws.terminate();
+      this.detach(c);
+    }
+  }
+
+  count(kind?: HubKind): number {
+    let n = 0;
+    for (const c of this.connections) if (!kind || c.kind === kind) n++;
+    return n;
+  }
+
+  close(): void {
+    clearInterval(this.pinger);
+    for (const c of [...this.connections]) {
+      c.ws.terminate();
+      this.detach(c);
+    }
+    this.wss.close();
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+  socket.destroy();
+}

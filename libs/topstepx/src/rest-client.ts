@@ -1,0 +1,622 @@
+// GatewayRestClient: the typed REST client of the ProjectX Gateway (topstepx-api.md §3–§8) over one
+// keep-alive undici Pool. Retry rules (README "Retries and unknown outcomes"):
+// - reads are retried with exponential backoff + jitter on 429 (Retry-After honoured), 5xx and
+//   transport errors, bounded in attempts and in total sleep;
+// - mutations (place, modify, cancel, closeContract, partialCloseContract, logout) are never retried
+//   once they may have reached the server: a timeout, a connection lost after writing, a 5xx or a 429
+//   is an UnknownOutcomeError, and so is an ambiguous errorCode;
+// - HTTP 401 on any call: one re-login, then one retry. Safe for mutations too: a 401 is the auth
+//   layer refusing the request before it is processed, so the first attempt executed nothing.
+import { Pool } from 'undici';
+import { AMBIGUOUS_ERROR_CODES, errorCodeName, type Endpoint } from './enums';
+import {
+  AuthError,
+  ClientClosedError,
+  GatewayError,
+  HttpStatusError,
+  InconsistentResponseError,
+  RateLimitedError,
+  TransportError,
+  UnknownOutcomeError,
+  redactBody,
+  type RestEndpoint,
+} from './errors';
+import { createLocalRateGate, DEFAULT_RATE_LIMITS, type RateBucket, type RateGate } from './rate-gate';
+import type {
+  Account,
+  AccountSearchResponse,
+  Bar,
+  CancelOrderRequest,
+  CloseContractRequest,
+  Contract,
+  ContractByIdResponse,
+  ContractListResponse,
+  GatewayEnvelope,
+  LoginKeyResponse,
+  ModifyOrderRequest,
+  Order,
+  OrderByIdResponse,
+  OrderListResponse,
+  OrderQueryFilter,
+  OrderQueryRequest,
+  OrderQueryResponse,
+  OrderSearchRequest,
+  PartialCloseContractRequest,
+  PlaceOrderRequest,
+  PlaceOrderResponse,
+  Position,
+  PositionListResponse,
+  RetrieveBarsRequest,
+  RetrieveBarsResponse,
+  Trade,
+  TradeListResponse,
+  TradeSearchRequest,
+  ValidateResponse,
+} from './types';
+
+/** Minimal logger (pino-compatible: object first, message second). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => undefined;
+export const NOOP_LOGGER: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+export interface GatewayRestClientOptions {
+  /** e.g. `https://api.topstepx.com` or `http://127.0.0.1:PORT` (a path prefix is kept). */
+  baseUrl: string;
+  userName: string;
+  apiKey: string;
+  /** Keep-alive sockets in the pool. Default 16. */
+  connections?: number;
+  /** Per-request timeout (headers, then body) and the cap on rate-gate waits. Default 10 000 ms. */
+  requestTimeoutMs?: number;
+  /** Client-side rate budget. Default: an in-process gate with the documented limits. */
+  rateGate?: RateGate;
+  /** Wall clock in epoch ms. Default Date.now. */
+  clock?: () => number;
+  /** Token refresh period through Auth/validate (tokens live 24 h). Default 1 h. */
+  validateEveryMs?: number;
+  /** How often the refresh timer looks at the token's age. Default 60 000 ms. */
+  refreshCheckEveryMs?: number;
+  /** Attempts for a read, first included. Default 5. */
+  maxReadAttempts?: number;
+  /** Total sleep allowed across a read's retries. Default 30 000 ms. */
+  retryBudgetMs?: number;
+  /** First backoff delay; doubles per attempt. Default 200 ms. */
+  backoffBaseMs?: number;
+  /** Backoff cap. Default 5 000 ms. */
+  backoffMaxMs?: number;
+  /** RNG in [0,1) for backoff jitter. Default Math.random. */
+  random?: () => number;
+  logger?: Logger;
+}
+
+interface Spec {
+  readonly endpoint: RestEndpoint;
+  readonly path: string;
+  readonly bucket: RateBucket;
+  readonly mutation: boolean;
+  readonly authenticated: boolean;
+}
+
+function spec(endpoint: RestEndpoint, mutation = false, authenticated = true): Spec {
+  return {
+    endpoint,
+    path: `/api/${endpoint}`,
+    bucket: endpoint === 'History/retrieveBars' ? 'bars' : 'general',
+    mutation,
+    authenticated,
+  };
+}
+
+const EP = {
+  loginKey: spec('Auth/loginKey', false, false),
+  validate: spec('Auth/validate'),
+  logout: spec('Auth/logout', true),
+  accountSearch: spec('Account/search'),
+  contractSearch: spec('Contract/search'),
+  contractById: spec('Contract/searchById'),
+  contractAvailable: spec('Contract/available'),
+  bars: spec('History/retrieveBars'),
+  place: spec('Order/place', true),
+  modify: spec('Order/modify', true),
+  cancel: spec('Order/cancel', true),
+  orderSearch: spec('Order/search'),
+  orderSearchOpen: spec('Order/searchOpen'),
+  orderById: spec('Order/searchById'),
+  orderQuery: spec('Order/v2/query'),
+  positionSearchOpen: spec('Position/searchOpen'),
+  closeContract: spec('Position/closeContract', true),
+  partialClose: spec('Position/partialCloseContract', true),
+  tradeSearch: spec('Trade/search'),
+  ping: spec('Status/ping', false, false),
+} as const;
+
+/** undici/system error codes that prove the request never left this process. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+function errCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  if (e && typeof e.code === 'string') return e.code;
+  if (e && e.cause && typeof e.cause.code === 'string') return e.cause.code;
+  return 'UNKNOWN';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function positive(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`GatewayRestClient option ${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+/** `null` and missing list fields stay absent (`undefined`), never an empty list: absence is not "none". */
+function list<T>(v: T[] | null | undefined): T[] | undefined {
+  return v == null ? undefined : v;
+}
+
+type TokenListener = (token: string) => void;
+
+export class GatewayRestClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly loginBody: string;
+  private readonly requestTimeoutMs: number;
+  private readonly gate: RateGate;
+  private readonly clock: () => number;
+  private readonly validateEveryMs: number;
+  private readonly refreshCheckEveryMs: number;
+  private readonly maxReadAttempts: number;
+  private readonly retryBudgetMs: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly apiKey: string;
+
+  private currentToken: string | undefined;
+  private tokenIssuedAt = 0;
+  /** Precomputed per token so the hot path builds no header object. */
+  private authHeaders: Record<string, string> = {};
+  private static readonly publicHeaders: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  private loginInFlight: Promise<string> | undefined;
+  private refreshInFlight: Promise<void> | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly tokenListeners = new Set<TokenListener>();
+  private closed = false;
+
+  constructor(options: GatewayRestClientOptions) {
+    if (!options || typeof options.baseUrl !== 'string') throw new TypeError('GatewayRestClient option baseUrl is required');
+    if (typeof options.userName !== 'string' || options.userName === '') throw new TypeError('GatewayRestClient option userName is required');
+    if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TypeError('GatewayRestClient option apiKey is required');
+    let url: URL;
+    try {
+      url = new URL(options.baseUrl);
+    } catch {
+      throw new TypeError(`GatewayRestClient option baseUrl is not a URL: ${options.baseUrl}`);
+    }
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 10_000);
+    const connections = positive('connections', options.connections, 16);
+    this.pool = new Pool(url.origin, {
+      connections,
+      pipelining: 1,
+      headersTimeout: this.requestTimeoutMs,
+      bodyTimeout: this.requestTimeoutMs,
+      connectTimeout: this.requestTimeoutMs,
+    });
+    this.apiKey = options.apiKey;
+    this.loginBody = JSON.stringify({ userName: options.userName, apiKey: options.apiKey });
+    this.gate = options.rateGate ?? createLocalRateGate(DEFAULT_RATE_LIMITS);
+    this.clock = options.clock ?? Date.now;
+    this.validateEveryMs = positive('validateEveryMs', options.validateEveryMs, 3_600_000);
+    this.refreshCheckEveryMs = positive('refreshCheckEveryMs', options.refreshCheckEveryMs, 60_000);
+    this.maxReadAttempts = Math.floor(positive('maxReadAttempts', options.maxReadAttempts, 5));
+    this.retryBudgetMs = positive('retryBudgetMs', options.retryBudgetMs, 30_000);
+    this.backoffBaseMs = positive('backoffBaseMs', options.backoffBaseMs, 200);
+    this.backoffMaxMs = positive('backoffMaxMs', options.backoffMaxMs, 5_000);
+    this.random = options.random ?? Math.random;
+    this.log = options.logger ?? NOOP_LOGGER;
+  }
+
+  /** The current session token (undefined before login). Hand it to hub clients; never log it. */
+  get token(): string | undefined {
+    return this.currentToken;
+  }
+
+  /** Called with the new token after every login or validate swap; returns an unsubscribe function. */
+  onTokenChange(listener: TokenListener): () => void {
+    this.tokenListeners.add(listener);
+    return () => this.tokenListeners.delete(listener);
+  }
+
+  /** Logs in with Auth/loginKey (concurrent callers share one request) and starts the refresh timer. */
+  login(): Promise<string> {
+    if (this.closed) return Promise.reject(new ClientClosedError('Auth/loginKey'));
+    if (!this.loginInFlight) {
+      this.loginInFlight = this.doLogin().finally(() => {
+        this.loginInFlight = undefined;
+      });
+    }
+    return this.loginInFlight;
+  }
+
+  private async doLogin(): Promise<string> {
+    const res = await this.call<LoginKeyResponse>(EP.loginKey, this.loginBody);
+    if (typeof res.token !== 'string' || res.token === '') {
+      throw new AuthError('Auth/loginKey', 'success without a token');
+    }
+    this.setToken(res.token);
+    this.startRefreshTimer();
+    return res.token;
+  }
+
+  /**
+   * Swaps the token through Auth/validate; falls back to a fresh login when validate fails. The
+   * refresh timer calls this; it is public so an operator path can force it.
+   */
+  refreshToken(): Promise<void> {
+    if (!this.refreshInFlight) {
+      this.refreshInFlight = this.doRefresh().finally(() => {
+        this.refreshInFlight = undefined;
+      });
+    }
+    return this.refreshInFlight;
+  }
+
+  private async doRefresh(): Promise<void> {
+    try {
+      const res = await this.call<ValidateResponse>(EP.validate, '');
+      if (typeof res.newToken === 'string' && res.newToken !== '') {
+        this.setToken(res.newToken);
+        return;
+      }
+      this.log.warn({ endpoint: 'Auth/validate' }, 'validate returned no newToken; logging in again');
+    } catch (err) {
+      if (this.closed) return;
+      this.log.warn({ endpoint: 'Auth/validate', code: (err as { code?: string }).code, err: (err as Error).message }, 'token validate failed; logging in again');
+    }
+    await this.login();
+  }
+
+  private setToken(token: string): void {
+    this.currentToken = token;
+    this.tokenIssuedAt = this.clock();
+    this.authHeaders = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` };
+    for (const l of this.tokenListeners) {
+      try {
+        l(token);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'token listener threw');
+      }
+    }
+  }
+
+  private startRefreshTimer(): void {
+    if (this.refreshTimer || this.closed) return;
+    this.refreshTimer = setInterval(() => {
+      if (this.currentToken === undefined || this.refreshInFlight) return;
+      if (this.clock() - this.tokenIssuedAt < this.validateEveryMs) return;
+      this.refreshToken().catch((err: unknown) => {
+        this.log.error({ code: (err as { code?: string }).code, err: (err as Error).message }, 'token refresh failed; will retry');
+      });
+    }, this.refreshCheckEveryMs);
+    this.refreshTimer.unref();
+  }
+
+  /** Stops the refresh timer and closes the pool (in-flight requests finish first). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    await this.pool.close();
+  }
+
+  // ---- endpoints ----
+
+  async searchAccounts(onlyActiveAccounts: boolean): Promise<Account[] | undefined> {
+    const r = await this.call<AccountSearchResponse>(EP.accountSearch, JSON.stringify({ onlyActiveAccounts }));
+    return list(r.accounts);
+  }
+
+  async searchContracts(searchText: string, live = false): Promise<Contract[] | undefined> {
+    const r = await this.call<ContractListResponse>(EP.contractSearch, JSON.stringify({ searchText, live }));
+    return list(r.contracts);
+  }
+
+  async contractById(contractId: string): Promise<Contract | undefined> {
+    const r = await this.call<ContractByIdResponse>(EP.contractById, JSON.stringify({ contractId }));
+    return r.contract ?? undefined;
+  }
+
+  async availableContracts(live = false): Promise<Contract[] | undefined> {
+    const r = await this.call<ContractListResponse>(EP.contractAvailable, JSON.stringify({ live }));
+    return list(r.contracts);
+  }
+
+  async retrieveBars(req: RetrieveBarsRequest): Promise<Bar[] | undefined> {
+    const r = await this.call<RetrieveBarsResponse>(EP.bars, JSON.stringify(req));
+    return list(r.bars);
+  }
+
+  /**
+   * Order/place, the hot path: one JSON.stringify, precomputed headers, no retry. Returns the
+   * orderId. success:false → GatewayError (its orderId set when the Gateway sent one); codes 6/7 and
+   * any transport doubt → UnknownOutcomeError: reconcile with `resolveOrderByTag`.
+   */
+  async placeOrder(req: PlaceOrderRequest): Promise<number> {
+    const r = await this.call<PlaceOrderResponse>(EP.place, JSON.stringify(req), req.customTag ?? undefined);
+    if (typeof r.orderId !== 'number') {
+      throw new UnknownOutcomeError('Order/place', 'inconsistent-response', 'success without an orderId', { customTag: req.customTag ?? undefined });
+    }
+    return r.orderId;
+  }
+
+  async modifyOrder(req: ModifyOrderRequest): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.modify, JSON.stringify(req));
+  }
+
+  async cancelOrder(req: CancelOrderRequest): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.cancel, JSON.stringify(req));
+  }
+
+  async searchOrders(req: OrderSearchRequest): Promise<Order[] | undefined> {
+    const r = await this.call<OrderListResponse>(EP.orderSearch, JSON.stringify(req));
+    return list(r.orders);
+  }
+
+  /** Open orders only: omits Suspended bracket children (use `queryAllOrders` with statuses [1,6,7,8]). */
+  async searchOpenOrders(accountId: number): Promise<Order[] | undefined> {
+    const r = await this.call<OrderListResponse>(EP.orderSearchOpen, JSON.stringify({ accountId }));
+    return list(r.orders);
+  }
+
+  async orderById(accountId: number, orderId: number): Promise<Order | undefined> {
+    const r = await this.call<OrderByIdResponse>(EP.orderById, JSON.stringify({ accountId, orderId }));
+    return r.order ?? undefined;
+  }
+
+  /** One page of Order/v2/query. */
+  async queryOrders(req: OrderQueryRequest): Promise<{ orders: Order[] | undefined; totalCount: number | undefined }> {
+    const r = await this.call<OrderQueryResponse>(EP.orderQuery, JSON.stringify(req));
+    return { orders: list(r.orders), totalCount: r.totalCount ?? undefined };
+  }
+
+  /**
+   * Every order matching `filter`, fetching pages of `pageSize` sorted by id ascending until a short
+   * page. `pageOffset` is sent as the number of rows already fetched. Rows are de-duplicated by id;
+   * if the server's totalCount says rows are missing, throws InconsistentResponseError rather than
+   * return a silently partial list.
+   */
+  async queryAllOrders(filter: OrderQueryFilter, options: { pageSize?: number; maxPages?: number } = {}): Promise<Order[]> {
+    const pageSize = Math.floor(positive('pageSize', options.pageSize, 100));
+    const maxPages = Math.floor(positive('maxPages', options.maxPages, 1000));
+    const byId = new Map<number, Order>();
+    let offset = 0;
+    let total: number | undefined;
+    for (let page = 0; page < maxPages; page++) {
+      const r = await this.queryOrders({ filter, pageSize, pageOffset: offset, sortBy: 1, sortDirection: 0, includeTotalCount: true });
+      if (r.totalCount !== undefined) total = r.totalCount;
+      const rows = r.orders ?? [];
+      for (const o of rows) byId.set(o.id, o);
+      offset += rows.length;
+      if (rows.length < pageSize || (total !== undefined && offset >= total)) break;
+    }
+    if (total !== undefined && byId.size < total) {
+      throw new InconsistentResponseError('Order/v2/query', 200, '', `paging stopped at ${byId.size} of totalCount ${total}`);
+    }
+    return [...byId.values()];
+  }
+
+  async searchOpenPositions(accountId: number): Promise<Position[] | undefined> {
+    const r = await this.call<PositionListResponse>(EP.positionSearchOpen, JSON.stringify({ accountId }));
+    return list(r.positions);
+  }
+
+  /** Flattens with a market order; leaves working stops/brackets alive (sweep them after). */
+  async closeContract(req: CloseContractRequest): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.closeContract, JSON.stringify(req));
+  }
+
+  async partialCloseContract(req: PartialCloseContractRequest): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.partialClose, JSON.stringify(req));
+  }
+
+  async searchTrades(req: TradeSearchRequest): Promise<Trade[] | undefined> {
+    const r = await this.call<TradeListResponse>(EP.tradeSearch, JSON.stringify(req));
+    return list(r.trades);
+  }
+
+  /** Auth/logout; stops the refresh timer. A mutation: never retried. */
+  async logout(): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.logout, '');
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+    this.currentToken = undefined;
+  }
+
+  /** GET /api/Status/ping (unauthenticated); resolves with the body (`pong`). */
+  async ping(): Promise<string> {
+    return this.call<string>(EP.ping, undefined);
+  }
+
+  // ---- the request engine ----
+
+  private async acquireSlow(s: Spec): Promise<void> {
+    let waited = 0;
+    for (;;) {
+      const wait = this.gate.tryAcquire(s.bucket, this.clock());
+      if (wait <= 0) return;
+      if (waited + wait > this.requestTimeoutMs) throw new RateLimitedError(s.endpoint, s.bucket, false, wait);
+      waited += wait;
+      await sleep(wait);
+      if (this.closed) throw new ClientClosedError(s.endpoint);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const exp = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (attempt - 1));
+    return Math.ceil(exp / 2 + (exp / 2) * this.random());
+  }
+
+  private retryAfterMs(header: string | string[] | undefined): number | undefined {
+    const v = Array.isArray(header) ? header[0] : header;
+    if (!v) return undefined;
+    const secs = Number(v);
+    if (Number.isFinite(secs) && secs >= 0) return Math.ceil(secs * 1000);
+    const at = Date.parse(v);
+    return Number.isNaN(at) ? undefined : Math.max(0, at - this.clock());
+  }
+
+  /**
+   * One logical call: rate gate → send → classify. `body` undefined means GET (ping). Returns the
+   * parsed envelope after the success checks (or the text body for ping).
+   */
+  private async call<T>(s: Spec, body: string | undefined, customTag?: string): Promise<T> {
+    if (this.closed) throw new ClientClosedError(s.endpoint);
+    let attempt = 0;
+    let slept = 0;
+    let reauthed = false;
+    for (;;) {
+      attempt++;
+      // Fast path: a granted gate costs no promise; only a wait goes through acquireSlow.
+      if (this.gate.tryAcquire(s.bucket, this.clock()) > 0) await this.acquireSlow(s);
+      if (s.authenticated && this.currentToken === undefined) await this.login();
+      const tokenUsed = this.currentToken;
+      let status: number;
+      let retryAfter: string | string[] | undefined;
+      let text: string;
+      try {
+        const res = await this.pool.request({
+          method: body === undefined ? 'GET' : 'POST',
+          path: this.basePath === '' ? s.path : this.basePath + s.path,
+          headers: s.authenticated ? this.authHeaders : GatewayRestClient.publicHeaders,
+          body,
+        });
+        status = res.statusCode;
+        retryAfter = res.headers['retry-after'];
+        text = await res.body.text();
+      } catch (err) {
+        if (this.closed) throw new ClientClosedError(s.endpoint);
+        const code = errCode(err);
+        const notSent = NOT_SENT_CODES.has(code);
+        if (s.mutation) {
+          if (notSent) throw new TransportError(s.endpoint, false, code, err);
+          throw new UnknownOutcomeError(s.endpoint, TIMEOUT_CODES.has(code) ? 'timeout' : 'connection-lost', code, { customTag, cause: err });
+        }
+        const wait = this.backoff(attempt);
+        if (attempt < this.maxReadAttempts && slept + wait <= this.retryBudgetMs) {
+          this.log.debug({ endpoint: s.endpoint, code, attempt, waitMs: wait }, 'transport error; retrying read');
+          slept += wait;
+          await sleep(wait);
+          continue;
+        }
+        throw new TransportError(s.endpoint, !notSent, code, err);
+      }
+
+      if (status === 200) return this.parse<T>(s, text, customTag);
+
+      if (status === 401 && s.authenticated) {
+        // Re-login once (unless another call already rotated the token) and retry once. A 401 is
+        // an auth rejection: the request was not executed, so this is safe for mutations as well.
+        if (reauthed) throw new AuthError(s.endpoint, 'HTTP 401 after a fresh login');
+        reauthed = true;
+        this.log.info({ endpoint: s.endpoint }, 'HTTP 401; logging in again');
+        if (this.currentToken === tokenUsed) await this.login();
+        attempt--;
+        continue;
+      }
+      if (status === 401) throw new AuthError(s.endpoint, 'HTTP 401');
+
+      const excerpt = redactBody(text, [this.currentToken, this.apiKey]);
+      if (status === 429 || status >= 500) {
+        if (s.mutation) {
+          throw new UnknownOutcomeError(s.endpoint, status === 429 ? 'rate-limited' : 'http-status', `HTTP ${status}: ${excerpt}`, { status, customTag });
+        }
+        const ra = status === 429 ? this.retryAfterMs(retryAfter) : undefined;
+        const wait = ra ?? this.backoff(attempt);
+        if (attempt < this.maxReadAttempts && slept + wait <= this.retryBudgetMs) {
+          this.log.debug({ endpoint: s.endpoint, status, attempt, waitMs: wait }, 'retrying read');
+          slept += wait;
+          await sleep(wait);
+          continue;
+        }
+        if (status === 429) throw new RateLimitedError(s.endpoint, s.bucket, true, ra);
+        throw new HttpStatusError(s.endpoint, status, excerpt);
+      }
+      throw new HttpStatusError(s.endpoint, status, excerpt);
+    }
+  }
+
+  private parse<T>(s: Spec, text: string, customTag: string | undefined): T {
+    if (s.endpoint === 'Status/ping') return text as T;
+    let env: GatewayEnvelope & { orderId?: unknown };
+    try {
+      env = JSON.parse(text) as GatewayEnvelope;
+    } catch {
+      return this.inconsistent(s, text, 'body is not JSON', customTag);
+    }
+    if (env === null || typeof env !== 'object' || typeof env.success !== 'boolean' || typeof env.errorCode !== 'number') {
+      return this.inconsistent(s, text, 'no success/errorCode envelope', customTag);
+    }
+    if (env.success !== (env.errorCode === 0)) {
+      return this.inconsistent(s, text, `success=${env.success} with errorCode=${env.errorCode}`, customTag);
+    }
+    if (env.success) return env as T;
+
+    const endpoint = s.endpoint as Endpoint;
+    const codeName = errorCodeName(endpoint, env.errorCode);
+    const orderId = typeof env.orderId === 'number' ? env.orderId : undefined;
+    const errorMessage = typeof env.errorMessage === 'string' ? env.errorMessage : null;
+    if (endpoint === 'Auth/loginKey' || endpoint === 'Auth/validate') {
+      throw new AuthError(endpoint, `${codeName} (${env.errorCode})${errorMessage ? `: ${errorMessage}` : ''}`, env.errorCode, codeName);
+    }
+    if (AMBIGUOUS_ERROR_CODES[endpoint]?.includes(env.errorCode)) {
+      throw new UnknownOutcomeError(endpoint, 'ambiguous-code', `${codeName} (${env.errorCode})${errorMessage ? `: ${errorMessage}` : ''}`, {
+        errorCode: env.errorCode,
+        codeName,
+        errorMessage,
+        orderId,
+        customTag,
+      });
+    }
+    throw new GatewayError(endpoint, env.errorCode, codeName, errorMessage, orderId);
+  }
+
+  private inconsistent(s: Spec, text: string, detail: string, customTag: string | undefined): never {
+    const excerpt = redactBody(text, [this.currentToken, this.apiKey]);
+    const err = new InconsistentResponseError(s.endpoint, 200, excerpt, detail);
+    if (s.mutation) throw new UnknownOutcomeError(s.endpoint, 'inconsistent-response', detail, { status: 200, customTag, cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Finds the order carrying `customTag` on `accountId`, created at or after `sinceMs` (epoch ms) minus
+ * `skewMs` for clock skew against the server: first Order/v2/query (sees Suspended children), then
+ * Order/search (some versions' queries lack customTag). `undefined` means "not visible yet": the
+ * Gateway is eventually consistent, so ask again after a short delay before concluding the order was
+ * never placed.
+ */
+export async function resolveOrderByTag(
+  client: GatewayRestClient,
+  accountId: number,
+  customTag: string,
+  sinceMs: number,
+  skewMs = 60_000,
+): Promise<Order | undefined> {
+  const since = new Date(sinceMs - skewMs).toISOString();
+  const queried = await client.queryAllOrders({ accountId, createdAfter: since });
+  const hit = queried.find((o) => o.customTag === customTag);
+  if (hit) return hit;
+  const searched = await client.searchOrders({ accountId, startTimestamp: since });
+  return searched?.find((o) => o.customTag === customTag);
+}
