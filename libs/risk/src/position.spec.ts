@@ -112,6 +112,18 @@ describe('PositionBook', () => {
     expect(book.netSize(MNQ.contractId)).toBe(1);
   });
 
+  it('takes a position from the broker view when reconciling, then keeps accounting from it', () => {
+    const book = new PositionBook(1, specOf);
+    book.setPosition(MNQ.contractId, -3, px('20000.5'));
+    expect(book.position(MNQ.contractId)).toMatchObject({ netSize: -3, avgPriceUnits: px('20000.5'), costUnits: px('60001.5') });
+    const r = book.applyFill(fill({ side: 'BUY', size: 3, priceUnits: px('19990.5') }));
+    expect(r.realizedGrossUnits).toBe(usd('60'));
+    expect(book.positions()).toEqual([
+      { contractId: MNQ.contractId, netSize: 0, avgPriceUnits: 0, costUnits: 0, dayRealizedGrossUnits: usd('60'), dayFeesUnits: usd('0.37') },
+    ]);
+    expect(() => book.setPosition(MNQ.contractId, 1, Number.NaN)).toThrow(/avgPriceUnits/);
+  });
+
   it('rejects bad fills with a RangeError naming the field', () => {
     const book = new PositionBook(1, specOf);
     expect(() => book.applyFill(fill({ size: 0 }))).toThrow(/fill.size/);

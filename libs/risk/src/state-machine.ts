@@ -125,6 +125,20 @@ function reached(usedUnits: number, limitUnits: number, reduceAt: number): boole
   return BigInt(usedUnits) * 10_000n >= bps * BigInt(limitUnits);
 }
 
+export interface RiskMachineSnapshot {
+  state: TradingState;
+  reason: StateReason;
+  mll: MllState;
+  /** The MLL was breached: HALTED until resetMll(). */
+  mllBroken: boolean;
+  /** Trading day (yyyymmdd) on which the DLL was hit; HALTED while it is the current day. */
+  dllHaltDayId: number;
+  dayId: number;
+  eodAppliedDayId: number;
+  autoFlattenDayId: number;
+  lastBalanceUnits: number | null;
+}
+
 export class AccountRiskMachine {
   private current: TradingState = 'ACTIVE';
   private currentReason: StateReason = 'NONE';
@@ -138,14 +152,43 @@ export class AccountRiskMachine {
   private lastEnforceMs = Number.NEGATIVE_INFINITY;
   private readonly hours: TradingHours;
 
+  /**
+   * `snapshot` restores a machine after a worker restart (the lead keeps it in shared memory or the
+   * journal): the sticky halts, the MLL trail and the per-day markers survive.
+   */
   constructor(
     readonly accountId: number,
     private readonly limits: RiskLimits,
     private readonly clock: Clock,
-    mllState?: MllState,
+    snapshot?: RiskMachineSnapshot,
   ) {
-    this.mll = mllState ?? initialMllState(limits.startingBalanceUnits, limits.maxLossDrawdownUnits);
+    this.mll = snapshot?.mll ?? initialMllState(limits.startingBalanceUnits, limits.maxLossDrawdownUnits);
+    if (snapshot !== undefined) {
+      this.current = snapshot.state;
+      this.currentReason = snapshot.reason;
+      this.mllBroken = snapshot.mllBroken;
+      this.dllHaltDayId = snapshot.dllHaltDayId;
+      this.dayId = snapshot.dayId;
+      this.eodAppliedDayId = snapshot.eodAppliedDayId;
+      this.autoFlattenDayId = snapshot.autoFlattenDayId;
+      this.lastBalance = snapshot.lastBalanceUnits ?? undefined;
+    }
     this.hours = new TradingHours(limits);
+  }
+
+  /** Everything needed to rebuild this machine with the constructor (plain, integer-valued data). */
+  snapshot(): RiskMachineSnapshot {
+    return {
+      state: this.current,
+      reason: this.currentReason,
+      mll: this.mll,
+      mllBroken: this.mllBroken,
+      dllHaltDayId: this.dllHaltDayId,
+      dayId: this.dayId,
+      eodAppliedDayId: this.eodAppliedDayId,
+      autoFlattenDayId: this.autoFlattenDayId,
+      lastBalanceUnits: this.lastBalance ?? null,
+    };
   }
 
   get state(): TradingState {
@@ -160,7 +203,7 @@ export class AccountRiskMachine {
 
   /**
    * Records the end-of-day balance of the current trading day and trails the MLL floor (call after the
-   * close, e.g. at 16:00 CT). If it is never called, the first evaluation of the next day trails the
+   * close and before 17:00 CT, e.g. at 16:00 CT). If it is never called, the first evaluation of the next day trails the
    * floor with the last balance seen on the previous day (positions are flat by then).
    */
   endOfDay(eodBalanceUnits: number): RiskEvent[] {

@@ -1,0 +1,69 @@
+// The engine as one process: real worker threads, the piscina pool, the embedded simulator as a
+// child process, real HTTP on port 0.
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@gateway/runtime';
+import { newMark } from '@gateway/shared-state';
+import { startEngine, type RunningEngine } from '../src/engine';
+import { silentLogger, waitFor } from './helpers';
+
+const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
+
+describe('engine', () => {
+  let engine: RunningEngine;
+  let base: string;
+
+  beforeAll(async () => {
+    const config = loadConfig({ HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', DATA_DIR: `tmp/engine-spec-${process.pid}`, CONTRACTS: 'MNQ,ES' });
+    engine = await startEngine(config, ENGINE_URL, silentLogger());
+    base = `http://127.0.0.1:${engine.httpPort}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await engine?.stop();
+  });
+
+  it('reports every worker ready on /healthz', async () => {
+    const res = await request(`${base}/healthz`);
+    expect(res.statusCode).toBe(200);
+    const body = (await res.body.json()) as { status: string; components: Record<string, boolean> };
+    expect(body.status).toBe('ready');
+    expect(body.components).toEqual({ 'market-data': true, 'risk-manager': true, 'order-executor': true });
+  });
+
+  it('merges the metrics of the main thread and every worker, labelled by app', async () => {
+    const res = await request(`${base}/metrics`);
+    expect(res.statusCode).toBe(200);
+    const text = await res.body.text();
+    for (const app of ['engine', 'market-data', 'risk-manager', 'order-executor']) {
+      expect(text).toMatch(new RegExp(`nodejs_heap_size_used_bytes\\{app="${app}"\\}`));
+    }
+  });
+
+  it('registers the configured contracts and the account in shared memory', () => {
+    const { state, contracts, accounts } = engine.runtime;
+    expect(contracts.map((c) => c.root)).toEqual(['MNQ', 'ES']);
+    for (const c of contracts) expect(state.directory.slotOf(c.contractId)).toBe(c.slot);
+    expect(state.accounts.slotOf(accounts[0]!.accountId)).toBe(accounts[0]!.slot);
+  });
+
+  it('restarts a killed worker; shared memory survives and /healthz is 200 again', async () => {
+    const { state, contracts } = engine.runtime;
+    const slot = contracts[0]!.slot;
+    // The test stands in for the market-data writer while that thread is dead.
+    state.marks.write(slot, { last: 21_000_250_000_000, bid: 21_000_000_000_000, ask: 21_000_500_000_000, lastTradeMs: 1_700_000_000_000, updatedMs: 1_700_000_000_000 });
+    const before = newMark();
+    state.marks.read(slot, before);
+
+    const restarted = new Promise<void>((resolve) => engine.supervisor.once('ready', () => resolve()));
+    await engine.supervisor.kill('risk-manager');
+    await waitFor(async () => (await request(`${base}/healthz`)).statusCode === 503 || engine.supervisor.status().find((s) => s.app === 'risk-manager')!.restarts > 0, 30_000);
+    await restarted;
+    await waitFor(async () => (await request(`${base}/healthz`)).statusCode === 200, 60_000);
+
+    const after = newMark();
+    state.marks.read(slot, after);
+    expect(after).toEqual(before);
+    expect(engine.supervisor.status().find((s) => s.app === 'risk-manager')!.restarts).toBe(1);
+  }, 120_000);
+});
