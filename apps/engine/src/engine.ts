@@ -1,7 +1,8 @@
 // The one production process: the main thread owns the shared memory, supervises the market-data
-// and risk-manager workers, runs the order-executor pool, and serves the front door. This file only
-// wires; the pieces live in libs.
+// and risk-manager workers, runs the order-executor pool, and serves the front door (gRPC + the REST
+// twins on the HTTP port). This file only wires; the pieces live in libs.
 import type { Server } from 'node:http';
+import { buildOpenApi, createHttpFrontDoor, startGrpcFrontDoor, type FrontDoorModule, type GrpcFrontDoor } from '@gateway/front-door';
 import {
   appEntry,
   bootstrapRuntime,
@@ -15,21 +16,41 @@ import {
   type Logger,
   type RuntimeBootstrap,
 } from '@gateway/runtime';
-import { createOpsServer } from './ops-http';
+import type { Registry } from 'prom-client';
 
 export const WORKER_APPS = ['market-data', 'risk-manager'] as const;
 
 export interface RunningEngine {
   readonly httpPort: number;
+  readonly grpcPort: number;
   readonly runtime: RuntimeBootstrap;
   readonly supervisor: WorkerSupervisor;
   readonly executor: ExecutorPool;
   readonly logger: Logger;
+  readonly registry: Registry;
   health(): Record<string, boolean>;
   stop(): Promise<void>;
 }
 
-export async function startEngine(config: EngineConfig, moduleUrl: string, logger = createLogger({ app: 'engine', thread: 'main', level: config.logLevel })): Promise<RunningEngine> {
+export interface EngineParts {
+  config: EngineConfig;
+  runtime: RuntimeBootstrap;
+  supervisor: WorkerSupervisor;
+  executor: ExecutorPool;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** The front-door modules of the services; each issue's service adds its module here. */
+function frontDoorModules(_parts: EngineParts): FrontDoorModule[] {
+  return [];
+}
+
+export async function startEngine(
+  config: EngineConfig,
+  moduleUrl: string,
+  logger = createLogger({ app: 'engine', thread: 'main', level: config.logLevel }),
+): Promise<RunningEngine> {
   const registry = createMetricsRegistry('engine');
   const runtime = await bootstrapRuntime(config, logger, moduleUrl);
   const supervisor = new WorkerSupervisor(
@@ -43,33 +64,64 @@ export async function startEngine(config: EngineConfig, moduleUrl: string, logge
     workerData: runtime.workerInit('order-executor'),
     logger,
   });
-  let server: Server | undefined;
+  let http: Server | undefined;
+  let grpc: GrpcFrontDoor | undefined;
+  const modules = frontDoorModules({ config, runtime, supervisor, executor, logger, registry });
   try {
     await Promise.all([supervisor.start(), executor.start()]);
     const health = (): Record<string, boolean> => ({
       ...Object.fromEntries(supervisor.status().map((s) => [s.app, s.ready])),
       'order-executor': executor.isReady,
+      ...Object.fromEntries(modules.filter((m) => m.grpc && m.isReady).map((m) => [m.grpc!.name, m.isReady!()])),
     });
-    server = createOpsServer({
+    grpc = await startGrpcFrontDoor({
+      host: config.grpcHost,
+      port: config.grpcPort,
+      services: modules.flatMap((m) => (m.grpc ? [m.grpc] : [])),
+    });
+    http = createHttpFrontDoor({
       health,
       mainRegistry: registry,
       collectThreadMetrics: async () => [...(await supervisor.collectMetrics()), ...(await executor.collectMetrics())],
+      modules,
+      openapi: buildOpenApi(modules, '0.1.0'),
     });
-    const httpPort = await listen(server, config.httpPort, config.httpHost);
+    const httpPort = await listen(http, config.httpPort, config.httpHost);
+
+    // The gRPC health service follows readiness: "" serves only when every component does.
+    const grpcDoor = grpc;
+    const publishHealth = (): void => {
+      const h = health();
+      grpcDoor.setServing('', Object.values(h).every(Boolean));
+      for (const m of modules) if (m.grpc) grpcDoor.setServing(m.grpc.name, m.isReady ? m.isReady() : true);
+    };
+    publishHealth();
+    supervisor.on('ready', publishHealth);
+    supervisor.on('not-ready', publishHealth);
+    supervisor.on('exit', publishHealth);
+    const healthTimer = setInterval(publishHealth, 1000);
+    healthTimer.unref();
+
     let stopped: Promise<void> | undefined;
-    const httpServer = server;
+    const httpServer = http;
     return {
       httpPort,
+      grpcPort: grpc.port,
       runtime,
       supervisor,
       executor,
       logger,
+      registry,
       health,
       stop() {
         stopped ??= (async () => {
           const budget = config.shutdownTimeoutMs;
-          await closeServer(httpServer);
-          await Promise.all([executor.close(budget), supervisor.stop(budget)]);
+          clearInterval(healthTimer);
+          grpcDoor.setServing('', false);
+          // New calls stop first; in-flight orders drain in the pool; then the workers stop.
+          await Promise.all([grpcDoor.close(budget / 2), closeServer(httpServer)]);
+          await Promise.all(modules.map((m) => m.stop?.(budget / 2)));
+          await Promise.all([executor.close(budget / 2), supervisor.stop(budget / 2)]);
           await runtime.close();
           logger.info('engine stopped');
           logger.flush();
@@ -78,7 +130,8 @@ export async function startEngine(config: EngineConfig, moduleUrl: string, logge
       },
     };
   } catch (err) {
-    if (server) await closeServer(server);
+    if (http) await closeServer(http);
+    if (grpc) await grpc.close(100);
     await Promise.allSettled([executor.close(1000), supervisor.stop(1000)]);
     await runtime.close();
     throw err;

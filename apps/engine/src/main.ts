@@ -17,8 +17,8 @@ const logger = createLogger({ app: 'engine', thread: 'main', level: config.logLe
 try {
   const engine = await startEngine(config, import.meta.url, logger);
   const broker = engine.runtime.simulator ? `embedded simulator ${engine.runtime.broker.apiUrl}` : engine.runtime.broker.apiUrl;
-  logger.info({ httpPort: engine.httpPort, broker }, 'engine ready');
-  process.stdout.write(`engine ready: http ${config.httpHost}:${engine.httpPort} · broker ${broker}\n`);
+  logger.info({ httpPort: engine.httpPort, grpcPort: engine.grpcPort, broker }, 'engine ready');
+  process.stdout.write(`engine ready: grpc ${config.grpcHost}:${engine.grpcPort} · http ${config.httpHost}:${engine.httpPort} · broker ${broker}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

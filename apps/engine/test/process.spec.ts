@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const MAIN = fileURLToPath(new URL('../src/main.dev.mjs', import.meta.url));
-const READY = /^engine ready: http ([\d.]+):(\d+)/;
+const READY = /^engine ready: grpc ([\d.]+):(\d+) · http ([\d.]+):(\d+)/;
 
 function startEngineProcess(extraEnv: Record<string, string> = {}): { child: ChildProcess; ready: Promise<number> } {
   const child = spawn(process.execPath, [MAIN], {
@@ -20,7 +20,7 @@ function startEngineProcess(extraEnv: Record<string, string> = {}): { child: Chi
     child.once('exit', (code) => reject(new Error(`engine exited early with code ${code}`)));
     lines.on('line', (line) => {
       const m = READY.exec(line);
-      if (m) resolve(Number(m[2]));
+      if (m) resolve(Number(m[4]));
     });
   });
   return { child, ready };

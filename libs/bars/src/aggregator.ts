@@ -36,6 +36,11 @@ export interface BarAggregatorOptions {
    * (e.g. a re-subscription that replays the last trade).
    */
   dedupeWindowMs?: number;
+  /**
+   * Maintain ATR/SMA/EMA on close. Default true; false keeps bars and caches only (a recorder, or the benchmark's
+   * oracle run that feeds another indicator library from onClose).
+   */
+  indicators?: boolean;
   /** Called once per closed bar, after the cache and indicators were updated. */
   onClose?: (series: BarSeries, bar: Bar) => void;
 }
@@ -57,6 +62,7 @@ export class BarSeries {
   readonly atr: Atr;
   readonly sma: readonly Sma[];
   readonly ema: readonly Ema[];
+  private readonly indicatorsOn: boolean;
 
   constructor(
     readonly timeframe: Timeframe,
@@ -66,7 +72,9 @@ export class BarSeries {
     atrPeriod: number,
     smaPeriods: readonly number[],
     emaPeriods: readonly number[],
+    indicators = true,
   ) {
+    this.indicatorsOn = indicators;
     this.cache = new BarCache(cacheSize);
     this.atr = new Atr(atrPeriod);
     this.sma = smaPeriods.map((p) => new Sma(p));
@@ -76,6 +84,7 @@ export class BarSeries {
   /** Feeds a closed bar to the cache and the indicators. */
   commit(bar: Bar): void {
     this.cache.push(bar);
+    if (!this.indicatorsOn) return;
     this.atr.update(bar.high, bar.low, bar.close);
     for (let i = 0; i < this.sma.length; i++) this.sma[i]!.update(bar.close);
     for (let i = 0; i < this.ema.length; i++) this.ema[i]!.update(bar.close);
@@ -156,7 +165,7 @@ export class BarAggregator {
     const atrPeriod = opts.atrPeriod ?? DEFAULT_ATR_PERIOD;
     const sma = checkPeriods(opts.smaPeriods, DEFAULT_SMA_PERIODS, 'smaPeriods');
     const ema = checkPeriods(opts.emaPeriods, DEFAULT_EMA_PERIODS, 'emaPeriods');
-    this.series = Object.freeze(tfs.map((tf, i) => new BarSeries(tf, i, cacheSize, atrPeriod, sma, ema)));
+    this.series = Object.freeze(tfs.map((tf, i) => new BarSeries(tf, i, cacheSize, atrPeriod, sma, ema, opts.indicators ?? true)));
     const win = opts.dedupeWindowMs ?? 0;
     if (!Number.isSafeInteger(win) || win < 0) {
       throw new BarsError('BARS_BAD_CONFIG', 'dedupeWindowMs', `expected a non-negative integer, got ${String(win)}`);

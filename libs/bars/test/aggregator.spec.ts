@@ -228,10 +228,9 @@ describe('properties (fast-check)', () => {
   it('every bar has high ≥ open, close ≥ low; volumes and trade counts sum to what was applied', () => {
     fc.assert(
       fc.property(fc.array(trade, { minLength: 1, maxLength: 300 }), (trades) => {
-        const agg = new BarAggregator({ cacheSize: 10_000 });
+        const agg = new BarAggregator({ cacheSize: 400 });
         let t = T0;
         let applied = 0;
-        const appliedBy = new Map<string, number>();
         for (const x of trades) {
           t += x.dt;
           agg.onTrade(P + x.ticks * TICK, x.volume, t);
@@ -251,7 +250,6 @@ describe('properties (fast-check)', () => {
             vol += b.volume;
             n += b.trades;
           }
-          appliedBy.set(s.timeframe.name, vol);
           expect(n + s.late).toBe(trades.length);
           if (s.late === 0) expect(vol).toBe(applied);
         }
@@ -263,7 +261,7 @@ describe('properties (fast-check)', () => {
   it('in-order trades are never late and every timeframe sees the same total volume', () => {
     fc.assert(
       fc.property(fc.array(trade, { minLength: 1, maxLength: 300 }), (trades) => {
-        const agg = new BarAggregator({ cacheSize: 10_000 });
+        const agg = new BarAggregator({ cacheSize: 400 });
         let t = T0;
         let total = 0;
         for (const x of trades) {
@@ -278,6 +276,44 @@ describe('properties (fast-check)', () => {
         }
       }),
       { numRuns: 200, seed: 11 },
+    );
+  });
+
+  it('a timer interleaved with in-order trades changes nothing but who closes: each bar closes exactly once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 120_000 }), ticks: fc.integer({ min: -20, max: 20 }), timer: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        (trades) => {
+          const plainCloses: Bar[] = [];
+          const timedCloses: Bar[] = [];
+          const plain = new BarAggregator({ onClose: (_s, b) => plainCloses.push(b) });
+          const timed = new BarAggregator({ onClose: (_s, b) => timedCloses.push(b) });
+          let t = T0;
+          for (const x of trades) {
+            t += x.dt;
+            // The timer fires at most up to the next trade's time (it never runs ahead of the feed).
+            if (x.timer) timed.closeUpTo(t);
+            plain.onTrade(P + x.ticks * TICK, 1, t);
+            timed.onTrade(P + x.ticks * TICK, 1, t);
+          }
+          plain.closeUpTo(Number.POSITIVE_INFINITY);
+          timed.closeUpTo(Number.POSITIVE_INFINITY);
+          timed.closeUpTo(Number.POSITIVE_INFINITY);
+          const key = (b: Bar): string => `${b.startMs}/${b.endMs}`;
+          expect(new Set(timedCloses).size).toBe(timedCloses.length);
+          expect(timedCloses.length).toBe(plainCloses.length);
+          for (const s of timed.series) {
+            const keys = s.cache.snapshot().map(key);
+            expect(new Set(keys).size).toBe(keys.length);
+            expect(s.cache.snapshot()).toEqual(plain.series[s.index]!.cache.snapshot());
+            expect(s.late).toBe(0);
+          }
+        },
+      ),
+      { numRuns: 150, seed: 13 },
     );
   });
 });

@@ -15,7 +15,7 @@ export async function readJson(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BY
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new FrontDoorError('PAYLOAD_TOO_LARGE', `body exceeds ${maxBytes} bytes`, 'body');
+    if (size > maxBytes) throw new FrontDoorError('INVALID_ARGUMENT', `body: exceeds ${maxBytes} bytes`, 'body');
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -33,10 +33,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-/** The error body every REST twin uses: `{ error: { code, message, field?, reasonCode? } }`. */
+/** The error body every REST twin uses: `{ error: { code, message, field?, reasonCode?, …metadata } }`. */
 export function sendError(res: ServerResponse, err: unknown): void {
   const e = FrontDoorError.from(err);
   sendJson(res, e.httpStatus, {
-    error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}), ...(e.reasonCode ? { reasonCode: e.reasonCode } : {}) },
+    error: {
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+      ...(e.reasonCode ? { reasonCode: e.reasonCode } : {}),
+      ...(e.metadata ?? {}),
+    },
   });
 }

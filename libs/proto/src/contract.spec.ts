@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
+import { ORDER_STATE_NUMBER, ORDER_STATES, RISK_REASON_CODES } from '@gateway/orders';
 import { marketData, orders, risk } from './index';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -182,5 +183,10 @@ describe('service definitions', () => {
       orders.OrderStatus.UNKNOWN,
     ]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(risk.TradingState.NOT_READY).toBe(4);
+  });
+
+  it('matches the order domain: every @gateway/orders state has the same number in orders.OrderStatus', () => {
+    for (const state of ORDER_STATES) expect(ORDER_STATE_NUMBER[state]).toBe(orders.OrderStatus[state]);
+    expect(RISK_REASON_CODES).toHaveLength(10);
   });
 });

@@ -4,3 +4,4 @@
 export * as orders from './generated/orders';
 export * as marketData from './generated/market_data';
 export * as risk from './generated/risk';
+export * as health from './generated/health';

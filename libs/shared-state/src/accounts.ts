@@ -1,6 +1,6 @@
 import { SharedStateError, checkInt32, checkSlot } from './errors';
 import { assertSafeInt } from './fixed';
-import { loadI64, storeI64 } from './int64';
+import { loadI64, loadI64Plain, storeI64 } from './int64';
 import { ACC, HEADER, POS, type Layout } from './layout';
 import { SeqlockReader, seqWriteBegin, seqWriteEnd } from './seqlock';
 
@@ -219,25 +219,25 @@ export class Accounts {
     const seq = r + ACC.SEQ;
     for (let tries = 0; tries < this.reader.maxRetries; tries++) {
       const s = this.reader.begin(seq);
-      out.state = Atomics.load(a, r + ACC.STATE);
-      out.reason = Atomics.load(a, r + ACC.REASON);
-      out.tradingDayId = Atomics.load(a, r + ACC.TRADING_DAY_ID);
-      out.positionUnits = Atomics.load(a, r + ACC.POSITION_UNITS);
-      out.maxPositionUnits = Atomics.load(a, r + ACC.MAX_POSITION_UNITS);
-      out.maxOpenOrders = Atomics.load(a, r + ACC.MAX_OPEN_ORDERS);
-      out.maxOrdersPerMinute = Atomics.load(a, r + ACC.MAX_ORDERS_PER_MINUTE);
-      out.openOrders = Atomics.load(a, r + ACC.OPEN_ORDERS);
-      out.accountId = loadI64(a, r + ACC.ACCOUNT_ID);
-      out.balance = loadI64(a, r + ACC.BALANCE);
-      out.startOfDayBalance = loadI64(a, r + ACC.START_OF_DAY_BALANCE);
-      out.realizedGross = loadI64(a, r + ACC.REALIZED_GROSS);
-      out.fees = loadI64(a, r + ACC.FEES);
-      out.unrealized = loadI64(a, r + ACC.UNREALIZED);
-      out.dayNetPnl = loadI64(a, r + ACC.DAY_NET_PNL);
-      out.dllLimit = loadI64(a, r + ACC.DLL_LIMIT);
-      out.mllFloor = loadI64(a, r + ACC.MLL_FLOOR);
-      out.headroom = loadI64(a, r + ACC.HEADROOM);
-      out.updatedMs = loadI64(a, r + ACC.UPDATED_MS);
+      out.state = a[r + ACC.STATE]!;
+      out.reason = a[r + ACC.REASON]!;
+      out.tradingDayId = a[r + ACC.TRADING_DAY_ID]!;
+      out.positionUnits = a[r + ACC.POSITION_UNITS]!;
+      out.maxPositionUnits = a[r + ACC.MAX_POSITION_UNITS]!;
+      out.maxOpenOrders = a[r + ACC.MAX_OPEN_ORDERS]!;
+      out.maxOrdersPerMinute = a[r + ACC.MAX_ORDERS_PER_MINUTE]!;
+      out.openOrders = a[r + ACC.OPEN_ORDERS]!;
+      out.accountId = loadI64Plain(a, r + ACC.ACCOUNT_ID);
+      out.balance = loadI64Plain(a, r + ACC.BALANCE);
+      out.startOfDayBalance = loadI64Plain(a, r + ACC.START_OF_DAY_BALANCE);
+      out.realizedGross = loadI64Plain(a, r + ACC.REALIZED_GROSS);
+      out.fees = loadI64Plain(a, r + ACC.FEES);
+      out.unrealized = loadI64Plain(a, r + ACC.UNREALIZED);
+      out.dayNetPnl = loadI64Plain(a, r + ACC.DAY_NET_PNL);
+      out.dllLimit = loadI64Plain(a, r + ACC.DLL_LIMIT);
+      out.mllFloor = loadI64Plain(a, r + ACC.MLL_FLOOR);
+      out.headroom = loadI64Plain(a, r + ACC.HEADROOM);
+      out.updatedMs = loadI64Plain(a, r + ACC.UPDATED_MS);
       if (this.reader.valid(seq, s)) return out;
     }
     return this.reader.livelock(seq, `accounts[${slot}]`);
@@ -276,13 +276,13 @@ export class Accounts {
     const seq = r + POS.SEQ;
     for (let tries = 0; tries < this.reader.maxRetries; tries++) {
       const s = this.reader.begin(seq);
-      out.netSize = Atomics.load(a, r + POS.NET_SIZE);
-      out.avgPrice = loadI64(a, r + POS.AVG_PRICE);
-      out.realizedGross = loadI64(a, r + POS.REALIZED_GROSS);
-      out.fees = loadI64(a, r + POS.FEES);
-      out.unrealized = loadI64(a, r + POS.UNREALIZED);
-      out.workingStopLoss = loadI64(a, r + POS.WORKING_STOP_LOSS);
-      out.updatedMs = loadI64(a, r + POS.UPDATED_MS);
+      out.netSize = a[r + POS.NET_SIZE]!;
+      out.avgPrice = loadI64Plain(a, r + POS.AVG_PRICE);
+      out.realizedGross = loadI64Plain(a, r + POS.REALIZED_GROSS);
+      out.fees = loadI64Plain(a, r + POS.FEES);
+      out.unrealized = loadI64Plain(a, r + POS.UNREALIZED);
+      out.workingStopLoss = loadI64Plain(a, r + POS.WORKING_STOP_LOSS);
+      out.updatedMs = loadI64Plain(a, r + POS.UPDATED_MS);
       if (this.reader.valid(seq, s)) return out;
     }
     return this.reader.livelock(seq, `positions[${accountSlot}][${contractSlot}]`);

@@ -1,6 +1,6 @@
 import { SharedStateError, checkInt32, checkSlot } from './errors';
 import { assertSafeInt } from './fixed';
-import { loadI64, storeI64 } from './int64';
+import { loadI64Plain, storeI64 } from './int64';
 import { DIR, HEADER, ID_MAX_BYTES, type Layout } from './layout';
 
 export interface ContractSpec {
@@ -25,6 +25,8 @@ export class ContractDirectory {
   /** Per-thread cache id → slot, refreshed when the published count grows. */
   private readonly cache = new Map<string, number>();
   private cached = 0;
+  /** Slots known published by this thread: below it, reads need no Atomics (published slots never change). */
+  private published = 0;
 
   constructor(
     private readonly a: Int32Array,
@@ -104,29 +106,32 @@ export class ContractDirectory {
   /** Allocation-free getters for the gate. Any thread; `slot` must be published. */
   tickSize(slot: number): number {
     this.checkPublished(slot);
-    return loadI64(this.a, this.base + slot * DIR.WORDS + DIR.TICK_SIZE);
+    return loadI64Plain(this.a, this.base + slot * DIR.WORDS + DIR.TICK_SIZE);
   }
 
   tickValue(slot: number): number {
     this.checkPublished(slot);
-    return loadI64(this.a, this.base + slot * DIR.WORDS + DIR.TICK_VALUE);
+    return loadI64Plain(this.a, this.base + slot * DIR.WORDS + DIR.TICK_VALUE);
   }
 
   weight(slot: number): number {
     this.checkPublished(slot);
-    return Atomics.load(this.a, this.base + slot * DIR.WORDS + DIR.WEIGHT);
+    return this.a[this.base + slot * DIR.WORDS + DIR.WEIGHT]!;
   }
 
+  /** The Atomics.load of the count (only when `slot` is beyond what this thread has seen) orders the slot's loads. */
   private checkPublished(slot: number): void {
-    checkSlot(slot, this.count(), 'contractSlot');
+    if ((slot | 0) === slot && slot >= 0 && slot < this.published) return;
+    this.published = this.count();
+    checkSlot(slot, this.published, 'contractSlot');
   }
 
   private idAt(slot: number): string {
     const r = this.base + slot * DIR.WORDS;
-    const len = Atomics.load(this.a, r + DIR.ID_LENGTH);
+    const len = this.a[r + DIR.ID_LENGTH]!;
     let s = '';
     for (let k = 0; k < len; k++) {
-      s += String.fromCharCode((Atomics.load(this.a, r + DIR.ID + (k >> 2)) >>> (8 * (k & 3))) & 0xff);
+      s += String.fromCharCode((this.a[r + DIR.ID + (k >> 2)]! >>> (8 * (k & 3))) & 0xff);
     }
     return s;
   }

@@ -5,9 +5,10 @@ import { SharedStateError } from './errors';
  * thread, viewed by every thread as ONE Int32Array; all offsets below are in 32-bit words.
  *
  * Every 64-bit value (prices, money, epoch-ms times, account ids) is an "i64 pair": two int32 words, low word first,
- * value = hi * 2^32 + (lo >>> 0), always a JS safe integer. Pairs are read and written with Atomics, so no view needs
- * BigInt and readers never allocate. Multi-word records are made consistent by their sequence lock; counters that
- * several threads update are single int32 words changed only by Atomics read-modify-write.
+ * value = hi * 2^32 + (lo >>> 0), always a JS safe integer, so no view needs BigInt and readers never allocate.
+ * Writers store with Atomics; multi-word records are made consistent by their sequence lock (see seqlock.ts for why
+ * readers may load fields plainly); counters that several threads update are single int32 words changed only by
+ * Atomics read-modify-write.
  * Times are epoch milliseconds (UTC) stored as i64 pairs — no relative epoch to keep in sync.
  *
  *  word 0

@@ -1,6 +1,6 @@
 import { checkSlot } from './errors';
 import { assertSafeInt } from './fixed';
-import { loadI64, storeI64 } from './int64';
+import { loadI64Plain, storeI64 } from './int64';
 import { MARK, type Layout } from './layout';
 import { SeqlockReader, seqWriteBegin, seqWriteEnd } from './seqlock';
 
@@ -20,6 +20,7 @@ export function newMark(): Mark {
 /**
  * Marks region: one seqlocked record per contract slot plus a separate atomic stale flag.
  * Writer: the market-data thread only (write*, setStale). Readers: any thread (read, isStale).
+ * Every stale flag starts at 1 (allocateSharedState): entries fail closed until market-data has a live feed.
  */
 export class Marks {
   private readonly base: number;
@@ -93,11 +94,11 @@ export class Marks {
     const r = this.base + slot * MARK.WORDS;
     for (let tries = 0; tries < this.reader.maxRetries; tries++) {
       const s = this.reader.begin(seq);
-      out.last = loadI64(a, r + MARK.LAST);
-      out.bid = loadI64(a, r + MARK.BID);
-      out.ask = loadI64(a, r + MARK.ASK);
-      out.lastTradeMs = loadI64(a, r + MARK.LAST_TRADE_MS);
-      out.updatedMs = loadI64(a, r + MARK.UPDATED_MS);
+      out.last = loadI64Plain(a, r + MARK.LAST);
+      out.bid = loadI64Plain(a, r + MARK.BID);
+      out.ask = loadI64Plain(a, r + MARK.ASK);
+      out.lastTradeMs = loadI64Plain(a, r + MARK.LAST_TRADE_MS);
+      out.updatedMs = loadI64Plain(a, r + MARK.UPDATED_MS);
       if (this.reader.valid(seq, s)) return out;
     }
     return this.reader.livelock(seq, `marks[${slot}]`);

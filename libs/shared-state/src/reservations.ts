@@ -116,6 +116,20 @@ export class Reservations {
     this.decrement(this.accBase + accountSlot * RES_ACC.WORDS + RES_ACC.OPEN_ORDERS, 1, 'openOrders');
   }
 
+  /**
+   * Main thread or risk-manager, only while no executor can touch the account (pool drained after an executor crash,
+   * or at the trading-day reset): zeroes every reservation of the account so it can be rebuilt from the order book.
+   */
+  clearAccount(accountSlot: number): void {
+    checkSlot(accountSlot, this.accounts, 'accountSlot');
+    const a = this.a;
+    const acc = this.accBase + accountSlot * RES_ACC.WORDS;
+    Atomics.store(a, acc + RES_ACC.PENDING_UNITS, 0);
+    Atomics.store(a, acc + RES_ACC.OPEN_ORDERS, 0);
+    const pos = this.posBase + accountSlot * this.contracts * RES_POS.WORDS;
+    for (let k = 0; k < this.contracts * RES_POS.WORDS; k++) Atomics.store(a, pos + k, 0);
+  }
+
   /** Any thread. Weighted units reserved on the account. */
   pendingUnits(accountSlot: number): number {
     checkSlot(accountSlot, this.accounts, 'accountSlot');

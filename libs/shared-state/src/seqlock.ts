@@ -6,8 +6,14 @@ import { SharedStateError } from './errors';
  *   writer:  s = seq; seq = s+1 (odd: writing) · store the fields · seq = s+2 (even: done)  ← the single publish point
  *   reader:  s1 = seq (wait while odd) · load the fields · s2 = seq; if s1 !== s2 retry
  *
- * All field accesses go through Atomics (sequentially consistent), so neither V8 nor the CPU may move a field load
- * or store across the sequence-word accesses. A reader never blocks the writer; the writer never waits.
+ * Writers store every field with Atomics.store (sequentially consistent), so on any CPU the odd sequence value is
+ * visible before any field changes, and every field before the even value.
+ * Readers load fields with plain typed-array loads — in V8 an Atomics.load is a builtin call costing ~10× a plain
+ * load, and the gate reads ~60 fields — bracketed by Atomics: begin() is an Atomics.load (acquire on ARM, so field
+ * loads cannot move before it), and valid() first makes an atomic read-modify-write on a word private to this thread
+ * (a full fence: field loads complete before it, even on ARM) and then Atomics.loads the sequence word. V8 never moves
+ * a memory access across these calls. A racing plain load may return a mix of old and new bytes; the unchanged, even
+ * sequence value is what proves it did not race. A reader never blocks the writer; the writer never waits.
  *
  * A writer that dies mid-record (thread crash) leaves the word odd forever. Readers wait for it boundedly — spinning
  * first, then parking in short Atomics.wait naps on the header's park word so a preempted writer on a busy core can
@@ -53,6 +59,9 @@ export class SeqlockReader {
   private readonly parkMs: number;
   readonly maxRetries: number;
 
+  /** A word no other thread touches: the target of valid()'s fencing read-modify-write (no cache-line contention). */
+  private readonly fenceWord = new Int32Array(new SharedArrayBuffer(64));
+
   constructor(
     private readonly a: Int32Array,
     private readonly parkIndex: number,
@@ -73,6 +82,7 @@ export class SeqlockReader {
 
   /** True when no write started since `begin` returned `s`: the fields just loaded are one consistent record. */
   valid(seqIndex: number, s: number): boolean {
+    Atomics.add(this.fenceWord, 0, 1);
     return Atomics.load(this.a, seqIndex) === s;
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccountState, newAccountRecord, newPositionRecord } from './accounts';
 import { SharedStateError } from './errors';
-import { HEADER, MARK } from './layout';
+import { HEADER, MARK, RATE } from './layout';
 import { newMark } from './marks';
 import { Side } from './reservations';
 import { seqWriteBegin, seqWriteEnd } from './seqlock';
@@ -192,6 +192,19 @@ describe('reservations', () => {
     r.releaseOpenOrder(0);
     expect(codeOf(() => r.releaseOpenOrder(0))).toBe('RESERVATION_UNDERFLOW');
   });
+
+  it('clears one account without touching another', () => {
+    const s = attachSharedState(allocateSharedState({ contracts: 2, accounts: 2 }));
+    const r = s.reservations;
+    for (const acct of [0, 1]) {
+      expect(r.tryReserve(acct, 1, Side.SELL, 3, 10, 100, 0)).toBe(true);
+      expect(r.tryReserveOpenOrder(acct, 5)).toBe(true);
+    }
+    r.clearAccount(0);
+    expect([r.pendingUnits(0), r.pendingOpenOrders(0), r.pending(0, 1, Side.SELL)]).toEqual([0, 0, 0]);
+    expect([r.pendingUnits(1), r.pendingOpenOrders(1), r.pending(1, 1, Side.SELL)]).toEqual([30, 1, 3]);
+    expect(s.brokenCanaries()).toEqual([]);
+  });
 });
 
 describe('rate budget', () => {
@@ -213,6 +226,23 @@ describe('rate budget', () => {
     expect(() => s.rate.configure('general', { limit: 257, windowMs: 1, enabled: true })).toThrow(/rate\.general\.limit/);
     expect(() => s.rate.tryAcquire('other' as 'bars', t0)).toThrow(/bucket/);
     expect(() => s.rate.tryAcquire('general', 1.5)).toThrow(/nowMs/);
+  });
+
+  it('never grants past a claimant preempted between its claim and its publish: it asks to retry in 1 ms', () => {
+    const s = attachSharedState(allocateSharedState({ contracts: 1, accounts: 1, rateLogCapacity: 4 }));
+    s.rate.configure('general', { limit: 2, windowMs: 1000, enabled: true });
+    const t0 = 1_764_000_000_000;
+    expect(s.rate.tryAcquire('general', t0)).toBe(0);
+    expect(s.rate.tryAcquire('general', t0 + 1)).toBe(0);
+    // Simulate a thread that won grant #2 (compareExchange on COUNT) and stopped before publishing its slot.
+    const base = s.layout.regions.rateBuckets.offset;
+    expect(Atomics.compareExchange(s.words, base + RATE.COUNT, 2, 3)).toBe(2);
+    // Grant #3 must see grant #1 published (t0 + 1): still inside the window → a real wait.
+    expect(s.rate.tryAcquire('general', t0 + 500)).toBe(501);
+    // Past the window grant #3 could pass on grant #1, but its own slot #3 check is fine; the unpublished #2 blocks #4.
+    expect(s.rate.tryAcquire('general', t0 + 5000)).toBe(0);
+    expect(s.rate.tryAcquire('general', t0 + 5000)).toBe(1);
+    expect(s.rate.granted('general')).toBe(4);
   });
 
   it('limits orders per account per minute (0 = off)', () => {

@@ -300,7 +300,7 @@ export class Broker {
           customTag: null,
           stopLossBracket: null,
           takeProfitBracket: null,
-        }),
+        }, null),
         created: now,
         updated: now,
         status: OrderStatus.Suspended,

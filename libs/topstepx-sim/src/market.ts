@@ -82,8 +82,8 @@ export interface MarketConfig {
 
 export class Market {
   readonly byId = new Map<string, ContractMarket>();
-  onTrade: TradeListener = () => {};
-  onFlush: FlushListener = () => {};
+  onTrade: TradeListener = () => undefined;
+  onFlush: FlushListener = () => undefined;
   private timer: NodeJS.Timeout | null = null;
   private lastTickAt = 0;
   private replayIdx = 0;
@@ -127,12 +127,15 @@ export class Market {
     };
     m.minutes = this.seedHistory(m, start);
     if (m.minutes.length > 0) m.prevClose = m.minutes[Math.max(0, m.minutes.length - 1440)]!.o;
+    // Subscribers get a full snapshot on subscribe; every flush after that is a diff against this.
+    m.sent = { lastPrice: m.last, bestBid: m.bid, bestAsk: m.ask, open: m.open, high: m.high, low: m.low, volume: m.volume };
     return m;
   }
 
   /** Minute bars before the start, generated backwards from the start price so they join the live path. */
   private seedHistory(m: ContractMarket, start: number): Bar[] {
-    const n = Math.floor(this.cfg.historyDays * 1440);
+    // Expired contracts get no history: nothing trades them.
+    const n = m.contract.active ? Math.floor(this.cfg.historyDays * 1440) : 0;
     const rng = createRng((this.cfg.seed * 31) ^ hashString('history:' + m.contract.id));
     const tick = m.contract.tick;
     const bars: Bar[] = new Array(n);
@@ -236,11 +239,11 @@ export class Market {
     }
   }
 
-  /** Move the market to `price` at once: one trade there; the bid/ask straddle it. Then flush. */
+  /** Move the market to `price` at once: one trade there, a buy at the ask when above the last price, else a sell at the bid (the other side one tick away). Then flush. */
   setPrice(m: ContractMarket, price: number): void {
     const tick = m.contract.tick;
     const aligned = Math.round(price / tick) * tick;
-    const aggressor: 0 | 1 = aligned >= m.last ? 0 : 1;
+    const aggressor: 0 | 1 = aligned > m.last ? 0 : 1;
     if (aggressor === 0) {
       m.ask = aligned;
       m.bid = aligned - tick;

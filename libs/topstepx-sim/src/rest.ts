@@ -13,6 +13,7 @@ export interface Reply {
   status: number;
   body: string;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 export type Body = Record<string, unknown>;

@@ -242,10 +242,23 @@ export class HubConnection {
       return;
     }
     const conn = this.conn;
-    if (conn && conn.handshakeDone) {
-      conn.closeReason = 'token rotated';
-      conn.ws.close(1000, 'token rotated');
+    if (conn && conn.handshakeDone) this.retire(conn, 'token rotated');
+  }
+
+  /**
+   * Detaches a live socket at once (pending invocations rejected, reconnect loop started) and closes
+   * it in the background, so a peer that never answers the close frame cannot delay the reconnect.
+   */
+  private retire(conn: Conn, reason: string): void {
+    if (this.conn !== conn) return;
+    conn.closeReason = reason;
+    this.onSocketClosed(conn, reason);
+    try {
+      conn.ws.close(1000, reason.slice(0, 100));
+    } catch {
+      conn.ws.terminate();
     }
+    setTimeout(() => conn.ws.terminate(), 2_000).unref();
   }
 
   /** Invokes a hub method and waits for its completion (rejects with HubError on error or timeout). */
@@ -453,8 +466,7 @@ export class HubConnection {
         // The server closes: reconnect regardless of allowReconnect (the next connect reads a fresh
         // token, which is the usual cure), and say why in the log.
         this.log.warn({ error: msg.error, allowReconnect: msg.allowReconnect }, 'hub close message');
-        conn.closeReason = `server close${msg.error ? `: ${msg.error}` : ''}`;
-        conn.ws.close(1000);
+        this.retire(conn, `server close${msg.error ? `: ${msg.error}` : ''}`);
         return;
       default:
         return;
@@ -536,7 +548,7 @@ export class HubConnection {
     const now = this.clock();
     if (now - this.lastReceived > this.serverTimeoutMs) {
       this.log.warn({ silentMs: now - this.lastReceived }, 'hub server timeout; reconnecting');
-      conn.closeReason = 'server timeout';
+      this.retire(conn, 'server timeout');
       conn.ws.terminate();
       return;
     }
@@ -570,8 +582,7 @@ export type QuoteHandler = (contractId: string, quote: Readonly<GatewayQuote>, d
 export type MarketTradeHandler = (contractId: string, trade: GatewayTrade) => void;
 export type DepthHandler = (contractId: string, depth: GatewayDepth) => void;
 
-const MARKET_KINDS = ['quotes', 'trades', 'depth'] as const;
-type MarketKind = (typeof MARKET_KINDS)[number];
+type MarketKind = 'quotes' | 'trades' | 'depth';
 const MARKET_METHOD: Record<MarketKind, string> = {
   quotes: 'SubscribeContractQuotes',
   trades: 'SubscribeContractTrades',
@@ -710,6 +721,7 @@ export class MarketHubClient {
 
   private unwatch(contractId: string): void {
     this.watched.delete(contractId);
+    this.quotes.delete(contractId);
     this.staleSet.delete(contractId);
   }
 

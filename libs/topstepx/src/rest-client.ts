@@ -450,15 +450,16 @@ export class GatewayRestClient {
 
   // ---- the request engine ----
 
-  private async acquireSlow(s: Spec): Promise<void> {
+  /** The gate said wait `firstWait` ms: sleep and ask again, for at most `requestTimeoutMs` in total. */
+  private async acquireSlow(s: Spec, firstWait: number): Promise<void> {
     let waited = 0;
-    for (;;) {
-      const wait = this.gate.tryAcquire(s.bucket, this.clock());
-      if (wait <= 0) return;
+    let wait = firstWait;
+    while (wait > 0) {
       if (waited + wait > this.requestTimeoutMs) throw new RateLimitedError(s.endpoint, s.bucket, false, wait);
       waited += wait;
       await sleep(wait);
       if (this.closed) throw new ClientClosedError(s.endpoint);
+      wait = this.gate.tryAcquire(s.bucket, this.clock());
     }
   }
 
@@ -488,7 +489,8 @@ export class GatewayRestClient {
     for (;;) {
       attempt++;
       // Fast path: a granted gate costs no promise; only a wait goes through acquireSlow.
-      if (this.gate.tryAcquire(s.bucket, this.clock()) > 0) await this.acquireSlow(s);
+      const wait = this.gate.tryAcquire(s.bucket, this.clock());
+      if (wait > 0) await this.acquireSlow(s, wait);
       if (s.authenticated && this.currentToken === undefined) await this.login();
       const tokenUsed = this.currentToken;
       let status: number;
@@ -536,7 +538,7 @@ export class GatewayRestClient {
       }
       if (status === 401) throw new AuthError(s.endpoint, 'HTTP 401');
 
-      const excerpt = redactBody(text, [this.currentToken, this.apiKey]);
+      const excerpt = redactBody(text, [this.currentToken, tokenUsed, this.apiKey]);
       if (status === 429 || status >= 500) {
         if (s.mutation) {
           throw new UnknownOutcomeError(s.endpoint, status === 429 ? 'rate-limited' : 'http-status', `HTTP ${status}: ${excerpt}`, { status, customTag });

@@ -827,9 +827,9 @@ export const MarketDataServiceService = {
     responseDeserialize: (value: Buffer): GetBarsResponse => GetBarsResponse.decode(value),
   },
   /**
-   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer is
-   * conflated (latest in-progress bar wins) and never slows the engine; closed bars are never dropped
-   * while the stream is open.
+   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
+   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
+   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
    */
   streamBars: {
     path: "/market_data.MarketDataService/StreamBars" as const,
@@ -849,9 +849,9 @@ export interface MarketDataServiceServer extends UntypedServiceImplementation {
    */
   getBars: handleUnaryCall<GetBarsRequest, GetBarsResponse>;
   /**
-   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer is
-   * conflated (latest in-progress bar wins) and never slows the engine; closed bars are never dropped
-   * while the stream is open.
+   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
+   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
+   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
    */
   streamBars: handleServerStreamingCall<StreamBarsRequest, BarUpdate>;
 }
@@ -877,9 +877,9 @@ export interface MarketDataServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetBarsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer is
-   * conflated (latest in-progress bar wins) and never slows the engine; closed bars are never dropped
-   * while the stream is open.
+   * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
+   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
+   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
    */
   streamBars(request: StreamBarsRequest, options?: Partial<CallOptions>): ClientReadableStream<BarUpdate>;
   streamBars(

@@ -1,33 +1,35 @@
-// The engine's HTTP port: /healthz and /metrics here; the REST twins of the gRPC front door are
-// mounted by the front door on the same server. Main thread.
+// The engine's HTTP port: /healthz, /metrics, /openapi.json and the REST twins of the gRPC services
+// (mounted as routes by each front-door module). Main thread.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mergeMetrics, type MetricsJson } from '@gateway/runtime';
 import type { Registry } from 'prom-client';
+import { sendError } from './http-json';
+import type { FrontDoorModule } from './module';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
 
-export interface OpsHttpDeps {
+export interface HttpFrontDoorDeps {
   /** Readiness per component: 200 only when every one is ready. */
   health: () => Record<string, boolean>;
   mainRegistry: Registry;
   /** Registries of the other threads (workers, executor threads). */
   collectThreadMetrics: () => Promise<MetricsJson[]>;
-  /** Further routes (the REST twins); the first that returns true handled the request. */
-  routes?: Route[];
+  /** Front-door modules: their routes are tried in order; the first that returns true handled the request. */
+  modules?: FrontDoorModule[];
+  /** The OpenAPI document served at /openapi.json. */
+  openapi?: unknown;
 }
 
-export function createOpsServer(deps: OpsHttpDeps): Server {
+export function createHttpFrontDoor(deps: HttpFrontDoorDeps): Server {
   return createServer((req, res) => {
-    void handle(deps, req, res).catch((err: Error) => {
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'INTERNAL', message: err.message } }));
-      } else res.destroy();
+    void handle(deps, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, err);
+      else res.destroy();
     });
   });
 }
 
-async function handle(deps: OpsHttpDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: HttpFrontDoorDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/healthz') {
     const components = deps.health();
@@ -43,8 +45,16 @@ async function handle(deps: OpsHttpDeps, req: IncomingMessage, res: ServerRespon
     res.end(merged.body);
     return;
   }
-  for (const route of deps.routes ?? []) {
-    if (await route(req, res, url)) return;
+  if (req.method === 'GET' && url.pathname === '/openapi.json' && deps.openapi) {
+    const text = JSON.stringify(deps.openapi);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(text);
+    return;
+  }
+  for (const module of deps.modules ?? []) {
+    for (const route of module.routes ?? []) {
+      if (await route(req, res, url)) return;
+    }
   }
   res.writeHead(404, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` } }));

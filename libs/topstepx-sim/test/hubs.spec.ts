@@ -1,0 +1,174 @@
+import { HttpTransportType, HubConnectionBuilder, LogLevel } from '@microsoft/signalr';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Simulator } from '../src/index';
+import { MNQ, RawHub, client, login, quietSim, until } from './helpers';
+
+let sim: Simulator | null = null;
+const hubs: RawHub[] = [];
+afterEach(async () => {
+  for (const h of hubs.splice(0)) h.close();
+  await sim?.close();
+  sim = null;
+});
+
+async function connect(s: Simulator, kind: 'user' | 'market', token: string): Promise<RawHub> {
+  const h = await RawHub.connect(kind === 'user' ? s.userHubUrl : s.marketHubUrl, token);
+  hubs.push(h);
+  return h;
+}
+
+describe('SignalR JSON protocol', () => {
+  it('completes the handshake with {} and answers invocations with a type-3 completion', async () => {
+    sim = await quietSim();
+    const token = await login(sim);
+    const h = await connect(sim, 'market', token);
+    expect(h.frames[0]).toBe('{}\x1e');
+    const done = await h.invoke('SubscribeContractQuotes', MNQ);
+    expect(done).toEqual({ type: 3, invocationId: '1' });
+  });
+
+  it('answers an unknown hub method with a completion error "Method does not exist"', async () => {
+    sim = await quietSim();
+    const h = await connect(sim, 'market', await login(sim));
+    const done = await h.invoke('SubscribeContractDepth', MNQ);
+    expect(done).toMatchObject({ type: 3, error: 'Method does not exist' });
+    // The connection keeps working.
+    expect(await h.invoke('SubscribeContractTrades', MNQ)).toEqual({ type: 3, invocationId: '2' });
+  });
+
+  it('refuses the upgrade with 401 without a valid access_token', async () => {
+    sim = await quietSim();
+    await expect(RawHub.connect(sim.userHubUrl, null)).rejects.toThrow('HTTP 401');
+    await expect(RawHub.connect(sim.marketHubUrl, 'bogus')).rejects.toThrow('HTTP 401');
+  });
+
+  it('pings every interval and accepts client pings; a close record closes the socket', async () => {
+    sim = await quietSim({ hub: { pingIntervalMs: 50 } });
+    const h = await connect(sim, 'user', await login(sim));
+    h.send({ type: 6 });
+    expect(await h.waitFor((r) => r.type === 6)).toEqual({ type: 6 });
+    h.send({ type: 7 });
+    await h.waitClosed();
+  });
+
+  it('sends market events with two arguments (contractId, data); trades batched as arrays; sparse quotes', async () => {
+    sim = await quietSim();
+    const h = await connect(sim, 'market', await login(sim));
+    await h.invoke('SubscribeContractQuotes', MNQ);
+    await h.invoke('SubscribeContractTrades', MNQ);
+    const snapshot = await h.waitFor((r) => r.target === 'GatewayQuote');
+    expect(snapshot.arguments[0]).toBe(MNQ);
+    expect(snapshot.arguments[1]).toMatchObject({ symbol: 'F.US.MNQ', lastPrice: 21000, bestBid: 21000, bestAsk: 21000.25 });
+    sim.setPrice(MNQ, 21002);
+    const trade = await h.waitFor((r) => r.target === 'GatewayTrade');
+    expect(trade.arguments).toHaveLength(2);
+    expect(trade.arguments[0]).toBe(MNQ);
+    expect(Array.isArray(trade.arguments[1])).toBe(true);
+    expect(trade.arguments[1][0]).toMatchObject({ symbolId: 'F.US.MNQ', price: 21002, type: 0, volume: 1 });
+    const quotes = (await until(() => (h.events('GatewayQuote').length >= 2 ? h.events('GatewayQuote') : null)))!;
+    const sparse = quotes[1].arguments[1];
+    expect(sparse).toMatchObject({ lastPrice: 21002, bestBid: 21001.75, bestAsk: 21002 });
+    expect(sparse).not.toHaveProperty('open');
+    for (const k of Object.keys(sparse)) expect(k.toLowerCase()).not.toContain('size');
+    // A step that changes only the volume sends only the volume.
+    sim.setPrice(MNQ, 21002);
+    sim.setPrice(MNQ, 21002);
+    const later = await until(() => (h.events('GatewayQuote').length >= 4 ? h.events('GatewayQuote')[3].arguments[1] : null));
+    expect(later).not.toHaveProperty('lastPrice');
+    expect(later).toHaveProperty('volume');
+  });
+
+  it('sends single trades when batching is off', async () => {
+    sim = await quietSim({ market: { tradeBatching: 'single' } });
+    const h = await connect(sim, 'market', await login(sim));
+    await h.invoke('SubscribeContractTrades', MNQ);
+    sim.setPrice(MNQ, 21003);
+    const trade = await h.waitFor((r) => r.target === 'GatewayTrade');
+    expect(Array.isArray(trade.arguments[1])).toBe(false);
+    expect(trade.arguments[1].price).toBe(21003);
+  });
+
+  it('drives a seeded random walk on the tick grid to subscribers', async () => {
+    sim = await quietSim({ market: { tradesPerSecond: 200, tickIntervalMs: 20 } });
+    const h = await connect(sim, 'market', await login(sim));
+    await h.invoke('SubscribeContractTrades', MNQ);
+    await until(() => h.events('GatewayTrade').flatMap((e) => e.arguments[1]).length >= 50);
+    const prices = h.events('GatewayTrade').flatMap((e) => e.arguments[1].map((t: any) => t.price as number));
+    for (const p of prices) expect((p * 4) % 1).toBe(0);
+  });
+
+  it('sends user events with one argument to subscribed accounts only; optional {action,data} wrapping', async () => {
+    sim = await quietSim({ hub: { wrapUserEvents: true } });
+    sim.setPrice(MNQ, 21000);
+    const c = await client(sim);
+    const h = await connect(sim, 'user', c.token);
+    for (const m of ['SubscribeOrders', 'SubscribePositions', 'SubscribeTrades']) await h.invoke(m, 1001);
+    await h.invoke('SubscribeAccounts');
+    await c.place({ accountId: 1002, type: 2, side: 0 }); // not subscribed
+    await c.place({ type: 2, side: 0 });
+    const order = await h.waitFor((r) => r.target === 'GatewayUserOrder' && r.arguments[0].data.status === 2);
+    expect(order.arguments).toHaveLength(1);
+    expect(order.arguments[0]).toMatchObject({ action: expect.any(Number), data: { accountId: 1001, contractId: MNQ, fillVolume: 1, filledPrice: 21000.25 } });
+    const trade = await h.waitFor((r) => r.target === 'GatewayUserTrade');
+    expect(trade.arguments[0].data).toMatchObject({ accountId: 1001, price: 21000.25, profitAndLoss: null, fees: 0.37 });
+    const pos = await h.waitFor((r) => r.target === 'GatewayUserPosition');
+    expect(pos.arguments[0].data).toMatchObject({ accountId: 1001, type: 1, size: 1 });
+    const acc = await h.waitFor((r) => r.target === 'GatewayUserAccount' && r.arguments[0].data.id === 1001);
+    expect(acc.arguments[0].data.balance).toBe(49_999.63);
+    expect(h.events('GatewayUserOrder').every((e) => e.arguments[0].data.accountId === 1001)).toBe(true);
+  });
+
+  it('loses subscriptions on reconnect', async () => {
+    sim = await quietSim();
+    const token = await login(sim);
+    const first = await connect(sim, 'market', token);
+    await first.invoke('SubscribeContractTrades', MNQ);
+    first.close();
+    await until(() => sim!.hubConnections('market') === 0);
+    const second = await connect(sim, 'market', token);
+    const other = await connect(sim, 'market', token);
+    await other.invoke('SubscribeContractTrades', MNQ);
+    sim.setPrice(MNQ, 21001);
+    await other.waitFor((r) => r.target === 'GatewayTrade');
+    expect(second.events('GatewayTrade')).toHaveLength(0);
+  });
+});
+
+describe('@microsoft/signalr client', () => {
+  it('connects with skipNegotiation + WebSockets, subscribes and receives market and user events', async () => {
+    sim = await quietSim();
+    sim.setPrice(MNQ, 21000);
+    const c = await client(sim);
+    const build = (url: string) =>
+      new HubConnectionBuilder()
+        .withUrl(`${url}?access_token=${c.token}`, { skipNegotiation: true, transport: HttpTransportType.WebSockets, accessTokenFactory: () => c.token, timeout: 10_000 })
+        .configureLogging(LogLevel.None)
+        .build();
+    const market = build(sim.marketHubUrl);
+    const user = build(sim.userHubUrl);
+    const quotes: Array<[string, any]> = [];
+    const trades: Array<[string, any]> = [];
+    const orders: any[] = [];
+    market.on('GatewayQuote', (id: string, q: any) => quotes.push([id, q]));
+    market.on('GatewayTrade', (id: string, t: any) => trades.push([id, t]));
+    user.on('GatewayUserOrder', (o: any) => orders.push(o));
+    try {
+      await market.start();
+      await user.start();
+      await market.invoke('SubscribeContractQuotes', MNQ);
+      await market.invoke('SubscribeContractTrades', MNQ);
+      await user.invoke('SubscribeOrders', 1001);
+      await expect(market.invoke('SubscribeContractDepth', MNQ)).rejects.toThrow('Method does not exist');
+      sim.setPrice(MNQ, 21004);
+      await c.place({ type: 2, side: 1 });
+      await until(() => trades.length > 0 && orders.some((o) => o.status === 2) && quotes.length >= 2);
+      expect(quotes[0]![0]).toBe(MNQ);
+      expect(trades[0]![0]).toBe(MNQ);
+      expect(trades[0]![1][0].price).toBe(21004);
+      expect(orders.find((o) => o.status === 2)).toMatchObject({ accountId: 1001, side: 1, filledPrice: 21003.75 });
+    } finally {
+      await market.stop();
+      await user.stop();
+    }
+  });
+});

@@ -1,0 +1,366 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  HubConnection,
+  HubError,
+  MarketHubClient,
+  redactUrl,
+  UserHubClient,
+  type GatewayQuote,
+  type GatewayTrade,
+  type GatewayUserOrder,
+} from '../src/index';
+import { startFakeHubServer, waitUntil, type FakeHubServer, type HubRecord } from '../src/testing';
+
+const RS = '\x1e';
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function fakeHub(options: Parameters<typeof startFakeHubServer>[0] = {}): Promise<FakeHubServer> {
+  const s = await startFakeHubServer(options);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function track<T extends { stop(): Promise<void> }>(c: T): T {
+  cleanups.push(() => c.stop());
+  return c;
+}
+
+const invocations = (records: HubRecord[]): Array<[string, unknown[]]> =>
+  records.filter((r) => r.type === 1).map((r) => [r.target!, r.arguments!]);
+
+describe('HubConnection protocol', () => {
+  it('handshakes, connects with the token in the URL, and reports connected', async () => {
+    const srv = await fakeHub();
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 'tok-A' }));
+    const events: string[] = [];
+    hub.on('connected', () => events.push('connected'));
+    await hub.start();
+    expect(hub.state).toBe('connected');
+    expect(events).toEqual(['connected']);
+    expect(srv.connections).toHaveLength(1);
+    expect(srv.connections[0]!.token).toBe('tok-A');
+    expect(srv.connections[0]!.hub).toBe('user');
+    expect(hub.redactedUrl).toBe(`${srv.url('user')}?access_token=<redacted>`);
+  });
+
+  it('a handshake error rejects start with a HubError', async () => {
+    const srv = await fakeHub({ handshakeError: 'Requested protocol is not supported' });
+    const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => 't' }));
+    const err = (await hub.start().catch((e: unknown) => e)) as HubError;
+    expect(err).toBeInstanceOf(HubError);
+    expect(err.kind).toBe('handshake-failed');
+    expect(err.message).toContain('not supported');
+    expect(hub.state).toBe('disconnected');
+  });
+
+  it('an upgrade refused with 401 rejects start without leaking the token', async () => {
+    const srv = await fakeHub({ rejectTokens: ['bad-token-xyz'] });
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 'bad-token-xyz' }));
+    const err = (await hub.start().catch((e: unknown) => e)) as HubError;
+    expect(err.kind).toBe('handshake-failed');
+    expect(err.message).toContain('401');
+    expect(err.message).not.toContain('bad-token-xyz');
+  });
+
+  it('parses several records in one frame and a record split across frames', async () => {
+    const srv = await fakeHub();
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't' }));
+    const got: unknown[] = [];
+    hub.on('GatewayUserAccount', (a) => got.push(a));
+    await hub.start();
+    const conn = srv.live()[0]!;
+    const rec = (id: number): string => JSON.stringify({ type: 1, target: 'GatewayUserAccount', arguments: [{ id }] }) + RS;
+    srv.sendRaw(conn, rec(1) + `{"type":6}${RS}` + rec(2) + rec(3).slice(0, 20));
+    srv.sendRaw(conn, rec(3).slice(20) + rec(4));
+    await waitUntil(() => got.length === 4, 'four events');
+    expect(got).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
+  });
+
+  it('invoke resolves on completion and rejects on a completion error; send is fire-and-forget', async () => {
+    const srv = await fakeHub({ failMethods: { SubscribeContractDepth: 'Method does not exist.' } });
+    const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => 't' }));
+    await hub.start();
+    await expect(hub.invoke('SubscribeContractQuotes', 'CON.F.US.EP.U25')).resolves.toBeNull();
+    const err = (await hub.invoke('SubscribeContractDepth', 'X').catch((e: unknown) => e)) as HubError;
+    expect(err.kind).toBe('invocation-failed');
+    expect(err.message).toContain('Method does not exist');
+    hub.send('Whatever', 1, 'two');
+    const conn = srv.live()[0]!;
+    await waitUntil(() => conn.records.length === 3, 'three records');
+    expect(conn.records[0]).toEqual({ type: 1, invocationId: '1', target: 'SubscribeContractQuotes', arguments: ['CON.F.US.EP.U25'] });
+    expect(conn.records[2]).toEqual({ type: 1, target: 'Whatever', arguments: [1, 'two'] });
+  });
+
+  it('an invoke without completion times out', async () => {
+    const srv = await fakeHub();
+    srv.autoComplete = false;
+    const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => 't', invokeTimeoutMs: 100 }));
+    await hub.start();
+    const err = (await hub.invoke('SubscribeContractQuotes', 'A').catch((e: unknown) => e)) as HubError;
+    expect(err.kind).toBe('invocation-timeout');
+  });
+
+  it('sends a ping after outbound silence', async () => {
+    const srv = await fakeHub();
+    let now = 0;
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't', tickMs: 5, clock: () => now }));
+    await hub.start();
+    const conn = srv.live()[0]!;
+    now = 14_999;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(conn.records.filter((r) => r.type === 6)).toHaveLength(0);
+    now = 15_000;
+    await waitUntil(() => conn.records.some((r) => r.type === 6), 'a ping');
+    expect(conn.records[0]).toEqual({ type: 6 });
+  });
+
+  it('reconnects when the server goes silent past serverTimeoutMs', async () => {
+    const srv = await fakeHub();
+    let now = 0;
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't', tickMs: 5, clock: () => now, reconnectDelaysMs: [0] }));
+    const events: string[] = [];
+    hub.on('reconnecting', (reason) => events.push(`reconnecting:${String(reason)}`));
+    hub.on('reconnected', () => events.push('reconnected'));
+    await hub.start();
+    now = 30_001;
+    await waitUntil(() => events.includes('reconnected'), 'reconnect after server timeout');
+    expect(events[0]).toBe('reconnecting:server timeout');
+    expect(srv.connections).toHaveLength(2);
+  });
+
+  it('logs never carry the token', async () => {
+    const srv = await fakeHub({ rejectTokens: ['tok-SECRET-1'] });
+    const lines: string[] = [];
+    const rec = (obj: object, msg?: string): void => {
+      lines.push(JSON.stringify(obj) + (msg ?? ''));
+    };
+    let token = 'tok-SECRET-1';
+    const hub = track(
+      new HubConnection({ url: srv.url('user'), accessTokenFactory: () => token, reconnectDelaysMs: [0, 5], logger: { debug: rec, info: rec, warn: rec, error: rec } }),
+    );
+    await hub.start().catch(() => undefined);
+    token = 'tok-SECRET-2';
+    await hub.start();
+    srv.dropAll();
+    await waitUntil(() => hub.state === 'connected' && srv.connections.length === 2, 'reconnected');
+    expect(lines.some((l) => l.includes('access_token=<redacted>'))).toBe(true);
+    expect(lines.join('\n')).not.toContain('tok-SECRET');
+  });
+
+  it('a server close message (type 7) leads to a reconnect with subscriptions re-sent', async () => {
+    const srv = await fakeHub();
+    const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => 't', reconnectDelaysMs: [0] }));
+    const reasons: unknown[] = [];
+    hub.on('reconnecting', (r) => reasons.push(r));
+    await hub.start();
+    await hub.subscribe('SubscribeContractQuotes', 'A');
+    srv.sendRaw(srv.live()[0]!, `{"type":7,"error":"Server is shutting down","allowReconnect":true}${RS}`);
+    await waitUntil(() => srv.connections.length === 2 && srv.connections[1]!.records.length === 1, 're-subscribed');
+    expect(reasons).toEqual(['server close: Server is shutting down']);
+    expect(invocations(srv.connections[1]!.records)).toEqual([['SubscribeContractQuotes', ['A']]]);
+  });
+
+  it('redactUrl hides access_token wherever it sits', () => {
+    expect(redactUrl('wss://rtc.topstepx.com/hubs/user?access_token=abc.def.ghi')).toBe('wss://rtc.topstepx.com/hubs/user?access_token=<redacted>');
+    expect(redactUrl('ws://h/hubs/market?x=1&access_token=SECRET&y=2')).toBe('ws://h/hubs/market?x=1&access_token=<redacted>&y=2');
+  });
+});
+
+describe('HubConnection reconnects', () => {
+  it('re-sends every recorded subscription after the server drops the socket', async () => {
+    const srv = await fakeHub();
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't', reconnectDelaysMs: [0, 10] }));
+    const events: string[] = [];
+    user.connection.on('reconnecting', () => events.push('reconnecting'));
+    user.connection.on('reconnected', () => events.push('reconnected'));
+    await user.subscribeAccounts(); // recorded before start: sent on connect
+    await user.start();
+    await user.subscribeOrders(7);
+    await user.subscribePositions(7);
+    await user.subscribeTrades(8);
+    await user.subscribeOrders(7); // duplicate: recorded once
+    const expected: Array<[string, unknown[]]> = [
+      ['SubscribeAccounts', []],
+      ['SubscribeOrders', [7]],
+      ['SubscribePositions', [7]],
+      ['SubscribeTrades', [8]],
+    ];
+    expect(invocations(srv.connections[0]!.records)).toEqual(expected);
+
+    srv.dropAll();
+    await waitUntil(() => events.includes('reconnected'), 'reconnected');
+    expect(events).toEqual(['reconnecting', 'reconnected']);
+    expect(srv.connections).toHaveLength(2);
+    expect(invocations(srv.connections[1]!.records)).toEqual(expected);
+
+    await user.unsubscribeTrades(8);
+    srv.dropAll();
+    await waitUntil(() => srv.live().length === 1 && srv.connections.length === 3 && srv.connections[2]!.records.length >= 3, 'second reconnect');
+    expect(invocations(srv.connections[2]!.records)).toEqual(expected.slice(0, 3));
+  });
+
+  it('reconnectWithFreshToken rebuilds the URL with the new token and re-subscribes', async () => {
+    const srv = await fakeHub();
+    let token = 'tok-1';
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => token, staleAfterMs: 0 }));
+    await market.start();
+    await market.subscribeQuotes('CON.F.US.EP.U25');
+    await market.subscribeTrades('CON.F.US.EP.U25');
+    await market.subscribeDepth('CON.F.US.ENQ.U25');
+    const reconnected = new Promise<void>((resolve) => market.connection.on('reconnected', () => resolve()));
+    token = 'tok-2';
+    market.reconnectWithFreshToken();
+    await reconnected;
+    expect(srv.connections.map((c) => c.token)).toEqual(['tok-1', 'tok-2']);
+    expect(srv.connections[0]!.closed).toBe(true);
+    expect(invocations(srv.connections[1]!.records)).toEqual([
+      ['SubscribeContractQuotes', ['CON.F.US.EP.U25']],
+      ['SubscribeContractTrades', ['CON.F.US.EP.U25']],
+      ['SubscribeContractMarketDepth', ['CON.F.US.ENQ.U25']],
+    ]);
+  });
+
+  it('keeps retrying while the server refuses, then recovers', async () => {
+    const srv = await fakeHub({ rejectTokens: ['expired'] });
+    let token = 'good';
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => token, reconnectDelaysMs: [0, 5] }));
+    await hub.start();
+    token = 'expired';
+    srv.dropAll();
+    await waitUntil(() => hub.state === 'reconnecting', 'reconnecting');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(hub.state).toBe('reconnecting');
+    token = 'good-2';
+    await waitUntil(() => hub.state === 'connected', 'recovered');
+    expect(srv.connections.at(-1)!.token).toBe('good-2');
+  });
+
+  it('stop rejects pending invocations and fires disconnected', async () => {
+    const srv = await fakeHub();
+    srv.autoComplete = false;
+    const hub = new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't' });
+    const events: string[] = [];
+    hub.on('disconnected', () => events.push('disconnected'));
+    await hub.start();
+    const p = hub.invoke('SubscribeAccounts').catch((e: unknown) => e);
+    await hub.stop();
+    expect(((await p) as HubError).kind).toBe('stopped');
+    expect(events).toEqual(['disconnected']);
+    expect(hub.state).toBe('disconnected');
+    await waitUntil(() => srv.connections[0]!.closed, 'server saw close');
+    expect(() => hub.send('X')).toThrow(HubError);
+  });
+});
+
+describe('MarketHubClient', () => {
+  it('merges sparse quotes per contract: a missing field keeps its value', async () => {
+    const srv = await fakeHub();
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', staleAfterMs: 0 }));
+    const seen: Array<[string, GatewayQuote, GatewayQuote]> = [];
+    market.onQuote((cid, q, d) => seen.push([cid, { ...q }, d]));
+    await market.start();
+    await market.subscribeQuotes('A');
+    srv.emit('GatewayQuote', ['A', { symbol: 'F.US.EP', lastPrice: 6335.25, bestBid: 6335, bestAsk: 6335.25, volume: 10 }]);
+    srv.emit('GatewayQuote', ['A', { bestBid: 6335.25 }]);
+    srv.emit('GatewayQuote', ['B', { lastPrice: 100 }]);
+    srv.emit('GatewayQuote', ['A', { lastPrice: 6335.5, bestAsk: null, volume: 12 }]);
+    await waitUntil(() => seen.length === 4, 'four quotes');
+    expect(seen[1]).toEqual(['A', { symbol: 'F.US.EP', lastPrice: 6335.25, bestBid: 6335.25, bestAsk: 6335.25, volume: 10 }, { bestBid: 6335.25 }]);
+    expect(seen[2]![1]).toEqual({ lastPrice: 100 });
+    expect(market.quote('A')).toEqual({ symbol: 'F.US.EP', lastPrice: 6335.5, bestBid: 6335.25, bestAsk: 6335.25, volume: 12 });
+  });
+
+  it('flattens array payloads and skips null entries', async () => {
+    const srv = await fakeHub();
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', staleAfterMs: 0 }));
+    const trades: Array<[string, GatewayTrade]> = [];
+    const depth: number[] = [];
+    market.onTrade((cid, t) => trades.push([cid, t]));
+    market.onDepth((_cid, d) => depth.push(d.price));
+    await market.start();
+    const t1 = { symbolId: 'F.US.EP', price: 6335.25, timestamp: '2025-07-18T21:00:01Z', type: 0, volume: 2 };
+    const t2 = { ...t1, price: 6335.5, type: 1, volume: 1 };
+    srv.emit('GatewayTrade', ['A', [t1, null, t2]]);
+    srv.emit('GatewayTrade', ['A', t1]);
+    srv.emit('GatewayDepth', ['A', [null, { timestamp: 'x', type: 2, price: 6335, volume: 5, currentVolume: 5 }]]);
+    await waitUntil(() => trades.length === 3 && depth.length === 1, 'trades and depth');
+    expect(trades.map(([c, t]) => [c, t.price])).toEqual([
+      ['A', 6335.25],
+      ['A', 6335.5],
+      ['A', 6335.25],
+    ]);
+    expect(depth).toEqual([6335]);
+  });
+
+  it('flags a silent contract stale while pings keep the socket alive, and fresh when data returns', async () => {
+    const srv = await fakeHub();
+    let now = 1_000;
+    const market = track(
+      new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', clock: () => now, staleAfterMs: 5_000, staleCheckEveryMs: 5, tickMs: 5 }),
+    );
+    const stale: Array<[string, number]> = [];
+    const fresh: string[] = [];
+    market.onStale((cid, ms) => stale.push([cid, ms]));
+    market.onFresh((cid) => fresh.push(cid));
+    await market.start();
+    await market.subscribeQuotes('QUIET');
+    await market.subscribeTrades('BUSY');
+    const conn = srv.live()[0]!;
+
+    now = 4_000;
+    srv.sendRaw(conn, `{"type":6}${RS}`);
+    srv.emit('GatewayTrade', ['BUSY', { symbolId: 'F.US.X', price: 1, timestamp: 't', type: 0, volume: 1 }]);
+    await waitUntil(() => conn.records.length >= 2, 'subscriptions done');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(stale).toEqual([]);
+
+    now = 6_500; // QUIET silent 5 500 ms; BUSY 2 500 ms. The server keeps pinging: socket alive.
+    srv.sendRaw(conn, `{"type":6}${RS}`);
+    await waitUntil(() => stale.length === 1, 'stale flag');
+    expect(stale[0]).toEqual(['QUIET', 5_500]);
+    expect(market.isStale('QUIET')).toBe(true);
+    expect(market.isStale('BUSY')).toBe(false);
+    expect(market.connection.state).toBe('connected');
+
+    srv.emit('GatewayQuote', ['QUIET', { lastPrice: 5 }]);
+    await waitUntil(() => fresh.length === 1, 'fresh');
+    expect(fresh).toEqual(['QUIET']);
+    expect(market.isStale('QUIET')).toBe(false);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(stale).toHaveLength(1);
+  });
+});
+
+describe('UserHubClient', () => {
+  it('unwraps {action,data}, arrays and bare entities', async () => {
+    const srv = await fakeHub();
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't' }));
+    const orders: Array<[number, number | undefined]> = [];
+    const positions: number[] = [];
+    user.onOrder((o: GatewayUserOrder, action) => orders.push([o.id, action]));
+    user.onPosition((p) => positions.push(p.size));
+    await user.start();
+    const order = (id: number): Partial<GatewayUserOrder> => ({ id, accountId: 7, status: 1 });
+    srv.emit('GatewayUserOrder', [order(1)]);
+    srv.emit('GatewayUserOrder', [{ action: 1, data: order(2) }]);
+    srv.emit('GatewayUserOrder', [[order(3), null, { action: 0, data: order(4) }]]);
+    srv.emit('GatewayUserPosition', [{ action: 2, data: { id: 9, size: 0 } }]);
+    await waitUntil(() => orders.length === 4 && positions.length === 1, 'events');
+    expect(orders).toEqual([
+      [1, undefined],
+      [2, 1],
+      [3, undefined],
+      [4, 0],
+    ]);
+    expect(positions).toEqual([0]);
+  });
+
+  it('refuses a bad accountId naming the field', async () => {
+    const srv = await fakeHub();
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't' }));
+    expect(() => user.subscribeOrders(-1)).toThrow(/accountId/);
+  });
+});
