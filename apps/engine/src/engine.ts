@@ -2,7 +2,17 @@
 // and risk-manager workers, runs the order-executor pool, and serves the front door (gRPC + the REST
 // twins on the HTTP port). This file only wires; the pieces live in libs.
 import type { Server } from 'node:http';
-import { buildOpenApi, createHttpFrontDoor, startGrpcFrontDoor, type FrontDoorModule, type GrpcFrontDoor } from '@gateway/front-door';
+import {
+  buildOpenApi,
+  createHttpFrontDoor,
+  createMarketDataModule,
+  createOrdersModule,
+  createRiskModule,
+  startGrpcFrontDoor,
+  type FrontDoorDeps,
+  type FrontDoorModule,
+  type GrpcFrontDoor,
+} from '@gateway/front-door';
 import {
   appEntry,
   bootstrapRuntime,
@@ -32,18 +42,9 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
-export interface EngineParts {
-  config: EngineConfig;
-  runtime: RuntimeBootstrap;
-  supervisor: WorkerSupervisor;
-  executor: ExecutorPool;
-  logger: Logger;
-  registry: Registry;
-}
-
-/** The front-door modules of the services; each issue's service adds its module here. */
-function frontDoorModules(_parts: EngineParts): FrontDoorModule[] {
-  return [];
+/** The front-door modules of the three services (orders, market data, risk), in routing order. */
+function frontDoorModules(deps: FrontDoorDeps): FrontDoorModule[] {
+  return [createOrdersModule(deps), createMarketDataModule(deps), createRiskModule(deps)];
 }
 
 export async function startEngine(

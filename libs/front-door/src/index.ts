@@ -3,3 +3,7 @@ export * from './http-json';
 export * from './http-server';
 export * from './grpc-server';
 export * from './module';
+export * from './deps';
+export * from './orders';
+export * from './market-data';
+export * from './risk';

@@ -51,6 +51,10 @@ export interface PositionRecord {
   /** Money at risk if every working stop fills. */
   workingStopLoss: number;
   updatedMs: number;
+  /** Remaining (unfilled) size of the working buy orders the risk-manager has seen on this contract. */
+  workingBuy: number;
+  /** Remaining (unfilled) size of the working sell orders the risk-manager has seen on this contract. */
+  workingSell: number;
 }
 
 export function newAccountRecord(): AccountRecord {
@@ -78,7 +82,7 @@ export function newAccountRecord(): AccountRecord {
 }
 
 export function newPositionRecord(): PositionRecord {
-  return { netSize: 0, avgPrice: 0, realizedGross: 0, fees: 0, unrealized: 0, workingStopLoss: 0, updatedMs: 0 };
+  return { netSize: 0, avgPrice: 0, realizedGross: 0, fees: 0, unrealized: 0, workingStopLoss: 0, updatedMs: 0, workingBuy: 0, workingSell: 0 };
 }
 
 /**
@@ -254,10 +258,14 @@ export class Accounts {
     assertSafeInt(rec.unrealized, 'unrealized');
     assertSafeInt(rec.workingStopLoss, 'workingStopLoss');
     assertSafeInt(rec.updatedMs, 'updatedMs');
+    checkInt32(rec.workingBuy, 'workingBuy', 0);
+    checkInt32(rec.workingSell, 'workingSell', 0);
     const a = this.a;
     const r = this.posBase + (accountSlot * this.contracts + contractSlot) * POS.WORDS;
     const w = seqWriteBegin(a, r + POS.SEQ);
     Atomics.store(a, r + POS.NET_SIZE, rec.netSize);
+    Atomics.store(a, r + POS.WORKING_BUY, rec.workingBuy);
+    Atomics.store(a, r + POS.WORKING_SELL, rec.workingSell);
     storeI64(a, r + POS.AVG_PRICE, rec.avgPrice);
     storeI64(a, r + POS.REALIZED_GROSS, rec.realizedGross);
     storeI64(a, r + POS.FEES, rec.fees);
@@ -277,6 +285,8 @@ export class Accounts {
     for (let tries = 0; tries < this.reader.maxRetries; tries++) {
       const s = this.reader.begin(seq);
       out.netSize = a[r + POS.NET_SIZE]!;
+      out.workingBuy = a[r + POS.WORKING_BUY]!;
+      out.workingSell = a[r + POS.WORKING_SELL]!;
       out.avgPrice = loadI64Plain(a, r + POS.AVG_PRICE);
       out.realizedGross = loadI64Plain(a, r + POS.REALIZED_GROSS);
       out.fees = loadI64Plain(a, r + POS.FEES);

@@ -7,7 +7,7 @@ import { Side } from './reservations';
 // Pinned on purpose: any change to the layout must fail here, bump LAYOUT_VERSION and update these numbers.
 describe('layout pin', () => {
   it('pins version, magic, header and record field offsets', () => {
-    expect(LAYOUT_VERSION).toBe(1);
+    expect(LAYOUT_VERSION).toBe(2);
     expect(MAGIC).toBe(0x47575353);
     expect(HEADER).toEqual({ MAGIC: 0, VERSION: 1, TOTAL_BYTES: 2, CONTRACTS: 3, ACCOUNTS: 4, RATE_LOG_CAPACITY: 5, CONTRACT_COUNT: 6, ACCOUNT_COUNT: 7, PARK: 8 });
     expect(DIR).toEqual({ ID: 0, ID_LENGTH: 12, WEIGHT: 13, TICK_SIZE: 14, TICK_VALUE: 16, WORDS: 32 });
@@ -17,7 +17,7 @@ describe('layout pin', () => {
       MAX_ORDERS_PER_MINUTE: 7, OPEN_ORDERS: 8, ACCOUNT_ID: 10, BALANCE: 12, START_OF_DAY_BALANCE: 14, REALIZED_GROSS: 16,
       FEES: 18, UNREALIZED: 20, DAY_NET_PNL: 22, DLL_LIMIT: 24, MLL_FLOOR: 26, HEADROOM: 28, UPDATED_MS: 30, WORDS: 32,
     });
-    expect(POS).toEqual({ SEQ: 0, NET_SIZE: 1, AVG_PRICE: 2, REALIZED_GROSS: 4, FEES: 6, UNREALIZED: 8, WORKING_STOP_LOSS: 10, UPDATED_MS: 12, WORDS: 16 });
+    expect(POS).toEqual({ SEQ: 0, NET_SIZE: 1, AVG_PRICE: 2, REALIZED_GROSS: 4, FEES: 6, UNREALIZED: 8, WORKING_STOP_LOSS: 10, UPDATED_MS: 12, WORKING_BUY: 14, WORKING_SELL: 15, WORDS: 16 });
     expect(RES_ACC).toEqual({ PENDING_UNITS: 0, OPEN_ORDERS: 1, WORDS: 16 });
     expect(RES_POS).toEqual({ PENDING_BUY: 0, PENDING_SELL: 1, WORDS: 2 });
     expect(RATE).toEqual({ LIMIT: 0, WINDOW_MS: 1, ENABLED: 2, COUNT: 8, HEADER_WORDS: 16, SLOT_INDEX: 0, SLOT_TIME: 1, SLOT_WORDS: 4 });

@@ -35,6 +35,7 @@ import { SharedStateError } from './errors';
  *  │       ││ · updatedMs (all i64)                                                                      │
  *  ├ guard ┤├ positions          accounts × contracts × 16 ─ writer: risk-manager ─ seqlock per record ──┤
  *  │       ││ seq · netSize · avgPrice · realizedGross · fees · unrealized · workingStopLoss · updatedMs │
+ *  │       ││ · workingBuy · workingSell (int32: remaining size of working orders seen)                  │
  *  ├ guard ┤├ reservationAccounts accounts × 16 ─ writers: executors + risk-manager, Atomics RMW only ───┤
  *  │       ││ pendingUnits · openOrders                                                                  │
  *  ├ guard ┤├ reservationPositions accounts × contracts × 2 ─ same writers, Atomics RMW only ────────────┤
@@ -78,7 +79,7 @@ export const DEFAULT_LAYOUT_OPTIONS: Readonly<LayoutOptions> = Object.freeze({
 /** "GWSS" — gateway shared state. */
 export const MAGIC = 0x47575353;
 /** Bump on every change of the layout; attach() refuses a buffer of another version. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 export const HEADER_WORDS = 16;
 export const HEADER = Object.freeze({
@@ -138,6 +139,9 @@ export const POS = Object.freeze({
   UNREALIZED: 8,
   WORKING_STOP_LOSS: 10,
   UPDATED_MS: 12,
+  /** Remaining size of working buy / sell orders the risk-manager has seen (int32, ≥ 0). */
+  WORKING_BUY: 14,
+  WORKING_SELL: 15,
   WORDS: 16,
 });
 /** reservationAccounts record (16 words: one cache line per account, executors on different accounts don't collide). */

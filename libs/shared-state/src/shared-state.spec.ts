@@ -151,11 +151,13 @@ describe('accounts and positions', () => {
     expect(() => risk.accounts.writeAccount(0, { ...rec, balance: Number.NaN })).toThrow(/^balance: /);
     expect(() => risk.accounts.writeAccount(0, { ...rec, dllLimit: -1 })).toThrow(/dllLimit/);
     expect(exec.accounts.readAccount(0, newAccountRecord())).toEqual(rec);
-    const pos = { netSize: -3, avgPrice: 6_335_250_000_000, realizedGross: 12_5000, fees: -1, unrealized: -(2 ** 52), workingStopLoss: 300_0000, updatedMs: 1_764_000_000_001 };
+    const pos = { netSize: -3, avgPrice: 6_335_250_000_000, realizedGross: 12_5000, fees: -1, unrealized: -(2 ** 52), workingStopLoss: 300_0000, updatedMs: 1_764_000_000_001, workingBuy: 2, workingSell: 7 };
     risk.accounts.writePosition(1, 1, pos);
     expect(exec.accounts.readPosition(1, 1, newPositionRecord())).toEqual(pos);
     expect(exec.accounts.readPosition(1, 0, newPositionRecord())).toEqual(newPositionRecord());
     expect(() => risk.accounts.writePosition(1, 1, { ...pos, netSize: 1.5 })).toThrow(/netSize/);
+    expect(() => risk.accounts.writePosition(1, 1, { ...pos, workingBuy: -1 })).toThrow(/workingBuy/);
+    expect(() => risk.accounts.writePosition(1, 1, { ...pos, workingSell: 0.5 })).toThrow(/workingSell/);
     expect(codeOf(() => exec.accounts.readPosition(1, 2, newPositionRecord()))).toBe('SLOT_OUT_OF_RANGE');
   });
 });

@@ -82,6 +82,16 @@ export interface BrokerEvents {
   account(a: SimAccount): void;
 }
 
+interface Gate {
+  dirty: boolean;
+  /** Some order reacts to every trade (market remainder, trailing stop, triggered stop). */
+  always: boolean;
+  buyLimitMax: number;
+  sellLimitMin: number;
+  buyStopMin: number;
+  sellStopMax: number;
+}
+
 export interface PlaceRequest {
   accountId: number;
   contractId: string;
@@ -118,6 +128,8 @@ export class Broker {
   private readonly tags = new Map<number, Set<string>>();
   /** Working (not suspended) orders per contract, in arrival order: the matching set. */
   private readonly working = new Map<string, SimOrder[]>();
+  /** Per contract: the price band inside which no working order can react, so most trades skip the loop. */
+  private readonly gates = new Map<string, Gate>();
   private nextOrderId = 70_000_001;
   private nextTradeId = 90_000_001;
   private nextPositionId = 5_001;
@@ -328,6 +340,7 @@ export class Broker {
     let list = this.working.get(o.contract.id);
     if (!list) this.working.set(o.contract.id, (list = []));
     list.push(o);
+    this.touch(o.contract.id);
     this.evaluate(o, m, null);
   }
 
@@ -337,6 +350,8 @@ export class Broker {
   onTrade(m: ContractMarket, price: number): void {
     const list = this.working.get(m.contract.id);
     if (!list || list.length === 0) return;
+    const g = this.gate(m.contract.id, list);
+    if (!g.always && price < g.buyStopMin && price > g.sellStopMax && price > g.buyLimitMax && price < g.sellLimitMin) return;
     for (const o of list.slice()) {
       if (o.status !== OrderStatus.Open) continue;
       this.evaluate(o, m, price);
@@ -372,7 +387,10 @@ export class Broker {
       case OrderType.StopLimit: {
         if (!o.triggered) {
           const stop = o.stopPrice!;
-          if (buy ? last >= stop : last <= stop) o.triggered = true;
+          if (buy ? last >= stop : last <= stop) {
+            o.triggered = true;
+            this.touch(o.contract.id);
+          }
           else return;
         }
         if (o.type === OrderType.StopLimit) this.matchLimit(o, m, trade);
@@ -380,6 +398,33 @@ export class Broker {
         return;
       }
     }
+  }
+
+  private touch(contractId: string): void {
+    const g = this.gates.get(contractId);
+    if (g) g.dirty = true;
+  }
+
+  private gate(contractId: string, list: SimOrder[]): Gate {
+    let g = this.gates.get(contractId);
+    if (!g) this.gates.set(contractId, (g = { dirty: true, always: false, buyLimitMax: 0, sellLimitMin: 0, buyStopMin: 0, sellStopMax: 0 }));
+    if (!g.dirty) return g;
+    g.dirty = false;
+    g.always = false;
+    g.buyLimitMax = Number.NEGATIVE_INFINITY;
+    g.sellLimitMin = Number.POSITIVE_INFINITY;
+    g.buyStopMin = Number.POSITIVE_INFINITY;
+    g.sellStopMax = Number.NEGATIVE_INFINITY;
+    for (const o of list) {
+      const buy = o.side === OrderSide.Bid;
+      if (o.type === OrderType.Market || o.type === OrderType.TrailingStop || o.triggered) g.always = true;
+      else if (o.type === OrderType.Stop || o.type === OrderType.StopLimit) {
+        if (buy) g.buyStopMin = Math.min(g.buyStopMin, o.stopPrice!);
+        else g.sellStopMax = Math.max(g.sellStopMax, o.stopPrice!);
+      } else if (buy) g.buyLimitMax = Math.max(g.buyLimitMax, o.limitPrice!);
+      else g.sellLimitMin = Math.min(g.sellLimitMin, o.limitPrice!);
+    }
+    return g;
   }
 
   private matchLimit(o: SimOrder, m: ContractMarket, trade: number | null): void {
@@ -439,6 +484,7 @@ export class Broker {
   private unwork(o: SimOrder): void {
     const list = this.working.get(o.contract.id);
     if (!list) return;
+    this.touch(o.contract.id);
     const i = list.indexOf(o);
     if (i >= 0) list.splice(i, 1);
   }
@@ -527,6 +573,7 @@ export class Broker {
       o.trailTicks = trailTicks;
       o.stopPrice = o.side === OrderSide.Ask ? m.last - trailTicks * tick : m.last + trailTicks * tick;
     }
+    this.touch(o.contract.id);
     if (o.status === OrderStatus.Suspended && (limitPrice !== null || stopPrice !== null || trailTicks !== null)) o.priceFixed = true;
     o.updated = this.clock();
     this.events.order(o);

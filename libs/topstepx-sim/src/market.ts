@@ -196,8 +196,8 @@ export class Market {
     const base = replay[0]!.at;
     const speed = this.cfg.replaySpeed;
     const elapsed = nowPerf - this.replayStart;
-    let budget = speed > 0 ? Number.POSITIVE_INFINITY : Math.max(1, this.cfg.tradesPerSecond * (this.cfg.tickIntervalMs / 1000)) || 1000;
-    if (speed <= 0) budget = Math.max(budget, 1000);
+    // speed 0: as fast as the timer allows, bounded per tick by tradesPerSecond (at least 1,000 a tick).
+    let budget = speed > 0 ? Number.POSITIVE_INFINITY : Math.max(1000, Math.ceil((this.cfg.tradesPerSecond * this.cfg.tickIntervalMs) / 1000));
     while (this.replayIdx < replay.length && budget > 0) {
       const r = replay[this.replayIdx]!;
       if (speed > 0 && (r.at - base) / speed > elapsed) break;

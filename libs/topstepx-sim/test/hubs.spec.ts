@@ -172,3 +172,21 @@ describe('@microsoft/signalr client', () => {
     }
   });
 });
+
+describe('CSV replay and depth', () => {
+  it('replays CSV trades to subscribers and into bars instead of the random walk', async () => {
+    const csv = ['timestamp,contractId,price,volume,side', `2026-11-25T14:00:00Z,${MNQ},21100.25,2,buy`, `2026-11-25T14:00:01Z,${MNQ},21099.75,1,sell`, `2026-11-25T14:00:02Z,${MNQ},21100,3,0`].join('\n');
+    sim = await quietSim({ market: { replayCsv: csv, replaySpeed: 0, tickIntervalMs: 20 } });
+    const h = await connect(sim, 'market', await login(sim));
+    await h.invoke('SubscribeContractMarketDepth', MNQ);
+    const depth = await h.waitFor((r) => r.target === 'GatewayDepth');
+    expect(depth.arguments[0]).toBe(MNQ);
+    expect(depth.arguments[1].map((d: any) => d.type)).toEqual([4, 3]);
+    await until(() => sim!.quote(MNQ).last === 21100);
+    const c = await client(sim);
+    const bars = (
+      await c.call('History/retrieveBars', { contractId: MNQ, live: false, startTime: '2026-11-25T14:59:00Z', endTime: '2026-11-25T16:00:00Z', unit: 2, unitNumber: 1, limit: 5, includePartialBar: true })
+    ).json['bars'];
+    expect(bars[0]).toMatchObject({ o: 21100.25, h: 21100.25, l: 21099.75, c: 21100, v: 6 });
+  });
+});

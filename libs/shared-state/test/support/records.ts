@@ -30,19 +30,23 @@ export function fillPosition(k: number, p: PositionRecord): PositionRecord {
   p.unrealized = -(k * 5);
   p.workingStopLoss = k * (TWO_32 + 1);
   p.updatedMs = k;
+  p.workingBuy = k + 2;
+  p.workingSell = k + 3;
   return p;
 }
 
 export function isConsistentPosition(p: PositionRecord): boolean {
   const k = p.updatedMs;
-  if (k === 0) return p.netSize === 0 && p.avgPrice === 0 && p.realizedGross === 0 && p.fees === 0 && p.unrealized === 0 && p.workingStopLoss === 0;
+  if (k === 0) return p.netSize === 0 && p.avgPrice === 0 && p.realizedGross === 0 && p.fees === 0 && p.unrealized === 0 && p.workingStopLoss === 0 && p.workingBuy === 0 && p.workingSell === 0;
   return (
     p.netSize === k &&
     p.avgPrice === k * 3 &&
     p.realizedGross === -k * TWO_32 &&
     p.fees === k + 1 &&
     p.unrealized === -(k * 5) &&
-    p.workingStopLoss === k * (TWO_32 + 1)
+    p.workingStopLoss === k * (TWO_32 + 1) &&
+    p.workingBuy === k + 2 &&
+    p.workingSell === k + 3
   );
 }
 

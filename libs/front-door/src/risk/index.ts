@@ -1,0 +1,7 @@
+// Front-door module of this service (gRPC service + REST twins + OpenAPI paths). Main thread.
+import type { FrontDoorDeps } from '../deps';
+import type { FrontDoorModule } from '../module';
+
+export function createRiskModule(_deps: FrontDoorDeps): FrontDoorModule {
+  return {};
+}
