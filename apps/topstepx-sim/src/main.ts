@@ -66,10 +66,20 @@ try {
   console.error(`topstepx-sim: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 }
-const sim = await createSimulator(options);
+const sim = await createSimulator(options).catch((e: unknown) => {
+  console.error(`topstepx-sim: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
 console.log(`topstepx-sim listening on ${sim.url}`);
 const stop = () => {
   void sim.close().then(() => process.exit(0));
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
+// Embedded in the engine (SIM_EXIT_ON_STDIN_CLOSE=1), the simulator's stdin is a pipe from the
+// engine: when the engine dies, even by kill -9, the pipe closes and the simulator exits with it.
+if (process.env['SIM_EXIT_ON_STDIN_CLOSE'] === '1') {
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
+}

@@ -264,3 +264,22 @@ describe('History/retrieveBars', () => {
     for (const bar of day) expect(bar.h).toBeGreaterThanOrEqual(bar.l);
   });
 });
+
+describe('seeded price path', () => {
+  it('reproduces the same random walk on the tick grid from the same seed', async () => {
+    const walk = async (seed: number) => {
+      const s = await quietSim({ seed });
+      s.step(MNQ, 500);
+      const q = s.quote(MNQ);
+      await s.close();
+      return q;
+    };
+    const a = await walk(42);
+    const b = await walk(42);
+    const c = await walk(43);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+    expect((a.last * 4) % 1).toBe(0);
+    expect(a.ask - a.bid).toBe(0.25);
+  });
+});
