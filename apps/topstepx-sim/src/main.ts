@@ -71,7 +71,10 @@ const sim = await createSimulator(options).catch((e: unknown) => {
   process.exit(1);
 });
 console.log(`topstepx-sim listening on ${sim.url}`);
+let stopping = false;
 const stop = () => {
+  if (stopping) return;
+  stopping = true;
   void sim.close().then(() => process.exit(0));
 };
 process.once('SIGINT', stop);

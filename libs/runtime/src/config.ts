@@ -64,6 +64,10 @@ export interface EngineConfig {
   readonly shutdownTimeoutMs: number;
   /** `STALE_AFTER_MS` (default 5000): a contract silent this long in trading hours is stale. */
   readonly staleAfterMs: number;
+  /** `MARKET_DATA_TIMEFRAMES` (default 1s,1m,5m,15m,1h,1d): bar timeframes built per contract (`Ns`, `Nm`, `Nh` ≤ 24 h, `1d`). */
+  readonly marketDataTimeframes: readonly string[];
+  /** `BAR_CACHE_SIZE` (default 1000): closed bars kept per contract and timeframe (and backfilled at start). */
+  readonly barCacheSize: number;
   readonly broker: BrokerConfig;
   /** `SIM_*` variables, passed through to the embedded simulator. */
   readonly simEnv: Readonly<Record<string, string>>;
@@ -153,6 +157,8 @@ export function loadConfig(env: Env): EngineConfig {
     batchConcurrency: readInt(env, 'BATCH_CONCURRENCY', 10, 1, 1000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 100, 60_000),
     staleAfterMs: readInt(env, 'STALE_AFTER_MS', 5000, 100, 3_600_000),
+    marketDataTimeframes: readTimeframes(env, 'MARKET_DATA_TIMEFRAMES'),
+    barCacheSize: readInt(env, 'BAR_CACHE_SIZE', 1000, 1, 100_000),
     broker: Object.freeze({
       apiUrl,
       userHubUrl: readUrl(env, 'TOPSTEPX_USER_HUB_URL'),
@@ -167,6 +173,27 @@ export function loadConfig(env: Env): EngineConfig {
     simEnv: Object.freeze(simEnv),
   };
   return Object.freeze(config);
+}
+
+const TIMEFRAME_RE = /^([1-9]\d{0,5})([smhd])$/;
+const TIMEFRAME_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A comma list of bar timeframes (`1s`, `5m`, `1h`, `1d`): distinct, intraday ones at most 24 h. */
+export function readTimeframes(env: Env, key: string, fallback = '1s,1m,5m,15m,1h,1d'): readonly string[] {
+  const raw = env[key];
+  const text = raw === undefined || raw === '' ? fallback : raw;
+  const out = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (out.length === 0 || out.length > 31) throw new ConfigError(key, `must list 1 to 31 timeframes, got "${text}"`);
+  for (const tf of out) {
+    const m = TIMEFRAME_RE.exec(tf);
+    const ok = m !== null && (m[2] === 'd' ? m[1] === '1' : Number(m[1]) * TIMEFRAME_UNIT_MS[m[2]!]! <= 86_400_000);
+    if (!ok) throw new ConfigError(key, `"${tf}" is not a timeframe (Ns, Nm, Nh up to 24h, or 1d)`);
+  }
+  if (new Set(out).size !== out.length) throw new ConfigError(key, `lists a timeframe twice: "${text}"`);
+  return Object.freeze(out);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
