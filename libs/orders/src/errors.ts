@@ -2,20 +2,14 @@
 // (house style §9). The front door (gRPC and REST twins) calls mapErrorToStatus; nothing else
 // picks status numbers.
 
-/** Risk denials: FAILED_PRECONDITION, the code in the message and in trailing metadata `reason-code`. */
-export const RISK_REASON_CODES = [
-  'DAILY_LOSS_LIMIT',
-  'MAX_LOSS_LIMIT',
-  'MAX_POSITION',
-  'MAX_OPEN_ORDERS',
-  'ORDER_RATE',
-  'TRADING_HOURS',
-  'HALTED',
-  'REDUCE_ONLY',
-  'STALE_MARKET_DATA',
-  'RISK_NOT_READY',
-] as const;
-export type RiskReasonCode = (typeof RISK_REASON_CODES)[number];
+import { REASON_CODES, type ReasonCode } from '@gateway/risk';
+
+/**
+ * Risk denials: FAILED_PRECONDITION, the code in the message and in trailing metadata `reason-code`.
+ * The list is the risk domain's (one source of truth for the wire names).
+ */
+export const RISK_REASON_CODES = REASON_CODES;
+export type RiskReasonCode = ReasonCode;
 
 export const ORDER_ERROR_CODES = [
   // Bad input; the message names the proto field.
