@@ -21,6 +21,7 @@ import {
   createMetricsRegistry,
   ExecutorPool,
   listen,
+  THREAD_RESOURCE_LIMITS,
   WorkerSupervisor,
   type EngineConfig,
   type Logger,
@@ -55,7 +56,12 @@ export async function startEngine(
   const registry = createMetricsRegistry('engine');
   const runtime = await bootstrapRuntime(config, logger, moduleUrl);
   const supervisor = new WorkerSupervisor(
-    WORKER_APPS.map((app) => ({ app, file: appEntry(moduleUrl, app, 'worker'), workerData: runtime.workerInit(app) })),
+    WORKER_APPS.map((app) => ({
+      app,
+      file: appEntry(moduleUrl, app, 'worker'),
+      workerData: runtime.workerInit(app),
+      resourceLimits: THREAD_RESOURCE_LIMITS,
+    })),
     { logger },
   );
   const executor = new ExecutorPool({
@@ -64,6 +70,7 @@ export async function startEngine(
     maxQueue: config.executorMaxQueue,
     workerData: runtime.workerInit('order-executor'),
     logger,
+    resourceLimits: THREAD_RESOURCE_LIMITS,
   });
   let http: Server | undefined;
   let grpc: GrpcFrontDoor | undefined;

@@ -1,7 +1,7 @@
 // The order-executor pool: piscina, one task per order. Bounded queue (back-pressure → the front door
 // answers RESOURCE_EXHAUSTED), per-task abort (gRPC deadlines), and threads that live for the life of
 // the engine so they keep their event loops and their keep-alive undici pools. Main thread only.
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, type ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import type { MetricsJson } from './metrics';
@@ -13,6 +13,8 @@ export interface ExecutorPoolOptions {
   maxQueue: number;
   workerData: unknown;
   logger: Logger;
+  /** V8 heap limits per thread (see THREAD_RESOURCE_LIMITS). */
+  resourceLimits?: ResourceLimits;
 }
 
 /** Tasks every executor thread understands besides its own order tasks. */
@@ -45,6 +47,7 @@ export class ExecutorPool {
       atomics: 'disabled',
       workerData: options.workerData,
       recordTiming: true,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
     this.pool.on('error', (err) => options.logger.error({ err }, 'executor thread error'));
     // Piscina replaces a thread that dies; this is only for the log line.
