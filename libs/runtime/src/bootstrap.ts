@@ -59,6 +59,12 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
     const available = (await rest.availableContracts(config.broker.live)) ?? [];
     const buffers = allocateSharedState();
     const state = attachSharedState(buffers);
+    // The broker's buckets are 200 / 60 s and 50 / 30 s (bars). The client counts a request when it
+    // sends it and the broker when it arrives, so delays in between can squeeze two requests
+    // closer: keep a margin (5 % and one extra second of window). A 429 on a mutation would be an
+    // unknown outcome. BROKER_RATE_LIMIT=off (benchmarks against the simulator) disables both.
+    state.rate.configure('general', { limit: 190, windowMs: 61_000, enabled: config.broker.rateLimit });
+    state.rate.configure('bars', { limit: 47, windowMs: 31_000, enabled: config.broker.rateLimit });
     const contracts = config.contracts.map((wanted) => {
       const c = resolveContract(wanted, available);
       if (!c) throw new BootstrapError('CONTRACT_NOT_FOUND', `CONTRACTS: no active contract for "${wanted}" in Contract/available`);

@@ -102,6 +102,8 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   private limits: { bars: SlidingWindow; general: SlidingWindow };
   private limitsOn: boolean;
   private readonly held = new Set<ServerResponse>();
+  /** Orders that already had their first user-hub event (decides the wrapper's action). */
+  private readonly announcedOrders = new WeakSet<object>();
   private closed = false;
 
   constructor(private readonly options: SimulatorOptions) {
@@ -124,8 +126,12 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     });
     this.broker = new Broker(options.accounts ?? defaultAccounts(), this.market.byId, clock, Math.max(1, Math.floor(options.partialFillChunks ?? 1)), {
       order: (o) => {
+        // The first event of an order is "add" (0), every later one "update" (1). Timestamps cannot
+        // tell: a market order fills in the same millisecond it is created (and test clocks stand still).
+        const action = this.announcedOrders.has(o) ? 1 : 0;
+        this.announcedOrders.add(o);
         if (this.hubs.wantsUser('GatewayUserOrder', o.accountId)) {
-          this.hubs.publishUser('GatewayUserOrder', o.accountId, o.created === o.updated ? 0 : 1, stringify(userOrderView(o)));
+          this.hubs.publishUser('GatewayUserOrder', o.accountId, action, stringify(userOrderView(o)));
         }
         if (this.listenerCount('order') > 0) this.emit('order', orderView(o, true));
       },
