@@ -18,7 +18,11 @@ try {
   const engine = await startEngine(config, import.meta.url, logger);
   const broker = engine.runtime.simulator ? `embedded simulator ${engine.runtime.broker.apiUrl}` : engine.runtime.broker.apiUrl;
   logger.info({ httpPort: engine.httpPort, grpcPort: engine.grpcPort, broker }, 'engine ready');
-  process.stdout.write(`engine ready: grpc ${config.grpcHost}:${engine.grpcPort} · http ${config.httpHost}:${engine.httpPort} · broker ${broker}\n`);
+  const md = engine.supervisor.status().find((s) => s.app === 'market-data')?.info as { wsPort?: number } | undefined;
+  process.stdout.write(
+    `engine ready: grpc ${config.grpcHost}:${engine.grpcPort} · http ${config.httpHost}:${engine.httpPort} · ` +
+      `market-data ws ${config.marketDataWsHost}:${md?.wsPort ?? config.marketDataWsPort} · broker ${broker}\n`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,16 +1,492 @@
-// The market-data service: the market hub feed → marks in shared memory, bars and indicators, the
-// recent-bar cache and the WebSocket fan-out. (Service body: issue 5.)
-import type { ServiceApp, WorkerContext } from '@gateway/runtime';
+// The market-data service: the market hub feed → marks in shared memory (seqlock), bars and indicators per
+// contract and timeframe (@gateway/bars), the recent-bar cache warmed from History/retrieveBars, staleness,
+// the WebSocket fan-out (feed-server.ts) and the `bar` events the front door streams over gRPC.
+// Everything here runs on the market-data thread; it is the only writer of the marks region and stale flags.
+import { performance } from 'node:perf_hooks';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Atr, BarAggregator, Ema, Sma, type Bar, type BarSeries } from '@gateway/bars';
+import { BROKER_TOKEN_CHANNEL, type ContractInfo, type ServiceApp, type WorkerContext } from '@gateway/runtime';
+import { isSessionOpen } from '@gateway/session';
+import { priceToUnits } from '@gateway/shared-state';
+import { GatewayRestClient, MarketHubClient, type GatewayQuote, type GatewayTrade } from '@gateway/topstepx';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { backfillSeries } from './backfill';
+import { barFrame, barMessage, barPrefix, quoteFrame, snapshotFrame, type BarEvent, type BarIndicators, type BarMessage } from './frames';
+import { FeedRequestError, FeedServer, type FeedServerOptions, type ResolvedTopic } from './feed-server';
 
-export function createApp(ctx: WorkerContext): ServiceApp {
-  const { init, logger } = ctx;
+/** Bars close this long after their bucket ends when no trade closes them first (feed latency). */
+export const CLOSE_GRACE_MS = 250;
+/** Period of the close timer and of the staleness check, ms. */
+const CLOSE_TIMER_MS = 100;
+/** An open bar with subscribers is re-sent at least this often, trades or not (a quiet market still shows life). */
+export const IN_PROGRESS_REFRESH_MS = 1000;
+/** Readiness waits at most this long for the backfill; the rest warms in the background. */
+export const BACKFILL_READY_TIMEOUT_MS = 20_000;
+
+export interface MarketDataAppOptions {
+  /** Fan-out tuning (tests shrink the byte budget and the token bucket). */
+  feed?: Partial<Omit<FeedServerOptions, 'host' | 'port' | 'source'>>;
+  /** Default BACKFILL_READY_TIMEOUT_MS. */
+  backfillReadyTimeoutMs?: number;
+  /** false skips the warm-up (tests of the live path). Default true. */
+  backfill?: boolean;
+}
+
+interface SeriesState {
+  series: BarSeries;
+  key: string;
+  prefix: string;
+  seq: number;
+  /** WebSocket subscribers of this topic. */
+  wsSubs: number;
+  /** The main thread asked for `bar` events of this topic (StreamBars). */
+  events: boolean;
+  dirty: boolean;
+  /** performance.now() of the first trade folded in since the last in-progress publish; 0 = none. */
+  firstArrival: number;
+  /** Date.now() of the last frame published for this topic. */
+  lastSentMs: number;
+}
+
+interface Feed {
+  info: ContractInfo;
+  agg: BarAggregator;
+  series: SeriesState[];
+  bid: number;
+  ask: number;
+  last: number;
+  lastUpdateMs: number;
+  quoteMs: number;
+}
+
+const NO_INDICATORS: BarIndicators = Object.freeze({ atr: undefined, sma: undefined, ema: undefined });
+
+export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}): ServiceApp {
+  const { init, logger, state, registry, channel } = ctx;
+  const config = init.config;
+  const timeframes = config.marketDataTimeframes;
+  const cacheSize = config.barCacheSize;
+
+  // ---- metrics --------------------------------------------------------------------------------
+  const tradesIn = new Counter({ name: 'market_data_trades_total', help: 'Trades received from the market hub', labelNames: ['contract'], registers: [registry] });
+  const quotesIn = new Counter({ name: 'market_data_quotes_total', help: 'Quotes received from the market hub', labelNames: ['contract'], registers: [registry] });
+  const barsOut = new Counter({ name: 'market_data_bar_updates_total', help: 'Bar updates published (once per topic, whatever the subscriber count)', labelNames: ['kind'], registers: [registry] });
+  const framesOut = new Counter({ name: 'market_data_ws_frames_sent_total', help: 'Frames written to WebSocket subscribers', registers: [registry] });
+  const subscribersGauge = new Gauge({ name: 'market_data_ws_subscribers', help: 'Open WebSocket connections', registers: [registry] });
+  const drops = new Counter({ name: 'market_data_ws_drops_total', help: 'Frames not delivered, by reason', labelNames: ['reason'], registers: [registry] });
+  const disconnects = new Counter({ name: 'market_data_ws_disconnects_total', help: 'WebSocket connections closed, by reason', labelNames: ['reason'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'market_data_trade_to_send_seconds',
+    help: "Time from a trade's arrival to its bar update leaving for the sockets",
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+  const staleGauge = new Gauge({ name: 'market_data_stale', help: '1 while a contract is stale', labelNames: ['contract'], registers: [registry] });
+  const staleEvents = new Counter({ name: 'market_data_stale_events_total', help: 'Transitions to stale, by reason', labelNames: ['contract', 'reason'], registers: [registry] });
+  const lateTrades = new Counter({ name: 'market_data_bad_trades_total', help: 'Trades refused (bad price, volume or time)', registers: [registry] });
+
+  // ---- feeds ----------------------------------------------------------------------------------
+  const indicators = new WeakMap<Bar, BarIndicators>();
+  const feeds: Feed[] = [];
+  const byContract = new Map<string, Feed>();
+  const bySymbol = new Map<string, Feed>();
+  const seriesByKey = new Map<string, { feed: Feed; s: SeriesState }>();
+  const dirtyList: SeriesState[] = [];
+  let flushScheduled = false;
+
+  for (const info of init.contracts) {
+    const feed: Feed = { info, agg: undefined as unknown as BarAggregator, series: [], bid: 0, ask: 0, last: 0, lastUpdateMs: 0, quoteMs: 0 };
+    feed.agg = new BarAggregator({
+      timeframes,
+      cacheSize,
+      onClose: (series, bar) => onBarClosed(feed, series, bar),
+    });
+    for (const series of feed.agg.series) {
+      const key = `${info.contractId}|${series.timeframe.name}`;
+      const s: SeriesState = { series, key, prefix: barPrefix(info.root, info.contractId, series.timeframe.name), seq: 0, wsSubs: 0, events: false, dirty: false, firstArrival: 0, lastSentMs: 0 };
+      feed.series.push(s);
+      seriesByKey.set(key, { feed, s });
+    }
+    feeds.push(feed);
+    byContract.set(info.contractId, feed);
+    bySymbol.set(info.contractId.toUpperCase(), feed);
+    bySymbol.set(info.root.toUpperCase(), feed);
+    bySymbol.set(info.name.toUpperCase(), feed);
+    staleGauge.set({ contract: info.root }, 1);
+  }
+
+  function indicatorsOf(b: Bar): BarIndicators {
+    return indicators.get(b) ?? NO_INDICATORS;
+  }
+
+  /** Provisional indicators of the in-progress bar (peek: nothing committed). */
+  function peekIndicators(series: BarSeries, b: Bar): BarIndicators {
+    return { atr: series.atr.peek(b.high, b.low, b.close), sma: series.sma[0]?.peek(b.close), ema: series.ema[0]?.peek(b.close) };
+  }
+
+  /** Per-bar indicator values for bars that entered the cache through warm() (recomputed over the cache). */
+  function annotate(series: BarSeries): void {
+    const atr = new Atr(series.atr.period);
+    const sma = series.sma[0] ? new Sma(series.sma[0].period) : undefined;
+    const ema = series.ema[0] ? new Ema(series.ema[0].period) : undefined;
+    for (const b of series.cache.snapshot()) {
+      atr.update(b.high, b.low, b.close);
+      sma?.update(b.close);
+      ema?.update(b.close);
+      indicators.set(b, { atr: atr.value, sma: sma?.value, ema: ema?.value });
+    }
+  }
+
+  function onBarClosed(feed: Feed, series: BarSeries, bar: Bar): void {
+    const ind: BarIndicators = { atr: series.atr.value, sma: series.sma[0]?.value, ema: series.ema[0]?.value };
+    indicators.set(bar, ind);
+    const s = feed.series[series.index]!;
+    // The closed frame supersedes a pending in-progress update of the same bar.
+    s.dirty = false;
+    if (s.wsSubs === 0 && !s.events) return;
+    s.seq++;
+    s.lastSentMs = Date.now();
+    barsOut.inc({ kind: 'closed' });
+    if (s.wsSubs > 0) feedServer.publishBar(s.key, Buffer.from(barFrame(s.prefix, s.seq, true, bar, ind)));
+    if (s.events) emitBar(feed, s, bar, true, ind);
+  }
+
+  function emitBar(feed: Feed, s: SeriesState, bar: Bar, closed: boolean, ind: BarIndicators): void {
+    const ev: BarEvent = { bar: barMessage(feed.info.contractId, s.series.timeframe.name, bar, closed, ind), sequence: s.seq };
+    channel.emit('bar', ev);
+  }
+
+  /**
+   * In-progress updates are coalesced per topic per event-loop turn: a burst of trades (one hub message
+   * carries an array of them) yields one frame per topic, serialised once and sent to every subscriber.
+   */
+  function flush(): void {
+    flushScheduled = false;
+    for (let i = 0; i < dirtyList.length; i++) {
+      const s = dirtyList[i]!;
+      if (!s.dirty) continue;
+      s.dirty = false;
+      const bar = s.series.current;
+      if (bar === null) continue;
+      const feed = seriesByKey.get(s.key)!.feed;
+      const ind = peekIndicators(s.series, bar);
+      s.seq++;
+      s.lastSentMs = Date.now();
+      barsOut.inc({ kind: 'open' });
+      if (s.wsSubs > 0 && feedServer.publishBar(s.key, Buffer.from(barFrame(s.prefix, s.seq, false, bar, ind))) > 0 && s.firstArrival > 0) {
+        latency.observe((performance.now() - s.firstArrival) / 1000);
+      }
+      if (s.events) emitBar(feed, s, bar, false, ind);
+      s.firstArrival = 0;
+    }
+    dirtyList.length = 0;
+  }
+
+  function markDirty(s: SeriesState): void {
+    if (!s.dirty) {
+      s.dirty = true;
+      dirtyList.push(s);
+    }
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  /** Timer: re-send open bars nobody traded into for IN_PROGRESS_REFRESH_MS. */
+  function refreshOpenBars(now: number): void {
+    for (const f of feeds) {
+      for (const s of f.series) {
+        if ((s.wsSubs > 0 || s.events) && s.series.current !== null && !s.dirty && now - s.lastSentMs >= IN_PROGRESS_REFRESH_MS) markDirty(s);
+      }
+    }
+  }
+
+  function onTrade(contractId: string, t: GatewayTrade): void {
+    const arrival = performance.now();
+    const feed = byContract.get(contractId);
+    if (feed === undefined) return;
+    const ts = Date.parse(t.timestamp);
+    let units: number;
+    try {
+      units = priceToUnits(t.price, 'price');
+    } catch {
+      lateTrades.inc();
+      return;
+    }
+    const vol = t.volume;
+    if (!Number.isSafeInteger(ts) || !Number.isSafeInteger(vol) || vol < 1) {
+      lateTrades.inc();
+      return;
+    }
+    tradesIn.inc({ contract: feed.info.root });
+    const now = Date.now();
+    feed.last = units;
+    state.marks.writeTrade(feed.info.slot, units, ts, now);
+    touch(feed, now);
+    feed.agg.onTrade(units, vol, ts);
+    for (const s of feed.series) {
+      if ((s.wsSubs === 0 && !s.events) || s.series.current === null) continue;
+      if (s.firstArrival === 0) s.firstArrival = arrival;
+      markDirty(s);
+    }
+    if (feedServer.wantsQuotes(contractId)) publishQuote(feed);
+  }
+
+  function onQuote(contractId: string, q: Readonly<GatewayQuote>): void {
+    const feed = byContract.get(contractId);
+    if (feed === undefined) return;
+    let bid: number;
+    let ask: number;
+    try {
+      bid = q.bestBid === undefined ? feed.bid : priceToUnits(q.bestBid, 'bestBid');
+      ask = q.bestAsk === undefined ? feed.ask : priceToUnits(q.bestAsk, 'bestAsk');
+    } catch {
+      return;
+    }
+    quotesIn.inc({ contract: feed.info.root });
+    const now = Date.now();
+    // Before the first trade the quote's last price is the best `last` there is (frames only; the mark's
+    // last stays trade-driven).
+    if (feed.last === 0 && typeof q.lastPrice === 'number' && Number.isFinite(q.lastPrice) && q.lastPrice > 0) feed.last = priceToUnits(q.lastPrice, 'lastPrice');
+    feed.bid = bid;
+    feed.ask = ask;
+    feed.quoteMs = now;
+    state.marks.writeQuote(feed.info.slot, bid, ask, now);
+    touch(feed, now);
+    if (feedServer.wantsQuotes(contractId)) publishQuote(feed);
+  }
+
+  function publishQuote(feed: Feed): void {
+    feedServer.publishQuote(feed.info.contractId, Buffer.from(quoteFrame(feed.info.root, feed.info.contractId, feed.bid, feed.ask, feed.last, Date.now())));
+  }
+
+  // ---- staleness ------------------------------------------------------------------------------
+  const staleFlags = new Map<Feed, boolean>(feeds.map((f) => [f, true]));
+
+  function touch(feed: Feed, now: number): void {
+    feed.lastUpdateMs = now;
+    if (staleFlags.get(feed)) setStale(feed, false, 'update');
+  }
+
+  function setStale(feed: Feed, stale: boolean, reason: string, silentMs?: number): void {
+    if (staleFlags.get(feed) === stale) return;
+    staleFlags.set(feed, stale);
+    state.marks.setStale(feed.info.slot, stale);
+    staleGauge.set({ contract: feed.info.root }, stale ? 1 : 0);
+    if (stale) {
+      staleEvents.inc({ contract: feed.info.root, reason });
+      logger.warn({ contractId: feed.info.contractId, reason, silentMs }, 'market data stale: entries refused on this contract');
+    } else {
+      logger.info({ contractId: feed.info.contractId }, 'market data fresh again');
+    }
+  }
+
+  function checkStale(now: number): void {
+    if (!isSessionOpen(now)) return;
+    for (const f of feeds) {
+      if (f.lastUpdateMs === 0 || staleFlags.get(f)) continue;
+      const age = now - f.lastUpdateMs;
+      if (age > config.staleAfterMs) setStale(f, true, 'silent', age);
+    }
+  }
+
+  // ---- fan-out --------------------------------------------------------------------------------
+  const feedServer = new FeedServer({
+    host: config.marketDataWsHost,
+    port: config.marketDataWsPort,
+    maxSnapshot: cacheSize,
+    ...options.feed,
+    source: {
+      resolve(symbol: string, timeframe: string): ResolvedTopic {
+        const feed = bySymbol.get(symbol.toUpperCase());
+        if (feed === undefined) {
+          throw new FeedRequestError('UNKNOWN_SYMBOL', `unknown symbol "${symbol}" (known: ${feeds.map((f) => f.info.root).join(', ')})`, 'symbol');
+        }
+        const key = `${feed.info.contractId}|${timeframe}`;
+        if (!seriesByKey.has(key)) {
+          throw new FeedRequestError('UNKNOWN_TIMEFRAME', `unknown timeframe "${timeframe}" (configured: ${timeframes.join(', ')})`, 'timeframe');
+        }
+        return { key, contractId: feed.info.contractId, symbol: feed.info.root, timeframe };
+      },
+      snapshotFrame(topic, count) {
+        const { s } = seriesByKey.get(topic.key)!;
+        return Buffer.from(snapshotFrame(topic.symbol, topic.contractId, topic.timeframe, s.series.cache.snapshot(count), indicatorsOf));
+      },
+      currentFrame(topic) {
+        const { s } = seriesByKey.get(topic.key)!;
+        const bar = s.series.current;
+        if (bar === null) return undefined;
+        return Buffer.from(barFrame(s.prefix, s.seq, false, bar, peekIndicators(s.series, bar)));
+      },
+      quoteFrame(contractId) {
+        const feed = byContract.get(contractId)!;
+        if (feed.quoteMs === 0 && feed.last === 0) return undefined;
+        return Buffer.from(quoteFrame(feed.info.root, contractId, feed.bid, feed.ask, feed.last, feed.quoteMs || feed.lastUpdateMs));
+      },
+      onInterest(key, subscribers) {
+        const e = seriesByKey.get(key);
+        if (e) e.s.wsSubs = subscribers;
+      },
+    },
+    hooks: {
+      connected: (total) => subscribersGauge.set(total),
+      disconnected: (reason, total) => {
+        subscribersGauge.set(total);
+        disconnects.inc({ reason });
+        if (reason === 'slow_consumer' || reason === 'flooding') logger.warn({ reason }, 'market-data subscriber closed');
+      },
+      dropped: (reason) => drops.inc({ reason }),
+      sent: (n) => framesOut.inc(n),
+    },
+  });
+
+  // ---- requests from the main thread (front door) ------------------------------------------------
+  function requireTopic(params: unknown): { feed: Feed; s: SeriesState } {
+    const p = (params ?? {}) as Record<string, unknown>;
+    const symbol = typeof p['symbol'] === 'string' ? p['symbol'] : typeof p['contractId'] === 'string' ? p['contractId'] : '';
+    const feed = bySymbol.get(symbol.toUpperCase());
+    if (feed === undefined) throw requestError(`symbol: unknown symbol "${symbol}"`, 'symbol');
+    const tf = typeof p['timeframe'] === 'string' ? p['timeframe'] : '';
+    const e = seriesByKey.get(`${feed.info.contractId}|${tf}`);
+    if (e === undefined) throw requestError(`timeframe: unknown timeframe "${tf}" (configured: ${timeframes.join(', ')})`, 'timeframe');
+    return e;
+  }
+
+  channel.onRequest('getBars', (params) => {
+    const { feed, s } = requireTopic(params);
+    const p = params as Record<string, unknown>;
+    const limit = p['limit'] === undefined ? 0 : Number(p['limit']);
+    if (!Number.isInteger(limit) || limit < 0) throw requestError(`limit: must be a non-negative integer, got ${String(p['limit'])}`, 'limit');
+    const closed = s.series.cache.snapshot(limit === 0 ? cacheSize : limit);
+    const tf = s.series.timeframe.name;
+    const bars: BarMessage[] = closed.map((b) => barMessage(feed.info.contractId, tf, b, true, indicatorsOf(b)));
+    const cur = s.series.current;
+    if (p['includeOpen'] === true && cur !== null) bars.push(barMessage(feed.info.contractId, tf, cur, false, peekIndicators(s.series, cur)));
+    return { contractId: feed.info.contractId, timeframe: tf, bars, stale: state.marks.isStale(feed.info.slot) };
+  });
+  channel.onRequest('subscribeBars', (params) => {
+    const { feed, s } = requireTopic(params);
+    s.events = true;
+    return { contractId: feed.info.contractId, timeframe: s.series.timeframe.name };
+  });
+  channel.onRequest('unsubscribeBars', (params) => {
+    const { feed, s } = requireTopic(params);
+    s.events = false;
+    return { contractId: feed.info.contractId, timeframe: s.series.timeframe.name };
+  });
+
+  // ---- broker clients ---------------------------------------------------------------------------
+  const rest = new GatewayRestClient({
+    baseUrl: init.broker.apiUrl,
+    userName: config.broker.userName,
+    apiKey: config.broker.apiKey,
+    connections: 2,
+    rateGate: state.rate,
+    maxReadAttempts: 3,
+    retryBudgetMs: 5_000,
+    logger,
+  });
+  let hubToken = init.broker.token;
+  const market = new MarketHubClient({
+    url: init.broker.marketHubUrl,
+    accessTokenFactory: () => hubToken,
+    staleAfterMs: config.staleAfterMs,
+    logger,
+  });
+  market.onTrade(onTrade);
+  market.onQuote(onQuote);
+  market.onStale((contractId, silentMs) => {
+    const feed = byContract.get(contractId);
+    if (feed) setStale(feed, true, 'hub-watchdog', silentMs);
+  });
+  // A rotated session token (main thread) is used at the next hub (re)connect.
+  const tokens = new BroadcastChannel(BROKER_TOKEN_CHANNEL);
+  tokens.onmessage = (ev) => {
+    const t = (ev as MessageEvent).data;
+    if (typeof t === 'string' && t !== '') {
+      hubToken = t;
+      market.reconnectWithFreshToken();
+    }
+  };
+  (tokens as unknown as { unref?: () => void }).unref?.();
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let backfillDone: Promise<void> = Promise.resolve();
+  const backfillStats = { series: 0, bars: 0, failed: false };
+
+  async function backfill(): Promise<void> {
+    try {
+      await rest.login();
+      const now = Date.now();
+      for (const feed of feeds) {
+        for (const s of feed.series) {
+          if (stopped) return;
+          const used = await backfillSeries(rest, feed.info.contractId, config.broker.live, s.series, cacheSize, now, () => stopped);
+          annotate(s.series);
+          backfillStats.series++;
+          backfillStats.bars += used;
+        }
+      }
+      logger.info({ series: backfillStats.series, bars: backfillStats.bars }, 'bar caches warmed from history');
+    } catch (err) {
+      // Going live without (complete) warm-up beats not going live: indicators converge as bars close.
+      backfillStats.failed = true;
+      if (!stopped) logger.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code }, 'bar backfill failed: live without warm-up');
+    }
+  }
+
   return {
     async start() {
-      logger.info({ contracts: init.contracts.map((c) => c.contractId) }, 'market-data started');
+      await feedServer.start();
+      await market.start();
+      for (const f of feeds) {
+        await market.subscribeQuotes(f.info.contractId);
+        await market.subscribeTrades(f.info.contractId);
+      }
+      timer = setInterval(() => {
+        const now = Date.now();
+        for (const f of feeds) f.agg.closeUpTo(now - CLOSE_GRACE_MS);
+        refreshOpenBars(now);
+        checkStale(now);
+      }, CLOSE_TIMER_MS);
+      timer.unref();
+      if (options.backfill !== false) {
+        backfillDone = backfill();
+        const limit = options.backfillReadyTimeoutMs ?? BACKFILL_READY_TIMEOUT_MS;
+        let t: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          backfillDone.then(() => false),
+          new Promise<boolean>((resolve) => {
+            t = setTimeout(() => resolve(true), limit);
+          }),
+        ]);
+        clearTimeout(t);
+        if (timedOut) logger.warn({ afterMs: limit }, 'bar backfill still running: ready now, caches warm in the background');
+      }
+      logger.info({ contracts: feeds.map((f) => f.info.contractId), timeframes, wsPort: feedServer.port }, 'market-data started');
     },
     async stop() {
+      stopped = true;
+      clearInterval(timer);
+      tokens.close();
+      await feedServer.close();
+      await market.stop().catch(() => undefined);
+      await Promise.race([backfillDone, new Promise((r) => setTimeout(r, 500))]);
+      await rest.close().catch(() => undefined);
       logger.info('market-data stopped');
     },
-    readyInfo: () => ({ contracts: init.contracts.length }),
+    readyInfo: () => ({
+      contracts: feeds.length,
+      wsPort: feedServer.port,
+      wsUrl: `ws://${config.marketDataWsHost}:${feedServer.port}`,
+      timeframes: [...timeframes],
+      backfilledBars: backfillStats.bars,
+    }),
   };
+}
+
+function requestError(message: string, field: string): Error {
+  return Object.assign(new Error(message), { code: 'INVALID_ARGUMENT', field });
 }

@@ -35,6 +35,39 @@ export interface BrokerConfig {
   readonly rateLimit: boolean;
 }
 
+/**
+ * Risk-manager limits and hooks (`RISK_*`). Unset values take the preset's (libs/risk/README.md:
+ * 50K Combine defaults with sources); money in whole US dollars, sizes in mini lots.
+ */
+export interface RiskConfig {
+  /** `RISK_PRESET` (50K|100K|150K, default 50K): the Topstep Combine whose limits are the defaults. */
+  readonly preset: '50K' | '100K' | '150K';
+  /** `RISK_STARTING_BALANCE` (USD): the account's starting balance (MLL lock). Default: the preset's. */
+  readonly startingBalanceUsd: number | undefined;
+  /** `RISK_DLL` (USD, 0 = off): the daily loss limit. Default: the preset's (50K: 1000). */
+  readonly dailyLossLimitUsd: number | undefined;
+  /** `RISK_MLL` (USD, 0 = off): the trailing maximum loss limit drawdown. Default: the preset's (50K: 2000). */
+  readonly maxLossUsd: number | undefined;
+  /** `RISK_MAX_POSITION` (mini lots): the maximum position. Default: the preset's (50K: 5). */
+  readonly maxPositionLots: number | undefined;
+  /** `RISK_MAX_OPEN_ORDERS`: working orders allowed at once. Default 20. */
+  readonly maxOpenOrders: number | undefined;
+  /** `RISK_MAX_ORDERS_PER_MINUTE`: orders per 60 s per account. Default 60. */
+  readonly maxOrdersPerMinute: number | undefined;
+  /** `RISK_REDUCE_AT` (0 < x ≤ 1): share of a loss limit used at which the account goes REDUCING. Default 0.8. */
+  readonly reduceAt: number | undefined;
+  /** `RISK_FLATTEN_MINUTES_BEFORE_CLOSE`: auto-flatten this long before 15:10 CT. Default 2 (15:08 CT). */
+  readonly flattenMinutesBeforeClose: number | undefined;
+  /** `RISK_MICROS_AS_TENTHS` (true|false): 10 micros count as 1 mini. Default true (TopstepX Combine/XFA). */
+  readonly microsAsTenths: boolean | undefined;
+  /** `RISK_EVAL_INTERVAL_MS` (default 100): the mark-to-market and state-machine timer. */
+  readonly evalIntervalMs: number;
+  /** `RISK_CLOCK_OFFSET_MS` (default 0): test hook, added to the risk-manager's clock. */
+  readonly clockOffsetMs: number;
+  /** `RISK_TEST_CLOCK` (true|false, default false): test hook, lets `setClockOffset` requests move the clock. */
+  readonly testClock: boolean;
+}
+
 export interface EngineConfig {
   /** `GRPC_HOST` (default 127.0.0.1: Topstep forbids trading from remote servers; loopback by default). */
   readonly grpcHost: string;
@@ -71,6 +104,8 @@ export interface EngineConfig {
   readonly broker: BrokerConfig;
   /** `SIM_*` variables, passed through to the embedded simulator. */
   readonly simEnv: Readonly<Record<string, string>>;
+  /** `RISK_*` variables: the risk-manager's limits and test hooks. */
+  readonly risk: RiskConfig;
 }
 
 export function readPort(env: Env, key: string, fallback: number): number {
@@ -171,6 +206,7 @@ export function loadConfig(env: Env): EngineConfig {
       rateLimit: readBool(env, 'BROKER_RATE_LIMIT', true),
     }),
     simEnv: Object.freeze(simEnv),
+    risk: readRiskConfig(env),
   };
   return Object.freeze(config);
 }
@@ -194,6 +230,44 @@ export function readTimeframes(env: Env, key: string, fallback = '1s,1m,5m,15m,1
   }
   if (new Set(out).size !== out.length) throw new ConfigError(key, `lists a timeframe twice: "${text}"`);
   return Object.freeze(out);
+}
+
+function optionalInt(env: Env, key: string, min: number, max: number): number | undefined {
+  const raw = env[key];
+  return raw === undefined || raw === '' ? undefined : readInt(env, key, 0, min, max);
+}
+
+function readRiskConfig(env: Env): RiskConfig {
+  const preset = env.RISK_PRESET === undefined || env.RISK_PRESET === '' ? '50K' : env.RISK_PRESET;
+  if (preset !== '50K' && preset !== '100K' && preset !== '150K') throw new ConfigError('RISK_PRESET', `must be 50K, 100K or 150K, got "${preset}"`);
+  const rawReduce = env.RISK_REDUCE_AT;
+  let reduceAt: number | undefined;
+  if (rawReduce !== undefined && rawReduce !== '') {
+    reduceAt = Number(rawReduce);
+    if (!Number.isFinite(reduceAt) || reduceAt <= 0 || reduceAt > 1) throw new ConfigError('RISK_REDUCE_AT', `must be a number in (0, 1], got "${rawReduce}"`);
+  }
+  const rawOffset = env.RISK_CLOCK_OFFSET_MS;
+  let clockOffsetMs = 0;
+  if (rawOffset !== undefined && rawOffset !== '') {
+    clockOffsetMs = Number(rawOffset);
+    if (!Number.isSafeInteger(clockOffsetMs)) throw new ConfigError('RISK_CLOCK_OFFSET_MS', `must be an integer (ms), got "${rawOffset}"`);
+  }
+  const rawMicros = env.RISK_MICROS_AS_TENTHS;
+  return Object.freeze({
+    preset,
+    startingBalanceUsd: optionalInt(env, 'RISK_STARTING_BALANCE', 1, 100_000_000),
+    dailyLossLimitUsd: optionalInt(env, 'RISK_DLL', 0, 100_000_000),
+    maxLossUsd: optionalInt(env, 'RISK_MLL', 0, 100_000_000),
+    maxPositionLots: optionalInt(env, 'RISK_MAX_POSITION', 0, 100_000),
+    maxOpenOrders: optionalInt(env, 'RISK_MAX_OPEN_ORDERS', 0, 1_000_000),
+    maxOrdersPerMinute: optionalInt(env, 'RISK_MAX_ORDERS_PER_MINUTE', 0, 1_000_000),
+    reduceAt,
+    flattenMinutesBeforeClose: optionalInt(env, 'RISK_FLATTEN_MINUTES_BEFORE_CLOSE', 0, 600),
+    microsAsTenths: rawMicros === undefined || rawMicros === '' ? undefined : readBool(env, 'RISK_MICROS_AS_TENTHS', true),
+    evalIntervalMs: readInt(env, 'RISK_EVAL_INTERVAL_MS', 100, 10, 60_000),
+    clockOffsetMs,
+    testClock: readBool(env, 'RISK_TEST_CLOCK', false),
+  });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -1,7 +1,259 @@
-// Front-door module of this service (gRPC service + REST twins + OpenAPI paths). Main thread.
+// Front-door module of market data: MarketDataService over gRPC (GetBars, StreamBars), the REST twin
+// GET /api/go/market/bars and its OpenAPI path. Main thread. Bars live on the market-data thread: GetBars is a
+// `getBars` request to it; StreamBars asks it (`subscribeBars`, ref-counted per (contract, timeframe)) for
+// `bar` events and fans them out to the streams.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { marketData } from '@gateway/proto';
+import type { ContractInfo } from '@gateway/runtime';
 import type { FrontDoorDeps } from '../deps';
+import { FrontDoorError, toServiceError } from '../errors';
+import { sendError, sendJson } from '../http-json';
 import type { FrontDoorModule } from '../module';
 
-export function createMarketDataModule(_deps: FrontDoorDeps): FrontDoorModule {
-  return {};
+const APP = 'market-data';
+/** Closed bars queued per stream while its client does not read; beyond it the stream ends RESOURCE_EXHAUSTED. */
+export const STREAM_MAX_QUEUED_BYTES = 1024 * 1024;
+/** A queued BarUpdate is counted at this many bytes (its encoded size is ~80–120). */
+const UPDATE_BYTES = 128;
+
+interface BarEventPayload {
+  bar: marketData.Bar;
+  sequence: number;
+}
+
+interface StreamSub {
+  call: ServerWritableStream<marketData.StreamBarsRequest, marketData.BarUpdate>;
+  keys: Set<string>;
+  includeOpen: boolean;
+  /** Waiting for 'drain': updates are queued (closed) or conflated (in progress). */
+  blocked: boolean;
+  queue: marketData.BarUpdate[];
+  pendingOpen: Map<string, marketData.BarUpdate>;
+  ended: boolean;
+}
+
+const keyOf = (contractId: string, timeframe: string): string => `${contractId}|${timeframe}`;
+
+export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
+  const { supervisor, logger, config } = deps;
+  const contracts: ContractInfo[] = deps.runtime.contracts;
+  const timeframes = new Set(config.marketDataTimeframes);
+  const refs = new Map<string, number>();
+  const byKey = new Map<string, Set<StreamSub>>();
+  const streams = new Set<StreamSub>();
+
+  function resolveSymbol(symbol: string, field: string): ContractInfo {
+    const s = symbol.toUpperCase();
+    const c = contracts.find((x) => x.root.toUpperCase() === s || x.contractId.toUpperCase() === s || x.name.toUpperCase() === s);
+    if (!c) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: unknown symbol "${symbol}" (known: ${contracts.map((x) => x.root).join(', ')})`, field);
+    return c;
+  }
+
+  function checkTimeframe(tf: string, field: string): string {
+    if (!timeframes.has(tf)) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: unknown timeframe "${tf}" (configured: ${[...timeframes].join(', ')})`, field);
+    return tf;
+  }
+
+  async function getBars(req: { symbol: string; timeframe: string; limit: number; includeOpen: boolean }): Promise<marketData.GetBarsResponse> {
+    const c = resolveSymbol(req.symbol, 'symbol');
+    checkTimeframe(req.timeframe, 'timeframe');
+    if (!Number.isInteger(req.limit) || req.limit < 0) throw new FrontDoorError('INVALID_ARGUMENT', `limit: must be a non-negative integer, got ${req.limit}`, 'limit');
+    return (await supervisor.request(APP, 'getBars', { symbol: c.contractId, timeframe: req.timeframe, limit: req.limit, includeOpen: req.includeOpen })) as marketData.GetBarsResponse;
+  }
+
+  function addRef(key: string, contractId: string, timeframe: string): void {
+    const n = (refs.get(key) ?? 0) + 1;
+    refs.set(key, n);
+    if (n === 1) {
+      supervisor.request(APP, 'subscribeBars', { symbol: contractId, timeframe }).catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message, contractId, timeframe }, 'subscribeBars failed (re-sent when market-data is ready)');
+      });
+    }
+  }
+
+  function release(key: string): void {
+    const n = (refs.get(key) ?? 0) - 1;
+    if (n > 0) {
+      refs.set(key, n);
+      return;
+    }
+    refs.delete(key);
+    const [contractId, timeframe] = key.split('|') as [string, string];
+    supervisor.request(APP, 'unsubscribeBars', { symbol: contractId, timeframe }).catch(() => undefined);
+  }
+
+  function endStream(sub: StreamSub, error?: { code: number; details: string }, cancelled = false): void {
+    if (sub.ended) return;
+    sub.ended = true;
+    streams.delete(sub);
+    for (const key of sub.keys) {
+      byKey.get(key)?.delete(sub);
+      if (byKey.get(key)?.size === 0) byKey.delete(key);
+      release(key);
+    }
+    sub.queue.length = 0;
+    sub.pendingOpen.clear();
+    if (error) sub.call.emit('error', { code: error.code, details: error.details, message: error.details });
+    else if (!cancelled) sub.call.end();
+  }
+
+  function write(sub: StreamSub, update: marketData.BarUpdate, key: string): void {
+    if (sub.blocked) {
+      if (update.bar!.closed) {
+        sub.pendingOpen.delete(key);
+        sub.queue.push(update);
+        if (sub.queue.length * UPDATE_BYTES > STREAM_MAX_QUEUED_BYTES) {
+          endStream(sub, { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'slow consumer: closed bars queued past the byte budget' });
+        }
+      } else sub.pendingOpen.set(key, update);
+      return;
+    }
+    if (!sub.call.write(update)) {
+      sub.blocked = true;
+      sub.call.once('drain', () => drain(sub));
+    }
+  }
+
+  function drain(sub: StreamSub): void {
+    if (sub.ended) return;
+    sub.blocked = false;
+    const queued = sub.queue.splice(0);
+    const open = [...sub.pendingOpen.entries()];
+    sub.pendingOpen.clear();
+    for (const u of queued) write(sub, u, keyOf(u.bar!.contractId, u.bar!.timeframe));
+    for (const [k, u] of open) write(sub, u, k);
+  }
+
+  supervisor.on('event', (app: string, topic: string, payload: unknown) => {
+    if (app !== APP || topic !== 'bar') return;
+    const ev = payload as BarEventPayload;
+    const key = keyOf(ev.bar.contractId, ev.bar.timeframe);
+    const subs = byKey.get(key);
+    if (!subs) return;
+    const update: marketData.BarUpdate = { bar: ev.bar, sequence: ev.sequence };
+    for (const sub of subs) if (ev.bar.closed || sub.includeOpen) write(sub, update, key);
+  });
+  // A restarted market-data thread starts with no subscriptions: ask again for every stream's pairs.
+  supervisor.on('ready', (app: string) => {
+    if (app !== APP) return;
+    for (const key of refs.keys()) {
+      const [symbol, timeframe] = key.split('|') as [string, string];
+      supervisor.request(APP, 'subscribeBars', { symbol, timeframe }).catch(() => undefined);
+    }
+  });
+
+  const implementation: marketData.MarketDataServiceServer = {
+    getBars(call: ServerUnaryCall<marketData.GetBarsRequest, marketData.GetBarsResponse>, callback: sendUnaryData<marketData.GetBarsResponse>) {
+      getBars(call.request).then(
+        (r) => callback(null, r),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    },
+    streamBars(call: ServerWritableStream<marketData.StreamBarsRequest, marketData.BarUpdate>) {
+      let pairs: Array<[ContractInfo, string]>;
+      try {
+        const cs = call.request.symbols.length === 0 ? contracts : call.request.symbols.map((s, i) => resolveSymbol(s, `symbols[${i}]`));
+        const tfs = call.request.timeframes.length === 0 ? [...timeframes] : call.request.timeframes.map((t, i) => checkTimeframe(t, `timeframes[${i}]`));
+        pairs = cs.flatMap((c) => tfs.map((t) => [c, t] as [ContractInfo, string]));
+      } catch (err) {
+        call.emit('error', toServiceError(err));
+        return;
+      }
+      const sub: StreamSub = { call, keys: new Set(), includeOpen: call.request.includeOpen, blocked: false, queue: [], pendingOpen: new Map(), ended: false };
+      streams.add(sub);
+      for (const [c, tf] of pairs) {
+        const key = keyOf(c.contractId, tf);
+        if (sub.keys.has(key)) continue;
+        sub.keys.add(key);
+        let set = byKey.get(key);
+        if (!set) byKey.set(key, (set = new Set()));
+        set.add(sub);
+        addRef(key, c.contractId, tf);
+      }
+      const done = (): void => endStream(sub);
+      call.on('cancelled', () => endStream(sub, undefined, true));
+      call.on('close', done);
+      call.on('error', done);
+    },
+  };
+
+  async function barsRoute(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    if (url.pathname !== '/api/go/market/bars') return false;
+    if (req.method !== 'GET') {
+      sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `use GET on ${url.pathname}` } });
+      return true;
+    }
+    try {
+      const limitText = url.searchParams.get('limit');
+      const limit = limitText === null || limitText === '' ? 100 : Number(limitText);
+      const includeOpen = url.searchParams.get('includeOpen');
+      if (includeOpen !== null && includeOpen !== 'true' && includeOpen !== 'false') {
+        throw new FrontDoorError('INVALID_ARGUMENT', `includeOpen: must be true or false, got "${includeOpen}"`, 'includeOpen');
+      }
+      const symbol = url.searchParams.get('symbol');
+      if (!symbol) throw new FrontDoorError('INVALID_ARGUMENT', 'symbol: required (root such as MNQ, or a contract id)', 'symbol');
+      const timeframe = url.searchParams.get('timeframe');
+      if (!timeframe) throw new FrontDoorError('INVALID_ARGUMENT', 'timeframe: required (e.g. 1m)', 'timeframe');
+      sendJson(res, 200, await getBars({ symbol, timeframe, limit, includeOpen: includeOpen === 'true' }));
+    } catch (err) {
+      sendError(res, err);
+    }
+    return true;
+  }
+
+  return {
+    grpc: { name: 'market_data.MarketDataService', definition: marketData.MarketDataServiceService, implementation },
+    routes: [barsRoute],
+    openapiPaths: {
+      '/api/go/market/bars': {
+        get: {
+          summary: 'Recent bars of one contract and timeframe (REST twin of MarketDataService.GetBars)',
+          parameters: [
+            { name: 'symbol', in: 'query', required: true, schema: { type: 'string' }, description: 'root (MNQ) or contract id' },
+            { name: 'timeframe', in: 'query', required: true, schema: { type: 'string' }, description: 'a configured timeframe: 1s, 1m, 5m, 15m, 1h, 1d' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0, default: 100 }, description: 'newest closed bars; 0 = all kept' },
+            { name: 'includeOpen', in: 'query', schema: { type: 'boolean', default: false }, description: 'append the in-progress bar' },
+          ],
+          responses: {
+            '200': { description: 'bars oldest first', content: { 'application/json': { schema: { $ref: '#/components/schemas/GetBarsResponse' } } } },
+            '400': { description: 'unknown symbol or timeframe, bad limit', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+            '503': { description: 'market-data not ready', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+          },
+        },
+      },
+    },
+    openapiSchemas: {
+      Bar: {
+        type: 'object',
+        properties: {
+          contractId: { type: 'string' },
+          timeframe: { type: 'string' },
+          startTimeMs: { type: 'integer' },
+          open: { type: 'number' },
+          high: { type: 'number' },
+          low: { type: 'number' },
+          close: { type: 'number' },
+          volume: { type: 'integer' },
+          closed: { type: 'boolean' },
+          atr: { type: 'number' },
+          sma: { type: 'number' },
+          ema: { type: 'number' },
+          tradeCount: { type: 'integer' },
+        },
+      },
+      GetBarsResponse: {
+        type: 'object',
+        properties: {
+          contractId: { type: 'string' },
+          timeframe: { type: 'string' },
+          bars: { type: 'array', items: { $ref: '#/components/schemas/Bar' } },
+          stale: { type: 'boolean' },
+        },
+      },
+    },
+    async stop() {
+      for (const sub of [...streams]) endStream(sub);
+    },
+  };
 }

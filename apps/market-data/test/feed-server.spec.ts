@@ -1,0 +1,124 @@
+// The fan-out's back-pressure over real loopback sockets: a client that stops reading is closed with 4008 and
+// counted, while a client that reads receives every frame; quotes to a lagging client are conflated.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
+import { CLOSE_CODES, FeedRequestError, FeedServer, type FeedSource, type ResolvedTopic } from '../src/feed-server';
+import WebSocket from 'ws';
+import { Client, waitFor } from './harness';
+
+const source: FeedSource = {
+  resolve(symbol: string, timeframe: string): ResolvedTopic {
+    if (symbol !== 'MNQ') throw new FeedRequestError('UNKNOWN_SYMBOL', `unknown symbol "${symbol}"`, 'symbol');
+    return { key: `MNQ|${timeframe}`, contractId: 'CON.F.US.MNQ.Z26', symbol, timeframe };
+  },
+  snapshotFrame: (t) => Buffer.from(JSON.stringify({ type: 'snapshot', symbol: t.symbol, timeframe: t.timeframe, bars: [] })),
+  currentFrame: () => undefined,
+  quoteFrame: () => undefined,
+};
+
+describe('FeedServer back-pressure', () => {
+  let server: FeedServer | undefined;
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.ws.terminate();
+    await server?.close();
+  });
+
+  it('closes a slow consumer with 4008 once it is over the byte budget; a reading subscriber is unaffected', async () => {
+    const events: string[] = [];
+    const budget = 256 * 1024;
+    server = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      source,
+      maxBufferedBytes: budget,
+      hooks: { disconnected: (reason) => events.push(`disconnect:${reason}`), dropped: (reason) => events.push(`drop:${reason}`) },
+    });
+    const port = await server.start();
+    const fast = new Client(`ws://127.0.0.1:${port}`);
+    const slow = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(fast, slow);
+    await Promise.all([fast.opened, slow.opened]);
+    for (const c of [fast, slow]) c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s' });
+    await waitFor(() => fast.of('snapshot').length === 1 && slow.of('snapshot').length === 1, 5_000, 'snapshots');
+    expect(server.subscribers('MNQ|1s')).toBe(2);
+    // The slow client stops reading: its kernel buffers fill, then the server's unsent bytes grow.
+    const raw = (slow.ws as unknown as { _socket: Socket })._socket;
+    raw.pause();
+
+    const payload = 'x'.repeat(64 * 1024);
+    let published = 0;
+    const deadline = Date.now() + 60_000;
+    for (let batch = 0; batch < 2000 && !events.includes('disconnect:slow_consumer') && Date.now() < deadline; batch++) {
+      for (let i = 0; i < 4; i++) {
+        published++;
+        server.publishBar('MNQ|1s', Buffer.from(`{"type":"bar","seq":${published},"pad":"${payload}"}`));
+      }
+      // The reading client keeps up by construction: the next batch waits until it has everything so far.
+      await waitFor(() => fast.of('bar').length === published, 10_000, 'fast client caught up');
+    }
+    expect(events).toContain('disconnect:slow_consumer');
+    expect(events).toContain('drop:slow_consumer');
+    expect(events).not.toContain('disconnect:error');
+    expect(server.subscribers('MNQ|1s')).toBe(1);
+
+    // The reader keeps receiving after the drop.
+    for (let i = 0; i < 3; i++) server.publishBar('MNQ|1s', Buffer.from(`{"type":"bar","seq":${++published}}`));
+    await waitFor(() => fast.of('bar').length === published, 10_000, 'fast client after the drop');
+    expect(fast.of('bar').map((f) => f['seq'])).toEqual(Array.from({ length: published }, (_, i) => i + 1));
+
+    // When the slow client reads again it drains what was queued and then sees the documented close code.
+    raw.resume();
+    expect(await slow.closed).toBe(CLOSE_CODES.SLOW_CONSUMER);
+    expect(fast.ws.readyState).toBe(fast.ws.OPEN);
+  }, 90_000);
+
+  it('conflates quotes latest-wins for a subscriber that is behind', async () => {
+    const drops: string[] = [];
+    server = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      source,
+      quoteHoldBytes: 0,
+      quoteFlushMs: 10,
+      maxBufferedBytes: 64 * 1024 * 1024,
+      hooks: { dropped: (r) => drops.push(r) },
+    });
+    const port = await server.start();
+    const c = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(c);
+    await c.opened;
+    c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s', quotes: true });
+    await waitFor(() => server!.wantsQuotes('CON.F.US.MNQ.Z26'), 5_000, 'quote interest');
+    // The client stops reading and big bar frames pile up past the kernel buffers, so the quotes published
+    // meanwhile are held and conflated; when it reads again it gets the bars, then the latest quote.
+    const raw = (c.ws as unknown as { _socket: Socket })._socket;
+    raw.pause();
+    const big = Buffer.from(`{"type":"bar","pad":"${'y'.repeat(1024 * 1024)}"}`);
+    for (let i = 0; i < 24; i++) server.publishBar('MNQ|1s', big);
+    for (let i = 1; i <= 50; i++) server.publishQuote('CON.F.US.MNQ.Z26', Buffer.from(`{"type":"quote","n":${i}}`));
+    raw.resume();
+    await waitFor(() => c.of('quote').some((q) => q['n'] === 50), 10_000, 'latest quote');
+    const got = c.of('quote').map((q) => q['n'] as number);
+    expect(got[got.length - 1]).toBe(50);
+    expect(got.length).toBeLessThan(50);
+    expect(drops.filter((d) => d === 'quote_conflated').length).toBe(50 - got.length);
+  }, 30_000);
+
+  it('terminates a peer that stops answering pings; a live peer stays', async () => {
+    const reasons: string[] = [];
+    server = new FeedServer({ host: '127.0.0.1', port: 0, source, heartbeatMs: 100, hooks: { disconnected: (r) => reasons.push(r) } });
+    const port = await server.start();
+    const live = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(live);
+    const dead = new WebSocket(`ws://127.0.0.1:${port}`, { autoPong: false });
+    const deadClosed = new Promise<number>((resolve) => dead.once('close', (code) => resolve(code)));
+    dead.on('error', () => undefined);
+    await live.opened;
+    expect(await deadClosed).toBe(1006);
+    expect(reasons).toEqual(['heartbeat_timeout']);
+    live.send({ op: 'ping' });
+    await live.waitFrame((f) => f['type'] === 'pong', 5_000, 'pong');
+    expect(server.connections).toBe(1);
+  }, 20_000);
+});
