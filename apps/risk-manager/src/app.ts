@@ -1,16 +1,343 @@
-// The risk-manager service: user hub → positions and P&L in shared memory, TopStepX loss limits and
-// the trading state per account. (Service body: issue 6.)
+// The risk-manager service (issue 6): user hub → positions, P&L and the trading state per account in
+// shared memory; TopStepX loss limits enforced by cancel / flatten / sweep. Runs in its own thread; it is
+// the single writer of the account and position records and of the accounts' ready flags (ADR 0003).
+//
+// Start: log in, subscribe the user hub (events wait in the queue), rebuild the day from REST
+// (Account/search, Position/searchOpen, Order/v2/query working statuses, Trade/search since 17:00 CT),
+// publish, then set the ready flag — until then the gate answers RISK_NOT_READY (fail closed).
+// Every hub event is applied → published → emitted as user.order / user.trade / user.position, in that
+// order, so the main thread releases a reservation only once the order is counted in shared memory.
+// A timer re-marks positions from the shared marks and runs the state machine; its events go out as
+// `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ServiceApp, WorkerContext } from '@gateway/runtime';
+import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
+import { tradingDayOf } from '@gateway/session';
+import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
+import {
+  GatewayRestClient,
+  UserHubClient,
+  WORKING_ORDER_STATUSES,
+  type GatewayUserAccount,
+  type GatewayUserOrder,
+  type GatewayUserPosition,
+  type GatewayUserTrade,
+} from '@gateway/topstepx';
+import { AccountRisk, type ContractEntry, type OrderRow, type PersistedRisk } from './account-risk';
+import { limitsFromConfig } from './limits';
+
+/** CME micro roots (10 micros count as 1 mini where the account type says so). */
+const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
+
+/** A request failed for a stable reason (serialised to the caller with its code). */
+class RiskRequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RiskRequestError';
+  }
+}
 
 export function createApp(ctx: WorkerContext): ServiceApp {
-  const { init, logger } = ctx;
+  const { init, state, logger, channel } = ctx;
+  const cfg = init.config;
+  const limits = limitsFromConfig(cfg.risk);
+  let offsetMs = cfg.risk.clockOffsetMs;
+  const clock: Clock = { now: () => Date.now() + offsetMs };
+  const rest = new GatewayRestClient({ baseUrl: init.broker.apiUrl, userName: cfg.broker.userName, apiKey: cfg.broker.apiKey, connections: 4, logger });
+  const hub = new UserHubClient({ url: init.broker.userHubUrl, accessTokenFactory: () => rest.token ?? init.broker.token, logger });
+  const contracts = new Map<string, ContractEntry>();
+  for (const c of init.contracts) {
+    contracts.set(c.contractId, { slot: c.slot, spec: { contractId: c.contractId, tickSizeUnits: c.tickSizeUnits, tickValueMoneyUnits: c.tickValueUnits, isMicro: c.isMicro } });
+  }
+  const accounts = new Map<number, AccountRisk>();
+  /** Last updateTimestamp applied per order id: an older event (replayed after the REST rebuild) is not applied. */
+  const orderStamps = new Map<number, number>();
+  const enforcing = new Set<number>();
+  let timer: NodeJS.Timeout | undefined;
+  let tickQueued = false;
+  let stopped = false;
+
+  // Every state change runs through this queue, one job at a time, in arrival order.
+  let queue: Promise<void> = Promise.resolve();
+  const enqueue = (what: string, job: () => Promise<void> | void): Promise<void> => {
+    const run = queue.then(job);
+    queue = run.catch((err: unknown) => logger.error({ err, job: what }, 'risk-manager job failed'));
+    return run;
+  };
+
+  for (const a of init.accounts) state.accounts.setReady(a.slot, false);
+
+  const stateFile = (accountId: number): string => join(cfg.dataDir, `risk-state-${accountId}.json`);
+  const loadPersisted = (accountId: number): PersistedRisk | undefined => {
+    try {
+      return JSON.parse(readFileSync(stateFile(accountId), 'utf8')) as PersistedRisk;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err, accountId }, 'risk state file unreadable: starting the machine fresh');
+      return undefined;
+    }
+  };
+  // Atomic: a crash mid-write leaves the previous file, never a torn one.
+  const persist = (ar: AccountRisk): void => {
+    mkdirSync(cfg.dataDir, { recursive: true });
+    const file = stateFile(ar.accountId);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(ar.persisted()));
+    renameSync(tmp, file);
+  };
+
+  async function ensureContract(contractId: string): Promise<void> {
+    if (contracts.has(contractId)) return;
+    const c = await rest.contractById(contractId);
+    if (c === undefined) throw new Error(`contractId ${contractId}: unknown to Contract/searchById`);
+    const root = /^([A-Z0-9]+?)[FGHJKMNQUVXZ]\d{1,2}$/.exec(c.name)?.[1] ?? c.name;
+    contracts.set(contractId, {
+      slot: state.directory.slotOf(contractId),
+      spec: {
+        contractId,
+        tickSizeUnits: parseDecimalToUnits(String(c.tickSize), PRICE_SCALE, 'tickSize'),
+        tickValueMoneyUnits: parseDecimalToUnits(String(c.tickValue), MONEY_SCALE, 'tickValue'),
+        isMicro: MICRO_ROOTS.has(root),
+      },
+    });
+  }
+
+  const stampOf = (o: { updateTimestamp?: string | null; creationTimestamp: string }): number => Date.parse(o.updateTimestamp ?? o.creationTimestamp) || 0;
+  /** Applies an order unless an equally new or newer version was already applied. */
+  const applyOrder = (ar: AccountRisk, o: OrderRow & { updateTimestamp?: string | null; creationTimestamp: string }): void => {
+    const stamp = stampOf(o);
+    const seen = orderStamps.get(o.id);
+    if (seen !== undefined && stamp < seen) return;
+    orderStamps.set(o.id, stamp);
+    ar.applyOrder(o);
+  };
+
+  /** The day from REST, for one account: balance, trades since 17:00 CT, open positions, working orders. */
+  async function rebuild(ar: AccountRisk, balance: number | undefined): Promise<void> {
+    const day = tradingDayOf(clock.now());
+    const [positions, orders, trades] = await Promise.all([
+      rest.searchOpenPositions(ar.accountId),
+      rest.queryAllOrders({ accountId: ar.accountId, statuses: [...WORKING_ORDER_STATUSES] }),
+      rest.searchTrades({ accountId: ar.accountId, startTimestamp: new Date(day.startMs).toISOString() }),
+    ]);
+    for (const id of new Set([...(positions ?? []), ...orders, ...(trades ?? [])].map((r) => r.contractId))) await ensureContract(id);
+    if (balance !== undefined) ar.setBalance(balance);
+    ar.rebuild(day.id, trades ?? [], positions ?? [], []);
+    for (const o of orders) {
+      orderStamps.set(o.id, stampOf(o));
+      ar.applyOrder(o);
+    }
+    ar.beginDayFromRebuild(day.id);
+  }
+
+  function report(ar: AccountRisk, events: readonly RiskEvent[]): void {
+    for (const e of events) {
+      const line = { accountId: e.accountId, type: e.type, from: e.from, to: e.to, reason: e.reason };
+      if (e.to === 'HALTED' || e.type === 'AUTO_FLATTEN' || e.type === 'ENFORCEMENT_RETRY') logger.warn(line, e.message);
+      else logger.info(line, e.message);
+      channel.emit('risk.event', e);
+    }
+    if (events.length > 0) persist(ar);
+  }
+
+  /** evaluate → publish → report → enforce. Returns after publishing (enforcement runs on its own). */
+  function evaluateAndPublish(ar: AccountRisk): void {
+    const ev = ar.evaluate(state);
+    ar.publish(state);
+    report(ar, ev.events);
+    if (ev.actions.length > 0) void enforce(ar, ev.actions);
+  }
+
+  async function cancelWorking(accountId: number, contractId?: string): Promise<number> {
+    const rows = await rest.queryAllOrders({ accountId, statuses: [...WORKING_ORDER_STATUSES], ...(contractId ? { contractId } : {}) });
+    let cancelled = 0;
+    for (const o of rows) {
+      try {
+        await rest.cancelOrder({ accountId, orderId: o.id });
+        cancelled++;
+      } catch (err) {
+        // Filled or cancelled in the meantime: what matters is that it no longer works.
+        logger.warn({ err, accountId, orderId: o.id }, 'cancel during enforcement failed');
+      }
+    }
+    return cancelled;
+  }
+
+  async function waitFlat(accountId: number, contractId: string): Promise<boolean> {
+    for (let i = 0; i < 20; i++) {
+      const open = (await rest.searchOpenPositions(accountId)) ?? [];
+      if (!open.some((p) => p.contractId === contractId && p.size !== 0)) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  /**
+   * Executes the machine's actions in order: cancel every working order, close each position, then (after
+   * the close has filled) cancel whatever still works on the contract — closeContract leaves stops alive.
+   * One enforcement per account at a time; the machine repeats it while the account stays exposed.
+   */
+  async function enforce(ar: AccountRisk, actions: readonly RiskAction[]): Promise<void> {
+    if (enforcing.has(ar.accountId) || stopped) return;
+    enforcing.add(ar.accountId);
+    try {
+      for (const a of actions) {
+        try {
+          if (a.type === 'CANCEL_ALL_ORDERS') {
+            const n = await cancelWorking(a.accountId);
+            logger.warn({ accountId: a.accountId, reason: a.reason, cancelled: n }, 'enforcement: working orders cancelled');
+          } else if (a.type === 'FLATTEN') {
+            await rest.closeContract({ accountId: a.accountId, contractId: a.contractId });
+            logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: position closed');
+          } else {
+            const flat = await waitFlat(a.accountId, a.contractId);
+            const n = await cancelWorking(a.accountId, a.contractId);
+            logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason, flat, swept: n }, 'enforcement: contract swept');
+          }
+        } catch (err) {
+          logger.error({ err, action: a }, 'enforcement action failed (retried while exposed)');
+        }
+      }
+    } finally {
+      enforcing.delete(ar.accountId);
+    }
+  }
+
+  function accountOf(params: unknown): AccountRisk {
+    const id = Number((params as { accountId?: unknown } | null)?.accountId ?? 0);
+    const ar = id === 0 ? accounts.values().next().value : accounts.get(id);
+    if (ar === undefined) throw new RiskRequestError('NOT_FOUND', `accountId: ${id} is not an account of this engine`);
+    return ar;
+  }
+
+  function tick(): void {
+    if (tickQueued || stopped) return;
+    tickQueued = true;
+    void enqueue('tick', () => {
+      tickQueued = false;
+      for (const ar of accounts.values()) evaluateAndPublish(ar);
+    });
+  }
+
+  hub.onOrder((o: GatewayUserOrder) =>
+    void enqueue('order', async () => {
+      const ar = accounts.get(o.accountId);
+      if (ar !== undefined) {
+        await ensureContract(o.contractId);
+        applyOrder(ar, o);
+        evaluateAndPublish(ar);
+      }
+      channel.emit('user.order', o);
+    }),
+  );
+  hub.onTrade((t: GatewayUserTrade) =>
+    void enqueue('trade', async () => {
+      const ar = accounts.get(t.accountId);
+      if (ar !== undefined) {
+        await ensureContract(t.contractId);
+        ar.applyTrade(t);
+        evaluateAndPublish(ar);
+      }
+      channel.emit('user.trade', t);
+    }),
+  );
+  hub.onPosition((p: GatewayUserPosition) =>
+    void enqueue('position', () => {
+      // Size comes from the fills; the broker's position is the check after a reconnect (reconcile).
+      channel.emit('user.position', p);
+    }),
+  );
+  hub.onAccount((a: GatewayUserAccount) =>
+    void enqueue('account', () => {
+      const ar = accounts.get(a.id);
+      if (ar === undefined) return;
+      ar.setBalance(a.balance);
+      evaluateAndPublish(ar);
+    }),
+  );
+  hub.connection.on('reconnected', () => {
+    void enqueue('reconcile', async () => {
+      logger.warn('user hub reconnected: reconciling the day from REST');
+      const all = (await rest.searchAccounts(true)) ?? [];
+      for (const ar of accounts.values()) {
+        await rebuild(ar, all.find((x) => x.id === ar.accountId)?.balance);
+        evaluateAndPublish(ar);
+      }
+    });
+  });
+
+  channel.onRequest('getRiskState', (params) => enqueue('getRiskState', () => undefined).then(() => accountOf(params).view(state)));
+  channel.onRequest('halt', async (params) => {
+    const p = (params ?? {}) as { reason?: string; flatten?: boolean };
+    let ar: AccountRisk | undefined;
+    await enqueue('halt', () => {
+      ar = accountOf(params);
+      ar.killSwitch = true;
+      ar.haltFlatten = p.flatten === true;
+      logger.warn({ accountId: ar.accountId, reason: p.reason ?? '', flatten: ar.haltFlatten }, 'kill switch on');
+      persist(ar);
+      evaluateAndPublish(ar);
+    });
+    return ar!.view(state);
+  });
+  channel.onRequest('resume', async (params) => {
+    let ar: AccountRisk | undefined;
+    await enqueue('resume', () => {
+      ar = accountOf(params);
+      ar.killSwitch = false;
+      logger.warn({ accountId: ar.accountId, reason: (params as { reason?: string } | null)?.reason ?? '' }, 'kill switch off');
+      persist(ar);
+      evaluateAndPublish(ar);
+    });
+    const view = ar!.view(state);
+    if (view.tradingState === 'HALTED') throw new RiskRequestError(view.reason, `account ${view.accountId} stays HALTED: ${view.reason}`);
+    return view;
+  });
+  channel.onRequest('setClockOffset', async (params) => {
+    if (!cfg.risk.testClock) throw new RiskRequestError('FAILED_PRECONDITION', 'setClockOffset: test hook disabled (RISK_TEST_CLOCK=false)');
+    const v = (params as { offsetMs?: unknown } | null)?.offsetMs;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new RiskRequestError('INVALID_ARGUMENT', `offsetMs: must be an integer, got ${String(v)}`);
+    offsetMs = v;
+    await enqueue('clock', () => {
+      for (const ar of accounts.values()) evaluateAndPublish(ar);
+    });
+    return { nowMs: clock.now() };
+  });
+
   return {
     async start() {
-      logger.info({ accounts: init.accounts.map((a) => a.accountId) }, 'risk-manager started');
+      await rest.login();
+      await hub.start();
+      for (const a of init.accounts) {
+        await Promise.all([hub.subscribeOrders(a.accountId), hub.subscribeTrades(a.accountId), hub.subscribePositions(a.accountId)]);
+      }
+      await hub.subscribeAccounts();
+      await enqueue('rebuild', async () => {
+        const all = (await rest.searchAccounts(true)) ?? [];
+        for (const a of init.accounts) {
+          const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId));
+          const row = all.find((x) => x.id === a.accountId);
+          if (row === undefined) throw new Error(`accountId ${a.accountId}: not among the active accounts (Account/search)`);
+          await rebuild(ar, row.balance);
+          accounts.set(a.accountId, ar);
+          evaluateAndPublish(ar);
+          state.accounts.setReady(a.slot, true);
+          const v = ar.view(state);
+          logger.info({ accountId: a.accountId, state: v.tradingState, reason: v.reason, dayNetPnl: v.dayNetPnlUnits, positions: v.positions.length, openOrders: v.openOrders }, 'risk state rebuilt: ready');
+        }
+      });
+      timer = setInterval(tick, cfg.risk.evalIntervalMs);
     },
     async stop() {
-      logger.info('risk-manager stopped');
+      stopped = true;
+      clearInterval(timer);
+      for (const a of init.accounts) state.accounts.setReady(a.slot, false);
+      await hub.stop().catch((err: unknown) => logger.warn({ err }, 'user hub stop failed'));
+      await rest.close();
     },
-    readyInfo: () => ({ accounts: init.accounts.length }),
+    readyInfo: () => ({ accounts: accounts.size }),
   };
 }

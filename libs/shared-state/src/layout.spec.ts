@@ -102,7 +102,7 @@ describe('canaries', () => {
       s.accounts.writeAccount(a, rec);
       s.accounts.setReady(a, true);
       for (let c = 0; c < 5; c++) {
-        s.accounts.writePosition(a, c, { netSize: -1, avgPrice: -1, realizedGross: -1, fees: -1, unrealized: -1, workingStopLoss: -1, updatedMs: -1 });
+        s.accounts.writePosition(a, c, { netSize: -1, avgPrice: -1, realizedGross: -1, fees: -1, unrealized: -1, workingStopLoss: -1, updatedMs: -1, workingBuy: 2 ** 31 - 1, workingSell: 2 ** 31 - 1 });
         expect(s.reservations.tryReserve(a, c, Side.BUY, 1000, 1000, 2 ** 31 - 1, 0)).toBe(true);
         expect(s.reservations.tryReserve(a, c, Side.SELL, 1000, 1000, 2 ** 31 - 1, 0)).toBe(true);
       }

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { COMBINE_50K, TestClock } from '@gateway/risk';
+import { AccountState, allocateSharedState, attachSharedState, newAccountRecord, newPositionRecord } from '@gateway/shared-state';
+import { loadConfig, ConfigError } from '@gateway/runtime';
+import { AccountRisk, type ContractEntry } from './account-risk';
+import { limitsFromConfig } from './limits';
+
+const NOW = Date.UTC(2026, 11, 2, 16, 0); // Wed 10:00 CT
+const MNQ = 'CON.F.US.MNQ.Z26';
+const ES = 'CON.F.US.EP.Z26';
+const ts = (ms: number): string => new Date(ms).toISOString();
+
+function setup() {
+  const state = attachSharedState(allocateSharedState({ contracts: 4, accounts: 1 }));
+  const mnq = state.directory.register({ contractId: MNQ, tickSize: 250_000_000, tickValue: 5_000, weight: 1 });
+  const es = state.directory.register({ contractId: ES, tickSize: 250_000_000, tickValue: 125_000, weight: 10 });
+  const slot = state.accounts.registerAccount(1001);
+  const contracts = new Map<string, ContractEntry>([
+    [MNQ, { slot: mnq, spec: { contractId: MNQ, tickSizeUnits: 250_000_000, tickValueMoneyUnits: 5_000, isMicro: true } }],
+    [ES, { slot: es, spec: { contractId: ES, tickSizeUnits: 250_000_000, tickValueMoneyUnits: 125_000, isMicro: false } }],
+  ]);
+  const clock = new TestClock(NOW);
+  const ar = new AccountRisk(1001, slot, COMBINE_50K, clock, (id) => contracts.get(id));
+  ar.setBalance(50_000);
+  return { state, mnq, es, slot, clock, ar };
+}
+
+describe('AccountRisk', () => {
+  it('rebuilds a carried position under today\'s fills and forces the broker\'s size', () => {
+    const { ar } = setup();
+    // Long 1 carried from yesterday @ 20000, bought 1 more today @ 20010: the broker shows long 2.
+    ar.rebuild(
+      20261202,
+      [{ id: 7, contractId: MNQ, creationTimestamp: ts(NOW - 60_000), price: 20_010, fees: 0.37, side: 0, size: 1, voided: false }],
+      [{ contractId: MNQ, type: 1, size: 2, averagePrice: 20_005 }],
+      [],
+    );
+    expect(ar.book.netSize(MNQ)).toBe(2);
+    expect(ar.book.position(MNQ)!.avgPriceUnits).toBe(20_005 * 1e9);
+    expect(ar.book.totals(() => undefined).dayFeesUnits).toBe(3_700);
+    // A replayed hub trade with the same id changes nothing.
+    expect(ar.applyTrade({ id: 7, contractId: MNQ, creationTimestamp: ts(NOW - 60_000), price: 20_010, fees: 0.37, side: 0, size: 1, voided: false })).toBe(false);
+  });
+
+  it('publishes working sizes, worst-case weighted exposure, open orders and P&L to shared memory', () => {
+    const { state, ar, slot, mnq, es } = setup();
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0.37, side: 0, size: 2, voided: false });
+    ar.applyOrder({ id: 10, contractId: MNQ, status: 1, type: 4, side: 1, size: 2, fillVolume: 0, stopPrice: 19_990 });
+    ar.applyOrder({ id: 11, contractId: ES, status: 1, type: 1, side: 0, size: 2, fillVolume: 0 });
+    ar.applyOrder({ id: 12, contractId: ES, status: 3, type: 1, side: 0, size: 9, fillVolume: 0 });
+    state.marks.writeTrade(mnq, 20_010 * 1e9, NOW, NOW);
+    ar.evaluate(state);
+    ar.publish(state);
+    const p = state.accounts.readPosition(slot, mnq, newPositionRecord());
+    expect(p).toMatchObject({ netSize: 2, avgPrice: 20_000 * 1e9, workingBuy: 0, workingSell: 2, unrealized: 40 * 10_000, fees: 3_700 });
+    // Stop 20 points under the mark on 2 lots: $80 more if it fills.
+    expect(p.workingStopLoss).toBe(80 * 10_000);
+    expect(state.accounts.readPosition(slot, es, newPositionRecord())).toMatchObject({ netSize: 0, workingBuy: 2, workingSell: 0 });
+    const a = state.accounts.readAccount(slot, newAccountRecord());
+    // MNQ: 1 × max(|2|, |2 − 2|) = 2; ES: 10 × max(|0 + 2|, 0) = 20.
+    expect(a).toMatchObject({ state: AccountState.ACTIVE, positionUnits: 22, openOrders: 2, unrealized: 40 * 10_000, dayNetPnl: 40 * 10_000 - 3_700, maxPositionUnits: 50 });
+    expect(a.headroom).toBe(1_000 * 10_000 + 40 * 10_000 - 3_700 - 80 * 10_000);
+    // The ES order goes away: its position record is published as zero once.
+    ar.applyOrder({ id: 11, contractId: ES, status: 3, type: 1, side: 0, size: 2, fillVolume: 0 });
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(state.accounts.readPosition(slot, es, newPositionRecord()).workingBuy).toBe(0);
+    expect(state.accounts.readAccount(slot, newAccountRecord()).positionUnits).toBe(2);
+  });
+
+  it('keeps a filled order counted until its trade arrives, in either order', () => {
+    const { state, ar, slot } = setup();
+    const filled = { id: 20, contractId: MNQ, status: 2 as const, type: 2, side: 0, size: 3, fillVolume: 3 };
+    ar.applyOrder({ ...filled, status: 1, fillVolume: 0 });
+    ar.applyOrder(filled);
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(state.accounts.readAccount(slot, newAccountRecord()).positionUnits).toBe(3);
+    ar.applyTrade({ id: 5, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 3, voided: false, orderId: 20 });
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ positionUnits: 3, openOrders: 0 });
+    // Trade first, then the Filled order: counted once.
+    ar.applyTrade({ id: 6, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false, orderId: 21 });
+    ar.applyOrder({ ...filled, id: 21, size: 1, fillVolume: 1 });
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ positionUnits: 4, openOrders: 0 });
+  });
+
+  it('halts on the kill switch without actions unless a flatten was asked', () => {
+    const { state, ar } = setup();
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });
+    ar.killSwitch = true;
+    ar.haltFlatten = false;
+    const ev = ar.evaluate(state);
+    expect([ev.state, ev.reason, ev.actions.length]).toEqual(['HALTED', 'KILL_SWITCH', 0]);
+    ar.killSwitch = false;
+    expect(ar.evaluate(state).state).toBe('ACTIVE');
+    ar.killSwitch = true;
+    ar.haltFlatten = true;
+    expect(ar.evaluate(state).actions.map((a) => a.type)).toEqual(['CANCEL_ALL_ORDERS', 'FLATTEN', 'SWEEP_CONTRACT_ORDERS']);
+  });
+});
+
+describe('limitsFromConfig', () => {
+  it('defaults to the 50K Combine and applies RISK_* overrides in engine units', () => {
+    expect(limitsFromConfig(loadConfig({}).risk)).toEqual(COMBINE_50K);
+    const l = limitsFromConfig(loadConfig({ RISK_DLL: '0', RISK_MAX_POSITION: '3', RISK_MICROS_AS_TENTHS: 'false', RISK_REDUCE_AT: '0.5', RISK_FLATTEN_MINUTES_BEFORE_CLOSE: '5' }).risk);
+    expect(l).toMatchObject({ dailyLossLimitUnits: 0, maxPositionUnits: 30, microWeighting: false, reduceAt: 0.5, flattenMinutesBeforeClose: 5 });
+    expect(limitsFromConfig(loadConfig({ RISK_PRESET: '100K' }).risk).maxLossDrawdownUnits).toBe(3_000 * 10_000);
+  });
+
+  it('names the RISK_* key of a bad value', () => {
+    expect(() => loadConfig({ RISK_PRESET: '75K' })).toThrow(/^RISK_PRESET: /);
+    expect(() => loadConfig({ RISK_REDUCE_AT: '1.5' })).toThrow(/^RISK_REDUCE_AT: /);
+    expect(() => loadConfig({ RISK_MAX_POSITION: '-1' })).toThrow(/^RISK_MAX_POSITION: /);
+    let err: unknown;
+    try {
+      limitsFromConfig(loadConfig({ RISK_MLL: '60000' }).risk);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe('RISK_MLL');
+  });
+});

@@ -1,0 +1,453 @@
+// One account's risk state inside the risk-manager thread: the position book (fills), the working orders
+// the broker reported, the broker balance, the trading-state machine, and the publication of all of it to
+// shared memory (ADR 0003: the account record, the position records with workingBuy/workingSell, and
+// positionUnits). No I/O: the app feeds it broker rows/events and executes the actions it returns.
+// Thread: the risk-manager thread only (the single writer of these shared-memory records).
+import {
+  AccountRiskMachine,
+  PositionBook,
+  MICRO_WEIGHT,
+  MINI_WEIGHT,
+  stateReasonCode,
+  tradingStateCode,
+  workingStopRiskUnits,
+  type Clock,
+  type ContractSpec,
+  type Evaluation,
+  type RiskLimits,
+  type RiskMachineSnapshot,
+  type Side,
+  type WorkingStop,
+} from '@gateway/risk';
+import { tradingDayOf } from '@gateway/session';
+import { moneyToUnits, newAccountRecord, newMark, newPositionRecord, priceToUnits, type AccountRecord, type SharedState } from '@gateway/shared-state';
+import { OrderType, PositionType, WORKING_ORDER_STATUSES, type OrderStatus as OrderStatusCode } from '@gateway/topstepx';
+
+/** A contract the account may trade: its P&L facts and its shared-memory slot (-1: not in the directory). */
+export interface ContractEntry {
+  spec: ContractSpec;
+  slot: number;
+}
+
+export interface WorkingOrder {
+  id: number;
+  contractId: string;
+  side: Side;
+  /** Unfilled contracts. */
+  remaining: number;
+  type: number;
+  stopPriceUnits: number | undefined;
+}
+
+/** The fields of Order (REST) and GatewayUserOrder (hub) the risk-manager uses. */
+export interface OrderRow {
+  id: number;
+  contractId: string;
+  status: OrderStatusCode;
+  type: number;
+  side: number;
+  size: number;
+  fillVolume?: number | null;
+  stopPrice?: number | null;
+}
+
+/** The fields of Trade (REST) and GatewayUserTrade (hub) the risk-manager uses. */
+export interface TradeRow {
+  id: number;
+  contractId: string;
+  creationTimestamp: string;
+  price: number;
+  fees: number;
+  side: number;
+  size: number;
+  voided: boolean;
+  orderId?: number;
+}
+
+export interface PositionRow {
+  contractId: string;
+  type: number;
+  size: number;
+  averagePrice: number;
+}
+
+/** What survives a worker restart beyond what the REST rebuild gives back (risk-state-<account>.json). */
+export interface PersistedRisk {
+  machine: RiskMachineSnapshot;
+  killSwitch: boolean;
+  haltFlatten: boolean;
+  startOfDayBalanceUnits: number;
+  startOfDayId: number;
+}
+
+/** The account's risk state as plain data (money units 1e-4 USD, prices 1e-9), for getRiskState. */
+export interface RiskStateView {
+  accountId: number;
+  tradingState: 'ACTIVE' | 'REDUCING' | 'HALTED';
+  reason: string;
+  killSwitch: boolean;
+  tradingDayId: number;
+  balanceUnits: number;
+  startOfDayBalanceUnits: number;
+  realizedGrossUnits: number;
+  feesUnits: number;
+  unrealizedUnits: number;
+  dayNetPnlUnits: number;
+  dailyLossLimitUnits: number;
+  mllFloorUnits: number;
+  dllRemainingUnits: number;
+  mllRemainingUnits: number;
+  headroomUnits: number;
+  workingStopRiskUnits: number;
+  positionUnits: number;
+  openOrders: number;
+  positions: Array<{ contractId: string; netSize: number; avgPriceUnits: number; markUnits: number | null; unrealizedUnits: number | null }>;
+  updatedMs: number;
+}
+
+const STOP_TYPES = new Set<number>([OrderType.Stop, OrderType.StopLimit, OrderType.TrailingStop]);
+
+export class AccountRisk {
+  readonly book: PositionBook;
+  readonly orders = new Map<number, WorkingOrder>();
+  /** The last row of each counted order, to recount it when its trade arrives. */
+  private readonly rows = new Map<number, OrderRow>();
+  /** Contracts of each order already applied from trades (by trade.orderId). */
+  private readonly fillsSeen = new Map<number, number>();
+  readonly machine: AccountRiskMachine;
+  balanceUnits = 0;
+  startOfDayBalanceUnits = 0;
+  private startOfDayId = 0;
+  killSwitch = false;
+  /** The kill switch also cancels and flattens (Halt flatten=true). */
+  haltFlatten = true;
+  last: Evaluation | undefined;
+  private stopRisk = 0;
+  private positionUnits = 0;
+  private readonly published = new Set<number>();
+  private readonly acc: AccountRecord = newAccountRecord();
+  private readonly pos = newPositionRecord();
+  private readonly mark = newMark();
+
+  constructor(
+    readonly accountId: number,
+    readonly slot: number,
+    readonly limits: RiskLimits,
+    private readonly clock: Clock,
+    private readonly contract: (contractId: string) => ContractEntry | undefined,
+    persisted?: PersistedRisk,
+  ) {
+    this.book = new PositionBook(accountId, (id) => contract(id)?.spec);
+    this.machine = new AccountRiskMachine(accountId, limits, clock, persisted?.machine);
+    if (persisted) {
+      this.killSwitch = persisted.killSwitch;
+      this.haltFlatten = persisted.haltFlatten;
+      this.startOfDayBalanceUnits = persisted.startOfDayBalanceUnits;
+      this.startOfDayId = persisted.startOfDayId;
+    }
+  }
+
+  persisted(): PersistedRisk {
+    return {
+      machine: this.machine.snapshot(),
+      killSwitch: this.killSwitch,
+      haltFlatten: this.haltFlatten,
+      startOfDayBalanceUnits: this.startOfDayBalanceUnits,
+      startOfDayId: this.startOfDayId,
+    };
+  }
+
+  setBalance(balance: number): void {
+    this.balanceUnits = moneyToUnits(balance, 'balance');
+  }
+
+  /**
+   * A working order is recorded with its unfilled size. Filled contracts whose trade has not arrived yet
+   * stay counted as working (the hub may send the Filled order before the trade): otherwise the order's
+   * size would be in neither the position nor the working sizes for a moment, and the main thread, which
+   * releases the reservation on this order event, would let an entry through on an under-count.
+   */
+  applyOrder(o: OrderRow): void {
+    const working = WORKING_ORDER_STATUSES.includes(o.status) ? Math.max(0, o.size - (o.fillVolume ?? 0)) : 0;
+    const unseenFill = Math.max(0, (o.fillVolume ?? 0) - (this.fillsSeen.get(o.id) ?? 0));
+    const remaining = working + unseenFill;
+    if (remaining <= 0) {
+      this.orders.delete(o.id);
+      this.rows.delete(o.id);
+      if (working === 0) this.fillsSeen.delete(o.id);
+      return;
+    }
+    this.rows.set(o.id, o);
+    this.orders.set(o.id, {
+      id: o.id,
+      contractId: o.contractId,
+      side: o.side === 0 ? 'BUY' : 'SELL',
+      remaining,
+      type: o.type,
+      stopPriceUnits: o.stopPrice === null || o.stopPrice === undefined ? undefined : priceToUnits(o.stopPrice, 'stopPrice'),
+    });
+  }
+
+  /** Applies a fill (idempotent by trade id) and moves its size from the order's pending fill to the position. */
+  applyTrade(t: TradeRow): boolean {
+    const applied = this.book.applyFill({
+      contractId: t.contractId,
+      side: t.side === 0 ? 'BUY' : 'SELL',
+      size: t.size,
+      priceUnits: priceToUnits(t.price, 'price'),
+      feesUnits: moneyToUnits(t.fees ?? 0, 'fees'),
+      tsMs: Date.parse(t.creationTimestamp),
+      tradeId: t.id,
+      voided: t.voided,
+    }).applied;
+    if (applied && t.orderId !== undefined) {
+      this.fillsSeen.set(t.orderId, (this.fillsSeen.get(t.orderId) ?? 0) + t.size);
+      const row = this.rows.get(t.orderId);
+      if (row !== undefined) this.applyOrder(row);
+    }
+    return applied;
+  }
+
+  /**
+   * REST rebuild of the day: the trades since the day began replayed on the position each contract had
+   * before them (the broker's open position minus today's fills), then every contract forced to the
+   * broker's open position (Position/searchOpen is the truth for size and average price).
+   */
+  rebuild(dayId: number, trades: readonly TradeRow[], positions: readonly PositionRow[], orders: readonly OrderRow[]): void {
+    this.book.beginTradingDay(dayId);
+    const sorted = [...trades].sort((a, b) => Date.parse(a.creationTimestamp) - Date.parse(b.creationTimestamp) || a.id - b.id);
+    const broker = new Map<string, { net: number; avg: number }>();
+    for (const p of positions) {
+      const net = p.type === PositionType.Short ? -p.size : p.size;
+      broker.set(p.contractId, { net, avg: priceToUnits(p.averagePrice, 'averagePrice') });
+    }
+    const fillsNet = new Map<string, number>();
+    for (const t of sorted) if (!t.voided) fillsNet.set(t.contractId, (fillsNet.get(t.contractId) ?? 0) + (t.side === 0 ? t.size : -t.size));
+    for (const [contractId, b] of broker) {
+      const carried = b.net - (fillsNet.get(contractId) ?? 0);
+      if (carried !== 0 && this.book.netSize(contractId) === 0) this.book.setPosition(contractId, carried, b.avg);
+    }
+    for (const t of sorted) this.applyTrade(t);
+    this.reconcilePositions(positions);
+    this.orders.clear();
+    this.rows.clear();
+    for (const o of orders) this.applyOrder(o);
+  }
+
+  /** Forces every contract's size and average to the broker's open positions (REST rebuild, hub reconnect). */
+  reconcilePositions(positions: readonly PositionRow[]): string[] {
+    const changed: string[] = [];
+    const broker = new Map<string, PositionRow>();
+    for (const p of positions) broker.set(p.contractId, p);
+    for (const view of this.book.positions()) {
+      if (view.netSize !== 0 && !broker.has(view.contractId)) {
+        this.book.setPosition(view.contractId, 0, 0);
+        changed.push(view.contractId);
+      }
+    }
+    for (const p of positions) {
+      const net = p.type === PositionType.Short ? -p.size : p.size;
+      const avg = priceToUnits(p.averagePrice, 'averagePrice');
+      // The broker's average is the truth for open P&L too (a carried entry price is only estimated).
+      if (this.book.netSize(p.contractId) !== net || this.book.position(p.contractId)?.avgPriceUnits !== avg) {
+        this.book.setPosition(p.contractId, net, avg);
+        changed.push(p.contractId);
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * After a REST rebuild: the start-of-day balance, unless the persisted state already has today's, is the
+   * balance before today's realised P&L (balance − today's realised net).
+   */
+  beginDayFromRebuild(dayId: number): void {
+    if (this.startOfDayId === dayId) return;
+    this.startOfDayId = dayId;
+    this.startOfDayBalanceUnits = this.balanceUnits - this.book.totals(() => undefined).dayRealizedNetUnits;
+  }
+
+  /** Starts a new trading day in the book when the clock crossed 17:00 CT. */
+  private rollDay(now: number): void {
+    const day = tradingDayOf(now).id;
+    if (day > this.book.dayId) {
+      this.book.beginTradingDay(day);
+      for (const id of this.fillsSeen.keys()) if (!this.rows.has(id)) this.fillsSeen.delete(id);
+    }
+    if (day !== this.startOfDayId) {
+      this.startOfDayId = day;
+      this.startOfDayBalanceUnits = this.balanceUnits;
+    }
+  }
+
+  /** Mark of a contract from shared memory: last trade, else the mid, else unknown. */
+  markOf(state: SharedState, contractId: string): number | undefined {
+    const c = this.contract(contractId);
+    if (c === undefined || c.slot < 0) return undefined;
+    const m = state.marks.read(c.slot, this.mark);
+    if (m.last !== 0) return m.last;
+    if (m.bid !== 0 && m.ask !== 0) return Math.round((m.bid + m.ask) / 2);
+    return undefined;
+  }
+
+  /** Runs the state machine on the current numbers; the caller publishes and executes the actions. */
+  evaluate(state: SharedState): Evaluation {
+    const now = this.clock.now();
+    this.rollDay(now);
+    const markOf = (id: string): number | undefined => this.markOf(state, id);
+    const totals = this.book.totals(markOf);
+    const stops: WorkingStop[] = [];
+    for (const o of this.orders.values()) {
+      if (STOP_TYPES.has(o.type) && o.stopPriceUnits !== undefined) stops.push({ contractId: o.contractId, side: o.side, size: o.remaining, stopPriceUnits: o.stopPriceUnits });
+    }
+    this.stopRisk = 0;
+    for (const p of this.book.positions()) {
+      const mark = markOf(p.contractId);
+      const c = this.contract(p.contractId);
+      if (p.netSize === 0 || mark === undefined || c === undefined) continue;
+      this.stopRisk += workingStopRiskUnits([{ contractId: p.contractId, netSize: p.netSize, markPriceUnits: mark, tickSizeUnits: c.spec.tickSizeUnits, tickValueMoneyUnits: c.spec.tickValueMoneyUnits }], stops);
+    }
+    const ev = this.machine.evaluate({
+      dayNetPnlUnits: totals.dayNetPnlUnits,
+      pnlDayId: totals.dayId,
+      balanceUnits: this.balanceUnits,
+      unrealizedUnits: totals.unrealizedUnits,
+      workingStopRiskUnits: this.stopRisk,
+      killSwitch: this.killSwitch,
+      openContractIds: this.book.openContractIds(),
+      workingOrderCount: this.orders.size,
+    });
+    if (ev.reason === 'KILL_SWITCH' && !this.haltFlatten) ev.actions.length = 0;
+    this.last = ev;
+    return ev;
+  }
+
+  /**
+   * Publishes the account record and every touched position record (seqlocks). Call after evaluate();
+   * ADR 0003: before the user.* event that lets the main thread release a reservation.
+   */
+  publish(state: SharedState): void {
+    const ev = this.last;
+    if (ev === undefined) throw new Error('publish() before evaluate()');
+    const now = this.clock.now();
+    const markOf = (id: string): number | undefined => this.markOf(state, id);
+    const totals = this.book.totals(markOf);
+    const working = new Map<string, { buy: number; sell: number }>();
+    for (const o of this.orders.values()) {
+      const w = working.get(o.contractId) ?? { buy: 0, sell: 0 };
+      if (o.side === 'BUY') w.buy += o.remaining;
+      else w.sell += o.remaining;
+      working.set(o.contractId, w);
+    }
+    const contracts = new Set<string>([...working.keys(), ...this.book.positions().map((p) => p.contractId)]);
+    let units = 0;
+    const touched = new Set<number>();
+    for (const id of contracts) {
+      const c = this.contract(id);
+      const view = this.book.position(id);
+      const net = view?.netSize ?? 0;
+      const w = working.get(id) ?? { buy: 0, sell: 0 };
+      const weight = c?.spec.isMicro && this.limits.microWeighting ? MICRO_WEIGHT : MINI_WEIGHT;
+      units += weight * Math.max(Math.abs(net + w.buy), Math.abs(net - w.sell));
+      if (c === undefined || c.slot < 0) continue;
+      const mark = markOf(id);
+      const p = this.pos;
+      p.netSize = net;
+      p.avgPrice = view?.avgPriceUnits ?? 0;
+      p.realizedGross = view?.dayRealizedGrossUnits ?? 0;
+      p.fees = view?.dayFeesUnits ?? 0;
+      p.unrealized = mark === undefined ? 0 : this.book.unrealizedUnits(id, mark);
+      p.workingStopLoss = this.contractStopRisk(id, net, mark, c);
+      p.workingBuy = w.buy;
+      p.workingSell = w.sell;
+      p.updatedMs = now;
+      state.accounts.writePosition(this.slot, c.slot, p);
+      touched.add(c.slot);
+    }
+    // A contract that went flat with no working orders left the sets above: publish it as zero once.
+    for (const slot of this.published) {
+      if (touched.has(slot)) continue;
+      const p = this.pos;
+      Object.assign(p, newPositionRecord());
+      p.updatedMs = now;
+      state.accounts.writePosition(this.slot, slot, p);
+    }
+    this.published.clear();
+    for (const s of touched) this.published.add(s);
+    this.positionUnits = units;
+
+    const a = this.acc;
+    a.accountId = this.accountId;
+    a.state = tradingStateCode(ev.state) + 1;
+    a.reason = stateReasonCode(ev.reason);
+    a.tradingDayId = ev.dayId;
+    a.balance = this.balanceUnits;
+    a.startOfDayBalance = this.startOfDayBalanceUnits;
+    a.realizedGross = totals.dayRealizedGrossUnits;
+    a.fees = totals.dayFeesUnits;
+    a.unrealized = totals.unrealizedUnits;
+    a.dayNetPnl = totals.dayNetPnlUnits;
+    a.dllLimit = this.limits.dailyLossLimitUnits;
+    a.mllFloor = ev.mllFloorUnits;
+    a.headroom = ev.headroom.headroomUnits;
+    a.positionUnits = Math.min(units, 2 ** 31 - 1);
+    a.maxPositionUnits = this.limits.maxPositionUnits;
+    a.maxOpenOrders = this.limits.maxOpenOrders;
+    a.maxOrdersPerMinute = this.limits.maxOrdersPerMinute;
+    a.openOrders = this.orders.size;
+    a.updatedMs = now;
+    state.accounts.writeAccount(this.slot, a);
+  }
+
+  private contractStopRisk(contractId: string, net: number, mark: number | undefined, c: ContractEntry): number {
+    if (net === 0 || mark === undefined) return 0;
+    const stops: WorkingStop[] = [];
+    for (const o of this.orders.values()) {
+      if (o.contractId === contractId && STOP_TYPES.has(o.type) && o.stopPriceUnits !== undefined) {
+        stops.push({ contractId, side: o.side, size: o.remaining, stopPriceUnits: o.stopPriceUnits });
+      }
+    }
+    return workingStopRiskUnits([{ contractId, netSize: net, markPriceUnits: mark, tickSizeUnits: c.spec.tickSizeUnits, tickValueMoneyUnits: c.spec.tickValueMoneyUnits }], stops);
+  }
+
+  view(state: SharedState): RiskStateView {
+    const ev = this.last;
+    const markOf = (id: string): number | undefined => this.markOf(state, id);
+    const totals = this.book.totals(markOf);
+    return {
+      accountId: this.accountId,
+      tradingState: ev?.state ?? 'ACTIVE',
+      reason: ev?.reason ?? 'NONE',
+      killSwitch: this.killSwitch,
+      tradingDayId: ev?.dayId ?? 0,
+      balanceUnits: this.balanceUnits,
+      startOfDayBalanceUnits: this.startOfDayBalanceUnits,
+      realizedGrossUnits: totals.dayRealizedGrossUnits,
+      feesUnits: totals.dayFeesUnits,
+      unrealizedUnits: totals.unrealizedUnits,
+      dayNetPnlUnits: totals.dayNetPnlUnits,
+      dailyLossLimitUnits: this.limits.dailyLossLimitUnits,
+      mllFloorUnits: ev?.mllFloorUnits ?? this.machine.mllState.floorUnits,
+      dllRemainingUnits: ev?.headroom.dllRemainingUnits ?? 0,
+      mllRemainingUnits: ev?.headroom.mllRemainingUnits ?? 0,
+      headroomUnits: ev?.headroom.headroomUnits ?? 0,
+      workingStopRiskUnits: this.stopRisk,
+      positionUnits: this.positionUnits,
+      openOrders: this.orders.size,
+      positions: this.book
+        .positions()
+        .filter((p) => p.netSize !== 0)
+        .map((p) => {
+          const mark = markOf(p.contractId);
+          return {
+            contractId: p.contractId,
+            netSize: p.netSize,
+            avgPriceUnits: p.avgPriceUnits,
+            markUnits: mark ?? null,
+            unrealizedUnits: mark === undefined ? null : this.book.unrealizedUnits(p.contractId, mark),
+          };
+        }),
+      updatedMs: this.clock.now(),
+    };
+  }
+}

@@ -1,0 +1,37 @@
+// RISK_* configuration → the frozen per-account limits of @gateway/risk. The preset gives every default
+// (libs/risk/README.md lists the 50K Combine values and their sources); each RISK_* key overrides one.
+import { MINI_WEIGHT, MONEY_SCALE, parseRiskLimits, RiskConfigError, type RiskLimits } from '@gateway/risk';
+import { ConfigError, type RiskConfig } from '@gateway/runtime';
+
+const FIELD_TO_KEY: Record<string, string> = {
+  startingBalanceUnits: 'RISK_STARTING_BALANCE',
+  dailyLossLimitUnits: 'RISK_DLL',
+  maxLossDrawdownUnits: 'RISK_MLL',
+  maxPositionUnits: 'RISK_MAX_POSITION',
+  maxOpenOrders: 'RISK_MAX_OPEN_ORDERS',
+  maxOrdersPerMinute: 'RISK_MAX_ORDERS_PER_MINUTE',
+  reduceAt: 'RISK_REDUCE_AT',
+  flattenMinutesBeforeClose: 'RISK_FLATTEN_MINUTES_BEFORE_CLOSE',
+  microWeighting: 'RISK_MICROS_AS_TENTHS',
+  preset: 'RISK_PRESET',
+};
+
+/** The limits of every configured account. A bad combination throws ConfigError naming the RISK_* key. */
+export function limitsFromConfig(risk: RiskConfig): RiskLimits {
+  const o: Record<string, unknown> = { preset: risk.preset };
+  if (risk.startingBalanceUsd !== undefined) o['startingBalanceUnits'] = risk.startingBalanceUsd * MONEY_SCALE;
+  if (risk.dailyLossLimitUsd !== undefined) o['dailyLossLimitUnits'] = risk.dailyLossLimitUsd * MONEY_SCALE;
+  if (risk.maxLossUsd !== undefined) o['maxLossDrawdownUnits'] = risk.maxLossUsd * MONEY_SCALE;
+  if (risk.maxPositionLots !== undefined) o['maxPositionUnits'] = risk.maxPositionLots * MINI_WEIGHT;
+  if (risk.maxOpenOrders !== undefined) o['maxOpenOrders'] = risk.maxOpenOrders;
+  if (risk.maxOrdersPerMinute !== undefined) o['maxOrdersPerMinute'] = risk.maxOrdersPerMinute;
+  if (risk.reduceAt !== undefined) o['reduceAt'] = risk.reduceAt;
+  if (risk.flattenMinutesBeforeClose !== undefined) o['flattenMinutesBeforeClose'] = risk.flattenMinutesBeforeClose;
+  if (risk.microsAsTenths !== undefined) o['microWeighting'] = risk.microsAsTenths;
+  try {
+    return parseRiskLimits(o);
+  } catch (err) {
+    if (err instanceof RiskConfigError) throw new ConfigError(FIELD_TO_KEY[err.field] ?? err.field, err.message);
+    throw err;
+  }
+}
