@@ -1,28 +1,250 @@
-// The order-executor service inside one pool thread: validate → risk gate (shared memory) → rate
-// budget → journal → Order/place. (Service body: issue 4.)
+// The order-executor service inside one pool thread: risk gate (shared memory, atomic reservation) →
+// a token from the shared rate budget → the intent journalled and fsync'd → Order/place on this
+// thread's keep-alive undici pool. One task per order; many tasks run at once on the thread's event
+// loop. The front door has validated the order and assigned its id and custom tag.
+import { threadId } from 'node:worker_threads';
+import { JournalWriter, intentOf, type OutcomeRecord, type PlaceOutcome, type PlaceTask, type RestResult, type RestTask, type ReservationRecord } from '@gateway/order-journal';
+import { RiskGate } from '@gateway/risk-gate';
 import type { SharedState } from '@gateway/shared-state';
 import type { Logger, WorkerInit } from '@gateway/runtime';
-import type { Registry } from 'prom-client';
+import {
+  AuthError,
+  GatewayError,
+  GatewayRestClient,
+  HttpStatusError,
+  RateLimitedError,
+  TransportError,
+  type PlaceOrderRequest,
+  type RateBucket,
+  type RateGate,
+} from '@gateway/topstepx';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type ExecutorTask = { kind: 'ping' };
+export type ExecutorTask = PlaceTask | RestTask;
 
 export interface ExecutorDeps {
   init: WorkerInit;
   state: SharedState;
   logger: Logger;
   registry: Registry;
+  /** Epoch ms; default Date.now. */
+  clock?: () => number;
 }
 
-export function createExecutor(deps: ExecutorDeps): { start(): Promise<void>; handle(task: ExecutorTask): Promise<unknown> } {
+export interface Executor {
+  start(): Promise<void>;
+  handle(task: ExecutorTask): Promise<PlaceOutcome | RestResult>;
+  close(): Promise<void>;
+}
+
+/** Longest wait for a token of the shared rate budget before an order is answered ORDER_RATE (nothing sent). */
+const RATE_WAIT_MAX_MS = 2_000;
+
+/**
+ * The shared-memory budget with "prepaid" tokens: the executor takes the token of an order itself
+ * (before journalling it), and the client's own acquire for that request consumes the prepaid one.
+ * Tokens are fungible, so the count of requests always equals the count of tokens taken.
+ */
+class PrepaidRateGate implements RateGate {
+  prepaid = 0;
+  constructor(private readonly inner: RateGate | undefined) {}
+  tryAcquire(bucket: RateBucket, nowMs: number): number {
+    if (bucket === 'general' && this.prepaid > 0) {
+      this.prepaid -= 1;
+      return 0;
+    }
+    return this.inner ? this.inner.tryAcquire(bucket, nowMs) : 0;
+  }
+  /** Takes a token now for a later request; 0 = taken, else ms to wait. */
+  take(nowMs: number): number {
+    const wait = this.inner ? this.inner.tryAcquire('general', nowMs) : 0;
+    if (wait === 0) this.prepaid += 1;
+    return wait;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function createExecutor(deps: ExecutorDeps): Executor {
+  const { init, state, logger, registry } = deps;
+  const clock = deps.clock ?? Date.now;
+  const cfg = init.config;
+  const gate = new RiskGate(state, { clock });
+  const rateGate = new PrepaidRateGate(cfg.broker.rateLimit ? state.rate : undefined);
+  const rest = new GatewayRestClient({
+    baseUrl: init.broker.apiUrl,
+    userName: cfg.broker.userName,
+    apiKey: cfg.broker.apiKey,
+    connections: cfg.broker.connections,
+    rateGate,
+    clock,
+    logger,
+  });
+  const journal = new JournalWriter(cfg.dataDir, `${process.pid}-${threadId}`);
+
+  const outcomes = new Counter({
+    name: 'executor_orders_total',
+    help: 'Orders handled by the executor threads, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const placeLatency = new Histogram({
+    name: 'executor_place_seconds',
+    help: 'Executor task time of one order: gate, rate token, journal fsync and Order/place',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [registry],
+  });
+
+  function done(out: PlaceOutcome, startedMs: number): PlaceOutcome {
+    outcomes.inc({ outcome: out.outcome });
+    placeLatency.observe((clock() - startedMs) / 1000);
+    return out;
+  }
+
+  async function takeRateToken(deadlineMs: number): Promise<boolean> {
+    const limit = clock() + RATE_WAIT_MAX_MS;
+    for (;;) {
+      const now = clock();
+      const wait = rateGate.take(now);
+      if (wait === 0) return true;
+      if (now + wait > limit || (deadlineMs > 0 && now + wait > deadlineMs)) return false;
+      await sleep(wait);
+    }
+  }
+
+  async function place(task: PlaceTask): Promise<PlaceOutcome> {
+    const started = clock();
+    let reservation: ReservationRecord | undefined = task.reservation;
+    if (reservation === undefined) {
+      const d = gate.check({
+        accountSlot: task.accountSlot,
+        contractSlot: task.contractSlot,
+        side: task.side === 'BUY' ? 0 : 1,
+        size: task.quantity,
+        reduceOnly: task.reduceOnly,
+      });
+      if (!d.allowed) return done({ outcome: 'denied', reasonCode: d.reason, message: d.detail }, started);
+      reservation = d.reservation;
+    }
+    if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
+      return done({ outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
+    }
+    if (!(await takeRateToken(task.deadlineMs))) {
+      return done({ outcome: 'not-sent', code: 'ORDER_RATE', message: 'broker request budget exhausted: nothing was sent, retry later', reservation }, started);
+    }
+    if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
+      rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+      return done({ outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
+    }
+    const sentAtMs = clock();
+    try {
+      await journal.appendIntent(intentOf(task, sentAtMs));
+    } catch (err) {
+      rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+      logger.error({ err, orderId: task.orderId }, 'journal write failed: order not sent');
+      return done({ outcome: 'not-sent', code: 'INTERNAL', message: `journal write failed: ${(err as Error).message}`, reservation }, started);
+    }
+    const req: PlaceOrderRequest = {
+      accountId: task.accountId,
+      contractId: task.contractId,
+      type: task.brokerType as PlaceOrderRequest['type'],
+      side: task.side === 'BUY' ? 0 : 1,
+      size: task.quantity,
+      customTag: task.customTag,
+    };
+    if (task.limitPrice !== undefined) req.limitPrice = task.limitPrice;
+    if (task.stopPrice !== undefined) req.stopPrice = task.stopPrice;
+    if (task.trailPrice !== undefined) req.trailPrice = task.trailPrice;
+    // Bracket legs are the broker's own orders of the matching type: a stop for the loss, a limit for the target.
+    if (task.stopLossTicks !== undefined) req.stopLossBracket = { ticks: task.stopLossTicks, type: 4 };
+    if (task.takeProfitTicks !== undefined) req.takeProfitBracket = { ticks: task.takeProfitTicks, type: 1 };
+    let out: PlaceOutcome;
+    try {
+      const brokerOrderId = await rest.placeOrder(req);
+      out = { outcome: 'accepted', brokerOrderId, reservation };
+      journal.appendOutcome({ t: 'outcome', v: 1, orderId: task.orderId, outcome: 'accepted', brokerOrderId, atMs: clock() });
+    } catch (err) {
+      out = classifyPlaceError(err, sentAtMs, reservation);
+      journal.appendOutcome(outcomeRecord(task.orderId, out, clock()));
+      if (out.outcome === 'unknown') logger.warn({ orderId: task.orderId, customTag: task.customTag, err }, 'order outcome unknown: resolving by custom tag');
+    }
+    return done(out, started);
+  }
+
+  async function restCall(task: RestTask): Promise<RestResult> {
+    try {
+      const fn = (rest as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[task.method];
+      if (typeof fn !== 'function') return { ok: false, code: 'INTERNAL', message: `unknown broker method ${task.method}` };
+      const value = await fn.apply(rest, task.args as unknown[]);
+      return { ok: true, value: value ?? null };
+    } catch (err) {
+      const e = err as { code?: unknown; codeName?: unknown; message?: unknown };
+      return {
+        ok: false,
+        code: typeof e.code === 'string' ? e.code : 'INTERNAL',
+        ...(typeof e.codeName === 'string' ? { codeName: e.codeName } : {}),
+        message: typeof e.message === 'string' ? e.message : String(err),
+      };
+    }
+  }
+
   return {
     async start() {
-      deps.logger.debug({ contracts: deps.init.contracts.length }, 'executor thread started');
+      await rest.login();
+      logger.debug({ contracts: init.contracts.length }, 'executor thread started');
     },
     async handle(task) {
       switch (task.kind) {
-        case 'ping':
-          return { ok: true };
+        case 'place':
+          return place(task);
+        case 'rest':
+          return restCall(task);
       }
     },
+    async close() {
+      journal.close();
+      await rest.close();
+    },
   };
+}
+
+/** The journal line of an answer that was not a success. */
+function outcomeRecord(orderId: string, out: PlaceOutcome, atMs: number): OutcomeRecord {
+  switch (out.outcome) {
+    case 'rejected':
+      return { t: 'outcome', v: 1, orderId, outcome: 'rejected', reasonCode: 'BROKER_REJECTED', message: out.message, atMs, ...(out.brokerOrderId !== undefined ? { brokerOrderId: out.brokerOrderId } : {}) };
+    case 'not-sent':
+      return { t: 'outcome', v: 1, orderId, outcome: 'not-sent', reasonCode: out.code, message: out.message, atMs };
+    case 'accepted':
+      return { t: 'outcome', v: 1, orderId, outcome: 'accepted', brokerOrderId: out.brokerOrderId, atMs };
+    default:
+      return { t: 'outcome', v: 1, orderId, outcome: 'unknown', message: 'message' in out ? out.message : '', atMs };
+  }
+}
+
+/** A failed Order/place as an outcome: only errors that prove nothing reached the broker are "not sent". */
+export function classifyPlaceError(err: unknown, sentAtMs: number, reservation: ReservationRecord | undefined): PlaceOutcome {
+  const withRes = <T extends object>(o: T): T => (reservation ? { ...o, reservation } : o);
+  if (err instanceof GatewayError) {
+    return withRes({
+      outcome: 'rejected' as const,
+      codeName: err.codeName,
+      message: `${err.codeName}: ${err.errorMessage ?? err.message}`,
+      ...(err.orderId !== undefined && err.orderId !== null ? { brokerOrderId: err.orderId } : {}),
+    });
+  }
+  if (err instanceof RateLimitedError && !err.sent) {
+    return withRes({ outcome: 'not-sent' as const, code: 'ORDER_RATE' as const, message: 'broker request budget exhausted: nothing was sent' });
+  }
+  if (err instanceof TransportError && !err.sent) {
+    return withRes({ outcome: 'not-sent' as const, code: 'UNAVAILABLE' as const, message: `broker unreachable: ${err.message}` });
+  }
+  // A 401 after a fresh login is refused by the auth layer before the order is processed.
+  if (err instanceof AuthError) return withRes({ outcome: 'not-sent' as const, code: 'UNAVAILABLE' as const, message: err.message });
+  // 400/404 (ProblemDetails): the request was refused before it became an order.
+  if (err instanceof HttpStatusError && err.code === 'HTTP_STATUS' && err.status >= 400 && err.status < 500 && err.status !== 429) {
+    return withRes({ outcome: 'rejected' as const, codeName: `HTTP_${err.status}`, message: err.message });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return withRes({ outcome: 'unknown' as const, message, sentAtMs });
 }

@@ -87,7 +87,7 @@ export interface EngineConfig {
   readonly logLevel: string;
   /** `CONTRACTS` (default MNQ,MES,ES,NQ,CL,GC): roots or full contract ids the engine trades and watches. */
   readonly contracts: readonly string[];
-  /** `EXECUTOR_THREADS` (default 2): threads in the order-executor pool. */
+  /** `EXECUTOR_THREADS` (default 1): threads in the order-executor pool. Each thread serves many orders at once on its event loop (the work is I/O); one thread keeps the engine's RSS low, more add CPU headroom. */
   readonly executorThreads: number;
   /** `EXECUTOR_MAX_QUEUE` (default 1000): queued orders beyond which PlaceOrder answers RESOURCE_EXHAUSTED. */
   readonly executorMaxQueue: number;
@@ -187,7 +187,7 @@ export function loadConfig(env: Env): EngineConfig {
     dataDir: env.DATA_DIR && env.DATA_DIR !== '' ? env.DATA_DIR : './data',
     logLevel: readLogLevel(env),
     contracts: Object.freeze(contracts),
-    executorThreads: readInt(env, 'EXECUTOR_THREADS', 2, 1, 64),
+    executorThreads: readInt(env, 'EXECUTOR_THREADS', 1, 1, 64),
     executorMaxQueue: readInt(env, 'EXECUTOR_MAX_QUEUE', 1000, 1, 1_000_000),
     batchConcurrency: readInt(env, 'BATCH_CONCURRENCY', 10, 1, 1000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 4000, 100, 60_000),

@@ -1,7 +1,274 @@
-// Front-door module of this service (gRPC service + REST twins + OpenAPI paths). Main thread.
+// Front-door module of the orders service: the gRPC `orders.OrderService`, its REST twins under
+// /api/go/orders and their OpenAPI paths. The work is done by OrdersService. Main thread.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { orders } from '@gateway/proto';
 import type { FrontDoorDeps } from '../deps';
+import { FrontDoorError, toServiceError } from '../errors';
+import { readJson, sendError, sendJson } from '../http-json';
+import type { Route } from '../http-server';
 import type { FrontDoorModule } from '../module';
+import { OrdersService, type OrdersOptions } from './service';
 
-export function createOrdersModule(_deps: FrontDoorDeps): FrontDoorModule {
-  return {};
+export { OrdersService, type OrdersOptions, type PlaceResult } from './service';
+export { OrderBook, type OrderEntry } from './book';
+
+/** Retry delay of a start-up recovery whose broker search failed. */
+const RECOVER_RETRY_MS = 2_000;
+
+export function createOrdersModule(deps: FrontDoorDeps, options: OrdersOptions = {}): FrontDoorModule & { service: OrdersService } {
+  const svc = new OrdersService(deps, options);
+  let stopped = false;
+  const recover = (): void => {
+    svc.recover().catch((err: unknown) => {
+      deps.logger.error({ err }, 'order book recovery failed; retrying');
+      if (!stopped) setTimeout(recover, RECOVER_RETRY_MS).unref();
+    });
+  };
+  recover();
+
+  const streams = new Set<ServerWritableStream<orders.StreamOrderUpdatesRequest, orders.OrderUpdate>>();
+
+  const unary =
+    <Req, Res>(fn: (req: Req, deadlineMs: number) => Promise<Res>) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const d = call.getDeadline();
+      const ms = d instanceof Date ? d.getTime() : Number.isFinite(d) ? Number(d) : 0;
+      fn(call.request, ms).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    };
+
+  const implementation: orders.OrderServiceServer = {
+    placeOrder: unary(async (req: orders.OrderRequest, deadlineMs) => {
+      const r = await svc.place(req, deadlineMs);
+      if (r.error) throw r.error;
+      return r.response;
+    }),
+    placeBatch: unary((req: orders.BatchOrderRequest, deadlineMs) => svc.placeBatch(req, deadlineMs)),
+    getOrderStatus: unary(async (req: orders.OrderStatusRequest) => svc.statusResponse(svc.status(req.orderId))),
+    cancelOrder: unary((req: orders.CancelOrderRequest) => svc.cancel(req.orderId)),
+    modifyOrder: unary((req: orders.ModifyOrderRequest) => svc.modify(req)),
+    closePosition: unary((req: orders.ClosePositionRequest) => svc.closePosition(req)),
+    flattenAll: unary((req: orders.FlattenAllRequest) => svc.flattenAll(req)),
+    streamOrderUpdates(call: ServerWritableStream<orders.StreamOrderUpdatesRequest, orders.OrderUpdate>) {
+      const { strategyName, accountId } = call.request;
+      streams.add(call);
+      const unsubscribe = svc.book.subscribe((e) => {
+        if (strategyName !== '' && e.strategyName !== strategyName) return;
+        if (accountId !== 0 && e.accountId !== accountId) return;
+        call.write(svc.update(e));
+      });
+      const end = (): void => {
+        unsubscribe();
+        streams.delete(call);
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+      call.on('error', end);
+    },
+  };
+
+  const routes: Route[] = [
+    async (req, res, url) => {
+      if (!url.pathname.startsWith('/api/go/orders')) return false;
+      await handleRest(svc, req, res, url);
+      return true;
+    },
+  ];
+
+  return {
+    service: svc,
+    grpc: {
+      name: 'orders.OrderService',
+      definition: orders.OrderServiceService,
+      implementation: implementation as unknown as UntypedServiceImplementation,
+    },
+    routes,
+    openapiPaths: OPENAPI_PATHS,
+    openapiSchemas: OPENAPI_SCHEMAS,
+    isReady: () => svc.isReady,
+    async stop() {
+      stopped = true;
+      for (const s of streams) s.end();
+      streams.clear();
+      await svc.stop();
+    },
+  };
 }
+
+const STATUS_RE = /^\/api\/go\/orders\/([^/]{1,128})\/status$/;
+const CANCEL_RE = /^\/api\/go\/orders\/([^/]{1,128})\/cancel$/;
+
+function orderResponseJson(r: orders.OrderResponse): unknown {
+  return { ...(orders.OrderResponse.toJSON(r) as object), success: r.success, status: r.status };
+}
+
+async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  try {
+    const path = url.pathname;
+    if (path === '/api/go/orders/place') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const body = await readJson(req);
+      const r = await svc.place(body, 0);
+      if (r.error) return sendError(res, r.error);
+      return sendJson(res, 200, orderResponseJson(r.response));
+    }
+    if (path === '/api/go/orders/batch') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const body = await readJson(req);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
+      const b = body as Record<string, unknown>;
+      const r = await svc.placeBatch({ orders: b.orders, maxConcurrency: b.maxConcurrency ?? b.max_concurrency, allOrNone: b.allOrNone ?? b.all_or_none }, 0);
+      return sendJson(res, 200, { results: r.results.map(orderResponseJson), succeeded: r.succeeded, failed: r.failed });
+    }
+    let m = STATUS_RE.exec(path);
+    if (m) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      const e = svc.status(decodeURIComponent(m[1]!));
+      return sendJson(res, 200, { ...(orders.OrderStatusResponse.toJSON(svc.statusResponse(e)) as object), found: true });
+    }
+    m = CANCEL_RE.exec(path);
+    if (m) {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const r = await svc.cancel(decodeURIComponent(m[1]!));
+      return sendJson(res, 200, { ...(orders.CancelOrderResponse.toJSON(r) as object), success: r.success });
+    }
+    throw new FrontDoorError('NOT_FOUND', `no route ${req.method} ${path}`);
+  } catch (err) {
+    sendError(res, err);
+  }
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.writeHead(405, { 'content-type': 'application/json', allow });
+  res.end(JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `use ${allow}` } }));
+}
+
+const errorResponses = {
+  '400': { description: 'INVALID_ARGUMENT: the message and `field` name the request field', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '404': { description: 'NOT_FOUND', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '409': { description: 'ALREADY_EXISTS: client_order_id reused with different parameters', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '422': { description: 'risk denial or broker rejection (`reasonCode`)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '429': { description: 'QUEUE_FULL or ORDER_RATE: nothing was sent, retry later', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '502': { description: 'UNKNOWN_OUTCOME: sent, no answer; `order-id` to poll', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+  '503': { description: 'RISK_NOT_READY, STALE_MARKET_DATA or UNAVAILABLE: nothing was sent', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+};
+
+const json = (ref: string): unknown => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+
+const OPENAPI_PATHS: Record<string, unknown> = {
+  '/api/go/orders/place': {
+    post: {
+      summary: 'PlaceOrder (orders.OrderService): one order; answers once the broker has',
+      requestBody: { required: true, content: json('OrderRequest') },
+      responses: { '200': { description: 'accepted by the broker', content: json('OrderResponse') }, ...errorResponses },
+    },
+  },
+  '/api/go/orders/batch': {
+    post: {
+      summary: 'PlaceBatch: several orders, results in request order; all_or_none pre-checks the whole batch',
+      requestBody: { required: true, content: json('BatchOrderRequest') },
+      responses: { '200': { description: 'one result per order', content: json('BatchOrderResponse') }, '400': errorResponses['400'] },
+    },
+  },
+  '/api/go/orders/{id}/status': {
+    get: {
+      summary: 'GetOrderStatus by our order id or the broker order id',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'the order', content: json('OrderStatusResponse') }, '404': errorResponses['404'] },
+    },
+  },
+  '/api/go/orders/{id}/cancel': {
+    post: {
+      summary: 'CancelOrder',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { '200': { description: 'success false with the final status when already final' }, '404': errorResponses['404'] },
+    },
+  },
+};
+
+const OPENAPI_SCHEMAS: Record<string, unknown> = {
+  OrderRequest: {
+    type: 'object',
+    description: 'proto orders.OrderRequest in the proto JSON mapping: snake_case or lowerCamelCase field names',
+    required: ['symbol', 'side', 'quantity', 'strategy_name'],
+    properties: {
+      symbol: { type: 'string', example: 'MNQ' },
+      side: { type: 'string', enum: ['BUY', 'SELL'] },
+      quantity: { type: 'integer', minimum: 1 },
+      price: { type: 'number' },
+      order_type: { type: 'string', enum: ['MARKET', 'LIMIT', 'STOP', 'TRAILING_STOP', 'JOIN_BID', 'JOIN_ASK'] },
+      strategy_name: { type: 'string', maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' },
+      stop_loss: { type: 'number', description: 'price level' },
+      take_profit: { type: 'number', description: 'price level' },
+      account_id: { type: 'integer' },
+      client_order_id: { type: 'string', maxLength: 64 },
+      stop_price: { type: 'number' },
+      trail_price: { type: 'number' },
+      reduce_only: { type: 'boolean' },
+    },
+  },
+  OrderResponse: {
+    type: 'object',
+    properties: {
+      success: { type: 'boolean' },
+      orderId: { type: 'string' },
+      message: { type: 'string' },
+      status: { type: 'string' },
+      brokerOrderId: { type: 'integer' },
+      customTag: { type: 'string' },
+      clientOrderId: { type: 'string' },
+      reasonCode: { type: 'string' },
+      orderStatus: { type: 'string' },
+      contractId: { type: 'string' },
+      filledQuantity: { type: 'integer' },
+      averageFillPrice: { type: 'number' },
+      duplicate: { type: 'boolean' },
+      stopLossTicks: { type: 'integer' },
+      takeProfitTicks: { type: 'integer' },
+    },
+  },
+  BatchOrderRequest: {
+    type: 'object',
+    required: ['orders'],
+    properties: {
+      orders: { type: 'array', items: { $ref: '#/components/schemas/OrderRequest' } },
+      max_concurrency: { type: 'integer', minimum: 0 },
+      all_or_none: { type: 'boolean' },
+    },
+  },
+  BatchOrderResponse: {
+    type: 'object',
+    properties: {
+      results: { type: 'array', items: { $ref: '#/components/schemas/OrderResponse' } },
+      succeeded: { type: 'integer' },
+      failed: { type: 'integer' },
+    },
+  },
+  OrderStatusResponse: {
+    type: 'object',
+    properties: {
+      found: { type: 'boolean' },
+      orderId: { type: 'string' },
+      status: { type: 'string' },
+      brokerOrderId: { type: 'integer' },
+      customTag: { type: 'string' },
+      clientOrderId: { type: 'string' },
+      symbol: { type: 'string' },
+      contractId: { type: 'string' },
+      side: { type: 'string' },
+      quantity: { type: 'integer' },
+      filledQuantity: { type: 'integer' },
+      averageFillPrice: { type: 'number' },
+      price: { type: 'number' },
+      orderType: { type: 'string' },
+      strategyName: { type: 'string' },
+      reasonCode: { type: 'string' },
+      message: { type: 'string' },
+      createdAtMs: { type: 'integer' },
+      updatedAtMs: { type: 'integer' },
+    },
+  },
+};
