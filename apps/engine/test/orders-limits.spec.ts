@@ -126,6 +126,29 @@ describe('orders: back-pressure, deadlines, restart replay', () => {
     expect(again.ok && again.value.duplicate && again.value.orderId).toBe(orderId);
   }, 90_000);
 
+  it('a risk denial is FAILED_PRECONDITION with its reason code, journals nothing, and the client order id stays free', async () => {
+    const { engine, client } = running!;
+    const accountId = engine.runtime.accounts[0]!.accountId;
+    await engine.supervisor.request('risk-manager', 'halt', { accountId, reason: 'test' });
+    try {
+      await waitFor(async () => {
+        const r = await call<orders.OrderRequest, orders.OrderResponse>(client, 'placeOrder', orderRequest({ clientOrderId: 'halted-1' }));
+        return !r.ok && r.error.code === 9 && r.error.metadata['reason-code'] === 'HALTED' && r.error.details.startsWith('HALTED');
+      }, 30_000, 'HALTED denial');
+      expect(intentsOf('halted-1').length).toBe(0);
+    } finally {
+      await engine.supervisor.request('risk-manager', 'resume', { accountId, reason: 'test' });
+    }
+    let placed: orders.OrderResponse | undefined;
+    await waitFor(async () => {
+      const r = await call<orders.OrderRequest, orders.OrderResponse>(client, 'placeOrder', orderRequest({ clientOrderId: 'halted-1' }));
+      if (r.ok && r.value.success) placed = r.value;
+      return placed !== undefined;
+    }, 30_000, 'placed after resume');
+    expect(placed!.duplicate).toBe(false);
+    expect(intentsOf('halted-1').length).toBe(1);
+  }, 90_000);
+
   it('replays the journal after a restart: a repeated client order id returns the first order and places nothing', async () => {
     const first = await call<orders.OrderRequest, orders.OrderResponse>(running!.client, 'placeOrder', orderRequest({ clientOrderId: 'restart-1' }));
     if (!first.ok) throw new Error(JSON.stringify(first.error));

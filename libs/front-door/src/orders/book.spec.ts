@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { OrderBook } from './book';
+
+const init = (i: number, clientOrderId = '') => ({
+  orderId: `r-${i}`,
+  accountId: 1001,
+  accountSlot: 0,
+  contractId: 'CON.F.US.MNQ.Z26',
+  contractSlot: 0,
+  symbol: 'MNQ',
+  side: 'BUY' as const,
+  quantity: 2,
+  orderType: 'MARKET',
+  price: undefined,
+  strategyName: 's',
+  clientOrderId,
+  paramsKey: 'k',
+  customTag: `TradingBot-v1.0-strategy-s-MARKET-${i}-1790000000`,
+  counter: i,
+  stopLossTicks: 0,
+  takeProfitTicks: 0,
+  createdAtMs: 1000,
+});
+
+describe('OrderBook', () => {
+  it('finds an order by our id, the broker id once known, its tag and its client order id', () => {
+    const book = new OrderBook();
+    const e = book.add(init(1, 'c-1'));
+    expect(book.find('r-1')).toBe(e);
+    expect(book.find('555')).toBeUndefined();
+    book.apply(e, { kind: 'sent', atMs: 1001 });
+    book.apply(e, { kind: 'accepted', brokerOrderId: 555, atMs: 1002 });
+    expect(book.find('555')).toBe(e);
+    expect(book.byCustomTag(e.customTag)).toBe(e);
+    expect(book.byClientOrderId(1001, 'c-1')).toBe(e);
+    expect(book.byClientOrderId(1002, 'c-1')).toBeUndefined();
+    book.releaseClientId(e);
+    expect(book.byClientOrderId(1001, 'c-1')).toBeUndefined();
+  });
+
+  it('tells listeners every applied change in order and nothing for ignored events', () => {
+    const book = new OrderBook();
+    const e = book.add(init(2));
+    const seen: string[] = [];
+    const off = book.subscribe((x) => seen.push(`${x.sm.record.status}:${x.sm.record.version}`));
+    book.apply(e, { kind: 'sent', atMs: 1 });
+    book.apply(e, { kind: 'broker', brokerOrderId: 9, status: 1, fillVolume: 1, atMs: 2 });
+    book.apply(e, { kind: 'broker', brokerOrderId: 9, status: 2, fillVolume: 2, filledPriceUnits: 21_000_000_000_000, atMs: 3 });
+    expect(book.apply(e, { kind: 'broker', brokerOrderId: 9, status: 1, fillVolume: 0, atMs: 4 })).toBe(false);
+    off();
+    book.apply(e, { kind: 'rejected', reasonCode: 'X', message: 'late', atMs: 5 });
+    expect(seen).toEqual(['SENT:1', 'PARTIALLY_FILLED:2', 'FILLED:3']);
+    expect(e.sm.record.filledQuantity).toBe(2);
+  });
+});

@@ -1,0 +1,135 @@
+// The order book of record: one state machine per order, indexed by our id, the broker's id, the
+// custom tag and (account, client order id). Fed by the executor's answers, the risk-manager's
+// user-hub events and reconciliation. Main thread only.
+import { OrderStateMachine, newOrderRecord, type OrderEvent, type OrderRecord, isFinalOrderState } from '@gateway/orders';
+import type { ReservationRecord } from '@gateway/order-journal';
+
+export interface OrderEntry {
+  readonly orderId: string;
+  readonly accountId: number;
+  readonly accountSlot: number;
+  readonly contractId: string;
+  readonly contractSlot: number;
+  readonly symbol: string;
+  readonly side: 'BUY' | 'SELL';
+  readonly quantity: number;
+  readonly orderType: string;
+  /** The order's own price level (limit, stop or trail start) as a double; undefined for market/join orders. */
+  readonly price: number | undefined;
+  readonly strategyName: string;
+  readonly clientOrderId: string;
+  readonly paramsKey: string;
+  readonly customTag: string;
+  readonly counter: number;
+  readonly stopLossTicks: number;
+  readonly takeProfitTicks: number;
+  readonly sm: OrderStateMachine;
+  /** Held in shared memory until the risk-manager has applied the order (ADR 0003). */
+  reservation: ReservationRecord | undefined;
+  /** Epoch ms the intent was journalled (the resolver searches from there). */
+  sentAtMs: number | undefined;
+  /** Resolves when the first answer is known (a duplicate request waits for it). */
+  settled: Promise<void>;
+  settle: () => void;
+  /** Background resolution of an unknown outcome: searches done while the order was absent. */
+  absentSearches: number;
+}
+
+export type OrderEntryInit = Omit<OrderEntry, 'sm' | 'reservation' | 'sentAtMs' | 'settled' | 'settle' | 'absentSearches'> & {
+  createdAtMs: number;
+};
+
+export type BookListener = (entry: OrderEntry) => void;
+
+export class OrderBook {
+  private readonly byId = new Map<string, OrderEntry>();
+  private readonly byBrokerId = new Map<number, OrderEntry>();
+  private readonly byTag = new Map<string, OrderEntry>();
+  private readonly byClientId = new Map<string, OrderEntry>();
+  private readonly listeners = new Set<BookListener>();
+
+  constructor(private readonly onIssue?: (issue: string, entry: OrderEntry, event: OrderEvent) => void) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  add(init: OrderEntryInit): OrderEntry {
+    const { createdAtMs, ...rest } = init;
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    const entry: OrderEntry = {
+      ...rest,
+      sm: undefined as unknown as OrderStateMachine,
+      reservation: undefined,
+      sentAtMs: undefined,
+      settled,
+      settle,
+      absentSearches: 0,
+    };
+    (entry as { sm: OrderStateMachine }).sm = new OrderStateMachine(newOrderRecord(init.orderId, init.quantity, createdAtMs), (issue, ev) =>
+      this.onIssue?.(issue, entry, ev),
+    );
+    this.byId.set(entry.orderId, entry);
+    this.byTag.set(entry.customTag, entry);
+    if (entry.clientOrderId !== '') this.byClientId.set(clientKey(entry.accountId, entry.clientOrderId), entry);
+    return entry;
+  }
+
+  /** Forget the client order id of an order that was never sent for a transient reason, so a retry places anew. */
+  releaseClientId(entry: OrderEntry): void {
+    const key = clientKey(entry.accountId, entry.clientOrderId);
+    if (this.byClientId.get(key) === entry) this.byClientId.delete(key);
+  }
+
+  get(orderId: string): OrderEntry | undefined {
+    return this.byId.get(orderId);
+  }
+
+  /** Our id, or the broker's id in decimal. */
+  find(id: string): OrderEntry | undefined {
+    const own = this.byId.get(id);
+    if (own) return own;
+    if (/^\d{1,15}$/.test(id)) return this.byBrokerId.get(Number(id));
+    return undefined;
+  }
+
+  byBroker(brokerOrderId: number): OrderEntry | undefined {
+    return this.byBrokerId.get(brokerOrderId);
+  }
+
+  byCustomTag(tag: string): OrderEntry | undefined {
+    return this.byTag.get(tag);
+  }
+
+  byClientOrderId(accountId: number, clientOrderId: string): OrderEntry | undefined {
+    return this.byClientId.get(clientKey(accountId, clientOrderId));
+  }
+
+  entries(): IterableIterator<OrderEntry> {
+    return this.byId.values();
+  }
+
+  /** Applies an event; listeners hear every applied change, in order. Returns whether the record changed. */
+  apply(entry: OrderEntry, event: OrderEvent): boolean {
+    const r = entry.sm.apply(event);
+    if (!r.applied) return false;
+    const id = r.record.brokerOrderId;
+    if (id !== undefined && this.byBrokerId.get(id) !== entry) this.byBrokerId.set(id, entry);
+    for (const l of this.listeners) l(entry);
+    return true;
+  }
+
+  subscribe(listener: BookListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export function clientKey(accountId: number, clientOrderId: string): string {
+  return `${accountId}\u0000${clientOrderId}`;
+}
+
+export function isFinal(record: OrderRecord): boolean {
+  return isFinalOrderState(record.status);
+}

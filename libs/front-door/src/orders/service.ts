@@ -1,0 +1,1055 @@
+// The orders service on the engine's main thread: validation, idempotency, order ids and custom
+// tags, the order book, the executor pool, reservation release, unknown-outcome resolution and the
+// start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
+import {
+  CustomTagFactory,
+  ORDER_STATE_NUMBER,
+  parseCustomTag,
+  priceToUnits,
+  unitsToPrice,
+  validateOrderRequest,
+  type OrderErrorCode,
+  type OrderRequestInput,
+  type OrderTypeName,
+  type ValidatedOrder,
+  type ContractInfo as OrderContractInfo,
+} from '@gateway/orders';
+import {
+  JournalWriter,
+  readJournal,
+  type IntentRecord,
+  type OutcomeRecord,
+  type PlaceOutcome,
+  type PlaceTask,
+  type ReservationRecord,
+  type RestMethod,
+  type RestResult,
+} from '@gateway/order-journal';
+import type { orders } from '@gateway/proto';
+import { RiskGate } from '@gateway/risk-gate';
+import { newMark } from '@gateway/shared-state';
+import type { ContractInfo } from '@gateway/runtime';
+import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition } from '@gateway/topstepx';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { FrontDoorDeps } from '../deps';
+import { FrontDoorError } from '../errors';
+import { OrderBook, isFinal, type OrderEntry } from './book';
+
+export interface OrdersOptions {
+  /** Largest quantity of one order (default 1000). */
+  maxOrderQuantity?: number;
+  /** Largest number of orders in one PlaceBatch (default 1000). */
+  maxBatchSize?: number;
+  /** A live unknown outcome is declared "never placed" only after this long without the tag at the broker (default 30 000 ms). */
+  absentAfterMs?: number;
+  /** Epoch ms; default Date.now. */
+  clock?: () => number;
+}
+
+export interface PlaceResult {
+  response: orders.OrderResponse;
+  /** Set when the call failed (the gRPC status / HTTP error); a batch turns it into a result instead. */
+  error?: FrontDoorError;
+}
+
+const BROKER_TYPE: Readonly<Record<OrderTypeName, number>> = { LIMIT: 1, MARKET: 2, STOP: 4, TRAILING_STOP: 5, JOIN_BID: 6, JOIN_ASK: 7 };
+/** Gateway OrderStatus numbers for our states (journal status records → broker snapshots on replay). */
+const BROKER_STATUS_OF: Readonly<Record<string, number>> = { WORKING: 1, PARTIALLY_FILLED: 1, FILLED: 2, CANCELLED: 3, EXPIRED: 4, REJECTED: 5 };
+const WORKING_BROKER_STATUSES = [1, 6, 7, 8];
+/** Searches start this long before the earliest order they look for (clock skew with the broker). */
+const SEARCH_SKEW_MS = 60_000;
+const RESOLVE_FIRST_DELAY_MS = 250;
+const RESOLVE_MAX_DELAY_MS = 5_000;
+/** Non-final orders are refreshed from the broker this often when no user-hub event moved them (missed events). */
+const REFRESH_EVERY_MS = 15_000;
+const INT32_MAX = 2_147_483_647;
+
+export class OrdersService {
+  readonly book: OrderBook;
+  private readonly tagFactories = new Map<number, CustomTagFactory>();
+  private readonly counterFloor = new Map<number, number>();
+  private readonly gate: RiskGate;
+  private readonly journal: JournalWriter;
+  private readonly clock: () => number;
+  private readonly maxQuantity: number;
+  private readonly maxBatch: number;
+  private readonly absentAfterMs: number;
+  private readonly runId: string;
+  private seq = 0;
+  private ready = false;
+  private stopped = false;
+  private readonly resolving = new Set<OrderEntry>();
+  private resolveTimer: NodeJS.Timeout | undefined;
+  private resolveDelay = RESOLVE_FIRST_DELAY_MS;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly markScratch = newMark();
+  private readonly placed: Counter;
+  private readonly latency: Histogram;
+  private readonly onEvent = (app: string, topic: string, payload: unknown): void => {
+    if (topic === 'user.order') this.applyUserOrder(payload as GatewayUserOrder);
+  };
+
+  constructor(
+    private readonly deps: FrontDoorDeps,
+    options: OrdersOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.maxQuantity = options.maxOrderQuantity ?? 1000;
+    this.maxBatch = options.maxBatchSize ?? 1000;
+    this.absentAfterMs = options.absentAfterMs ?? 30_000;
+    this.runId = this.clock().toString(36);
+    this.book = new OrderBook((issue, entry) => deps.logger.debug({ orderId: entry.orderId, issue }, 'order event ignored'));
+    this.gate = new RiskGate(deps.runtime.state, { clock: this.clock });
+    this.journal = new JournalWriter(deps.config.dataDir, `${process.pid}-main`);
+    this.placed = new Counter({
+      name: 'front_door_orders_total',
+      help: 'Orders answered by the front door, by outcome',
+      labelNames: ['outcome'],
+      registers: [deps.registry],
+    });
+    this.latency = new Histogram({
+      name: 'front_door_place_seconds',
+      help: 'PlaceOrder time inside the engine, validation to answer',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [deps.registry],
+    });
+    const executor = deps.executor;
+    new Gauge({
+      name: 'executor_queue_size',
+      help: 'Order tasks waiting for an executor thread',
+      registers: [deps.registry],
+      collect() {
+        this.set(executor.queueSize);
+      },
+    });
+    const book = this.book;
+    new Gauge({
+      name: 'order_book_orders',
+      help: 'Orders in the order book',
+      registers: [deps.registry],
+      collect() {
+        this.set(book.size);
+      },
+    });
+    deps.supervisor.on('event', this.onEvent);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  // ---- start-up: replay the journal, resolve what was in flight, then serve ----
+
+  /** Replays the journal and reconciles with the broker; the module reports ready only afterwards. */
+  async recover(): Promise<void> {
+    await this.waitForExecutor();
+    const records = readJournal(this.deps.config.dataDir);
+    const intents = new Map<string, IntentRecord>();
+    const outcomes = new Map<string, OutcomeRecord[]>();
+    for (const r of records) {
+      if (r.t === 'intent') intents.set(r.orderId, r);
+      else {
+        let list = outcomes.get(r.orderId);
+        if (!list) outcomes.set(r.orderId, (list = []));
+        list.push(r);
+      }
+    }
+    const pending: OrderEntry[] = [];
+    for (const intent of intents.values()) {
+      const entry = this.restoreEntry(intent);
+      if (!entry) continue;
+      const outs = (outcomes.get(intent.orderId) ?? []).sort((a, b) => a.atMs - b.atMs);
+      for (const o of outs) this.applyJournalOutcome(entry, o);
+      entry.settle();
+      if (!isFinal(entry.sm.record)) pending.push(entry);
+      else this.forgetIfNeverPlaced(entry);
+    }
+    for (const [accountId, floor] of this.counterFloor) this.tagFactories.set(accountId, new CustomTagFactory(floor + 1));
+    if (pending.length > 0) await this.reconcileAtStart(pending);
+    await this.scanBrokerTags();
+    this.ready = true;
+    this.refreshTimer = setInterval(() => void this.refreshOpenOrders(), REFRESH_EVERY_MS);
+    this.refreshTimer.unref();
+    this.deps.logger.info({ orders: this.book.size, resolved: pending.length }, 'order book recovered from the journal');
+  }
+
+  private async waitForExecutor(): Promise<void> {
+    while (!this.deps.executor.isReady && !this.stopped) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private restoreEntry(intent: IntentRecord): OrderEntry | undefined {
+    const contract = this.deps.runtime.contracts.find((c) => c.contractId === intent.contractId);
+    const account = this.deps.runtime.accounts.find((a) => a.accountId === intent.accountId);
+    this.raiseCounterFloor(intent.accountId, intent.counter);
+    if (this.book.get(intent.orderId)) return undefined;
+    const entry = this.book.add({
+      orderId: intent.orderId,
+      accountId: intent.accountId,
+      accountSlot: account?.slot ?? -1,
+      contractId: intent.contractId,
+      contractSlot: contract?.slot ?? -1,
+      symbol: intent.symbol,
+      side: intent.side,
+      quantity: intent.quantity,
+      orderType: intent.orderType,
+      price: intent.limitPrice ?? intent.stopPrice ?? intent.trailPrice,
+      strategyName: intent.strategyName,
+      clientOrderId: intent.clientOrderId,
+      paramsKey: intent.paramsKey,
+      customTag: intent.customTag,
+      counter: intent.counter,
+      stopLossTicks: intent.stopLossTicks ?? 0,
+      takeProfitTicks: intent.takeProfitTicks ?? 0,
+      createdAtMs: intent.createdAtMs,
+    });
+    entry.sentAtMs = intent.sentAtMs;
+    this.book.apply(entry, { kind: 'sent', atMs: intent.sentAtMs });
+    return entry;
+  }
+
+  private applyJournalOutcome(entry: OrderEntry, o: OutcomeRecord): void {
+    switch (o.outcome) {
+      case 'accepted':
+        if (o.brokerOrderId !== undefined) this.book.apply(entry, { kind: 'accepted', brokerOrderId: o.brokerOrderId, atMs: o.atMs });
+        return;
+      case 'rejected':
+      case 'not-sent':
+      case 'absent':
+        this.book.apply(entry, {
+          kind: 'rejected',
+          reasonCode: o.reasonCode ?? 'BROKER_REJECTED',
+          message: o.message ?? '',
+          atMs: o.atMs,
+          ...(o.brokerOrderId !== undefined ? { brokerOrderId: o.brokerOrderId } : {}),
+        });
+        return;
+      case 'unknown':
+        this.book.apply(entry, { kind: 'unknownOutcome', message: o.message ?? 'outcome unknown', atMs: o.atMs });
+        return;
+      case 'status': {
+        const status = o.status === undefined ? undefined : BROKER_STATUS_OF[o.status];
+        const id = o.brokerOrderId ?? entry.sm.record.brokerOrderId;
+        if (status === undefined || id === undefined) return;
+        this.book.apply(entry, {
+          kind: 'broker',
+          brokerOrderId: id,
+          status,
+          fillVolume: o.filledQuantity ?? 0,
+          ...(o.averageFillPrice !== undefined ? { filledPriceUnits: priceToUnits(o.averageFillPrice) } : {}),
+          atMs: o.atMs,
+        });
+        return;
+      }
+    }
+  }
+
+  /**
+   * Orders the previous run left unresolved or working: one search per account over their window, by
+   * custom tag. The previous process is dead, so an order absent from two searches (the second at least
+   * 2 s after the first and 5 s after it was sent) never reached the broker. Unresolved orders hold a
+   * reservation again until resolved (ADR 0003).
+   */
+  private async reconcileAtStart(pending: OrderEntry[]): Promise<void> {
+    for (const e of pending) {
+      if (e.sm.record.brokerOrderId === undefined) this.reserveRecovered(e);
+    }
+    let unresolved = pending;
+    for (let round = 0; round < 2 && unresolved.length > 0 && !this.stopped; round++) {
+      if (round > 0) {
+        const oldest = Math.max(...unresolved.map((e) => e.sentAtMs ?? 0));
+        const wait = Math.max(2_000, oldest + 5_000 - this.clock());
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      const found = await this.searchByTag(unresolved);
+      if (found === undefined) break;
+      unresolved = unresolved.filter((e) => !found.has(e));
+    }
+    for (const e of unresolved) {
+      if (e.sm.record.brokerOrderId !== undefined) continue;
+      if (e.sm.record.status === 'SENT' || e.sm.record.status === 'UNKNOWN') {
+        if (e.absentSearches >= 2) this.markAbsent(e);
+        else this.scheduleResolve(e);
+      }
+    }
+  }
+
+  /** Tag counters continue above every tag of ours the broker saw in the last day (covers a lost journal). */
+  private async scanBrokerTags(): Promise<void> {
+    for (const a of this.deps.runtime.accounts) {
+      try {
+        const rows = await this.broker<BrokerOrder[] | null>('searchOrders', { accountId: a.accountId, startTimestamp: new Date(this.clock() - 86_400_000).toISOString() });
+        for (const row of rows ?? []) {
+          const parsed = row.customTag ? parseCustomTag(row.customTag) : undefined;
+          if (parsed) this.raiseCounterFloor(a.accountId, parsed.counter);
+        }
+      } catch (err) {
+        this.deps.logger.warn({ err, accountId: a.accountId }, 'order search for tag counters failed; the journal alone sets them');
+      }
+    }
+  }
+
+  private reserveRecovered(e: OrderEntry): void {
+    if (e.accountSlot < 0 || e.contractSlot < 0 || e.reservation) return;
+    const r = this.deps.runtime.state.reservations;
+    const side = e.side === 'BUY' ? 0 : 1;
+    const weight = this.deps.runtime.state.directory.weight(e.contractSlot);
+    if (r.tryReserve(e.accountSlot, e.contractSlot, side, e.quantity, weight, INT32_MAX, 0)) {
+      r.tryReserveOpenOrder(e.accountSlot, INT32_MAX, 0);
+      e.reservation = { accountSlot: e.accountSlot, contractSlot: e.contractSlot, side, size: e.quantity, weight, reducing: false };
+    }
+  }
+
+  /**
+   * Searches the broker's orders of each account for the entries' tags and applies what it finds.
+   * Returns the entries found, or undefined when the search itself failed (nothing is concluded).
+   */
+  private async searchByTag(entries: OrderEntry[]): Promise<Set<OrderEntry> | undefined> {
+    const byAccount = new Map<number, OrderEntry[]>();
+    for (const e of entries) {
+      let list = byAccount.get(e.accountId);
+      if (!list) byAccount.set(e.accountId, (list = []));
+      list.push(e);
+    }
+    const found = new Set<OrderEntry>();
+    for (const [accountId, list] of byAccount) {
+      const since = Math.min(...list.map((e) => e.sentAtMs ?? e.sm.record.createdAtMs)) - SEARCH_SKEW_MS;
+      let rows: BrokerOrder[] | undefined;
+      try {
+        rows = await this.broker<BrokerOrder[] | null>('searchOrders', { accountId, startTimestamp: new Date(since).toISOString() }) ?? undefined;
+      } catch (err) {
+        this.deps.logger.warn({ err, accountId }, 'order search failed: resolution retried later');
+        return undefined;
+      }
+      if (rows === undefined) return undefined;
+      const byTag = new Map<string, BrokerOrder>();
+      for (const row of rows) {
+        if (row.customTag) {
+          byTag.set(row.customTag, row);
+          const parsed = parseCustomTag(row.customTag);
+          if (parsed) this.raiseCounterFloor(accountId, parsed.counter);
+        }
+      }
+      for (const e of list) {
+        const row = byTag.get(e.customTag) ?? (e.sm.record.brokerOrderId !== undefined ? rows.find((r) => r.id === e.sm.record.brokerOrderId) : undefined);
+        if (row) {
+          found.add(e);
+          this.applyBrokerOrder(e, row);
+        } else {
+          e.absentSearches += 1;
+        }
+      }
+    }
+    return found;
+  }
+
+  private raiseCounterFloor(accountId: number, counter: number): void {
+    if (counter > (this.counterFloor.get(accountId) ?? -1)) this.counterFloor.set(accountId, counter);
+    const f = this.tagFactories.get(accountId);
+    // A running factory below a counter seen at the broker (a lost journal) jumps above it.
+    if (f && f.lastCounter < counter) this.tagFactories.set(accountId, new CustomTagFactory(counter + 1));
+  }
+
+  // ---- events from the risk-manager (user hub), after it applied them to shared memory ----
+
+  applyUserOrder(o: GatewayUserOrder): void {
+    if (!o || typeof o.id !== 'number') return;
+    const entry = this.book.byBroker(o.id) ?? (o.customTag ? this.book.byCustomTag(o.customTag) : undefined);
+    if (!entry) return;
+    this.applyBrokerOrder(entry, o);
+    // The risk-manager counts the order in workingBuy/Sell (or the position) from now on.
+    this.releaseReservation(entry);
+  }
+
+  private applyBrokerOrder(entry: OrderEntry, o: Pick<BrokerOrder, 'id' | 'status' | 'fillVolume' | 'filledPrice'>): void {
+    const filled = typeof o.filledPrice === 'number' ? priceToUnits(o.filledPrice) : undefined;
+    const wasFinal = isFinal(entry.sm.record);
+    const changed = this.book.apply(entry, {
+      kind: 'broker',
+      brokerOrderId: o.id,
+      status: o.status,
+      fillVolume: o.fillVolume ?? 0,
+      ...(filled !== undefined ? { filledPriceUnits: filled } : {}),
+      atMs: this.clock(),
+    });
+    this.resolving.delete(entry);
+    if (changed && !wasFinal && isFinal(entry.sm.record)) {
+      const r = entry.sm.record;
+      this.journal.appendOutcome({
+        t: 'outcome',
+        v: 1,
+        orderId: entry.orderId,
+        outcome: 'status',
+        status: r.status,
+        brokerOrderId: o.id,
+        filledQuantity: r.filledQuantity,
+        ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
+        atMs: this.clock(),
+      });
+      this.releaseReservation(entry);
+    }
+  }
+
+  private releaseReservation(entry: OrderEntry): void {
+    const res = entry.reservation;
+    if (!res) return;
+    entry.reservation = undefined;
+    try {
+      this.gate.release(res);
+    } catch (err) {
+      this.deps.logger.error({ err, orderId: entry.orderId }, 'reservation release failed');
+    }
+  }
+
+  // ---- placing ----
+
+  private resolveSymbol = (symbol: string): (OrderContractInfo & { info: ContractInfo }) | undefined => {
+    const upper = symbol.toUpperCase();
+    const c = this.deps.runtime.contracts.find((x) => x.contractId === symbol || x.root === upper || x.contractId === upper);
+    return c ? { contractId: c.contractId, tickSizeUnits: c.tickSizeUnits, tickValueUnits: c.tickValueUnits, isMicro: c.isMicro, info: c } : undefined;
+  };
+
+  private markPriceUnits = (contractId: string): number | undefined => {
+    const c = this.deps.runtime.contracts.find((x) => x.contractId === contractId);
+    if (!c) return undefined;
+    const m = this.deps.runtime.state.marks.read(c.slot, this.markScratch);
+    if (m.last > 0) return m.last;
+    if (m.bid > 0 && m.ask > 0) return Math.round((m.bid + m.ask) / 2 / c.tickSizeUnits) * c.tickSizeUnits;
+    return undefined;
+  };
+
+  private validate(input: OrderRequestInput): ValidatedOrder {
+    const accounts = this.deps.runtime.accounts;
+    const v = validateOrderRequest(input, {
+      resolveSymbol: this.resolveSymbol,
+      maxQuantity: this.maxQuantity,
+      ...(accounts[0] ? { defaultAccountId: accounts[0].accountId } : {}),
+      isKnownAccount: (id) => accounts.some((a) => a.accountId === id),
+      markPriceUnits: this.markPriceUnits,
+    });
+    if (!v.ok) throw new FrontDoorError(v.code, v.message, v.field);
+    return v.value;
+  }
+
+  /** Places one order. Never throws for an order-level failure: the error travels in the result. */
+  async place(input: unknown, deadlineMs: number, preReservation?: ReservationRecord, validated?: ValidatedOrder): Promise<PlaceResult> {
+    const started = this.clock();
+    let v: ValidatedOrder;
+    try {
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
+      v = validated ?? this.validate(input as OrderRequestInput);
+    } catch (err) {
+      this.placed.inc({ outcome: 'invalid' });
+      return { response: emptyResponse(input, err), error: FrontDoorError.from(err) };
+    }
+    if (!this.ready) {
+      const err = new FrontDoorError('UNAVAILABLE', 'orders: the engine is recovering its order book; nothing was sent, retry shortly');
+      return { response: emptyResponse(input, err), error: err };
+    }
+    const paramsKey = paramsKeyOf(v, input as OrderRequestInput);
+    if (v.clientOrderId !== '') {
+      const first = this.book.byClientOrderId(v.accountId, v.clientOrderId);
+      if (first) {
+        if (first.paramsKey !== paramsKey) {
+          const err = new FrontDoorError(
+            'ALREADY_EXISTS',
+            `client_order_id: ${JSON.stringify(v.clientOrderId)} was already used for order ${first.orderId} with different parameters`,
+            'client_order_id',
+            { 'order-id': first.orderId },
+          );
+          return { response: this.response(first, false, err.message), error: err };
+        }
+        if (preReservation) this.gate.release(preReservation);
+        await first.settled;
+        this.placed.inc({ outcome: 'duplicate' });
+        return this.replay(first);
+      }
+    }
+    const account = this.deps.runtime.accounts.find((a) => a.accountId === v.accountId)!;
+    const contract = this.resolveSymbol(v.contract.contractId)!.info;
+    let factory = this.tagFactories.get(v.accountId);
+    if (!factory) this.tagFactories.set(v.accountId, (factory = new CustomTagFactory((this.counterFloor.get(v.accountId) ?? -1) + 1)));
+    const now = this.clock();
+    const tag = factory.next(v.strategyName, v.orderType, now);
+    const orderId = `${this.runId}-${++this.seq}`;
+    const entry = this.book.add({
+      orderId,
+      accountId: v.accountId,
+      accountSlot: account.slot,
+      contractId: contract.contractId,
+      contractSlot: contract.slot,
+      symbol: v.symbol,
+      side: v.side,
+      quantity: v.quantity,
+      orderType: v.orderType,
+      price: unitsOrUndefined(v.limitPriceUnits ?? v.stopPriceUnits ?? v.trailPriceUnits),
+      strategyName: v.strategyName,
+      clientOrderId: v.clientOrderId,
+      paramsKey,
+      customTag: tag.tag,
+      counter: tag.counter,
+      stopLossTicks: v.stopLoss?.ticks ?? 0,
+      takeProfitTicks: v.takeProfit?.ticks ?? 0,
+      createdAtMs: now,
+    });
+    const task: PlaceTask = {
+      kind: 'place',
+      orderId,
+      accountId: v.accountId,
+      accountSlot: account.slot,
+      contractId: contract.contractId,
+      contractSlot: contract.slot,
+      symbol: v.symbol,
+      side: v.side,
+      quantity: v.quantity,
+      orderType: v.orderType,
+      brokerType: BROKER_TYPE[v.orderType],
+      ...(v.limitPriceUnits !== undefined ? { limitPrice: unitsToPrice(v.limitPriceUnits) } : {}),
+      ...(v.stopPriceUnits !== undefined ? { stopPrice: unitsToPrice(v.stopPriceUnits) } : {}),
+      ...(v.trailPriceUnits !== undefined ? { trailPrice: unitsToPrice(v.trailPriceUnits) } : {}),
+      ...(v.stopLoss ? { stopLossTicks: v.stopLoss.ticks } : {}),
+      ...(v.takeProfit ? { takeProfitTicks: v.takeProfit.ticks } : {}),
+      reduceOnly: v.reduceOnly,
+      strategyName: v.strategyName,
+      clientOrderId: v.clientOrderId,
+      paramsKey,
+      customTag: tag.tag,
+      counter: tag.counter,
+      createdAtMs: now,
+      deadlineMs,
+      ...(preReservation ? { reservation: preReservation } : {}),
+    };
+    let outcome: PlaceOutcome;
+    try {
+      outcome = await this.deps.executor.run<PlaceOutcome>(task);
+    } catch (err) {
+      // The task never ran (queue full, pool closed): nothing was journalled or sent.
+      const e = FrontDoorError.from(err);
+      outcome = { outcome: 'not-sent', code: e.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'INTERNAL', message: e.message, ...(preReservation ? { reservation: preReservation } : {}) };
+    }
+    const result = this.applyOutcome(entry, outcome);
+    this.placed.inc({ outcome: outcome.outcome });
+    this.latency.observe((this.clock() - started) / 1000);
+    return result;
+  }
+
+  /** The answer to a repeated client order id: the order as it stands, refused or unresolved ones with their error. */
+  private replay(first: OrderEntry): PlaceResult {
+    const r = first.sm.record;
+    const meta = { 'order-id': first.orderId };
+    let error: FrontDoorError | undefined;
+    if (r.status === 'REJECTED') {
+      const code = (r.reasonCode ?? 'BROKER_REJECTED') as OrderErrorCode;
+      error = new FrontDoorError(code, code === 'BROKER_REJECTED' ? `BROKER_REJECTED: ${r.message ?? ''}` : (r.message ?? code), undefined, meta);
+    } else if (r.status === 'NEW' || r.status === 'SENT' || r.status === 'UNKNOWN') {
+      error = new FrontDoorError('UNKNOWN_OUTCOME', `order ${first.orderId} is still being resolved by its custom tag`, undefined, meta);
+    }
+    const response = { ...this.response(first, error === undefined, error?.message), duplicate: true };
+    if (error) response.reasonCode = error.code;
+    return error ? { response, error } : { response };
+  }
+
+  private applyOutcome(entry: OrderEntry, out: PlaceOutcome): PlaceResult {
+    const at = this.clock();
+    const meta = { 'order-id': entry.orderId };
+    let error: FrontDoorError | undefined;
+    switch (out.outcome) {
+      case 'accepted': {
+        entry.reservation = out.reservation;
+        entry.sentAtMs ??= at;
+        this.book.apply(entry, { kind: 'sent', atMs: at });
+        // Events may have arrived first (matched by tag) and already released the reservation's due.
+        const seenBefore = entry.sm.record.status !== 'SENT' && entry.sm.record.status !== 'UNKNOWN' && entry.sm.record.status !== 'NEW';
+        this.book.apply(entry, { kind: 'accepted', brokerOrderId: out.brokerOrderId, atMs: at });
+        if (seenBefore || isFinal(entry.sm.record)) this.releaseReservation(entry);
+        break;
+      }
+      case 'denied':
+        this.book.apply(entry, { kind: 'rejected', reasonCode: out.reasonCode, message: out.message, atMs: at });
+        // Nothing reached the broker: a retry with the same client order id is judged afresh.
+        this.book.releaseClientId(entry);
+        error = new FrontDoorError(out.reasonCode as OrderErrorCode, `${out.reasonCode}: ${out.message}`, undefined, meta);
+        break;
+      case 'rejected':
+        entry.reservation = out.reservation;
+        this.book.apply(entry, { kind: 'sent', atMs: at });
+        this.book.apply(entry, {
+          kind: 'rejected',
+          reasonCode: 'BROKER_REJECTED',
+          message: out.message,
+          atMs: at,
+          ...(out.brokerOrderId !== undefined ? { brokerOrderId: out.brokerOrderId } : {}),
+        });
+        this.releaseReservation(entry);
+        error = new FrontDoorError('BROKER_REJECTED', `BROKER_REJECTED: ${out.message}`, undefined, meta);
+        break;
+      case 'unknown':
+        entry.reservation = out.reservation;
+        entry.sentAtMs = out.sentAtMs;
+        this.book.apply(entry, { kind: 'sent', atMs: at });
+        this.book.apply(entry, { kind: 'unknownOutcome', message: out.message, atMs: at });
+        if (!isFinal(entry.sm.record) && entry.sm.record.brokerOrderId === undefined) this.scheduleResolve(entry);
+        else this.releaseReservation(entry);
+        error = new FrontDoorError(
+          'UNKNOWN_OUTCOME',
+          `order ${entry.orderId} was sent and no answer came (${out.message}); it is not retried and is being resolved by its custom tag`,
+          undefined,
+          meta,
+        );
+        break;
+      case 'not-sent': {
+        if (out.reservation) {
+          entry.reservation = out.reservation;
+          this.releaseReservation(entry);
+        }
+        const code = out.code as OrderErrorCode;
+        this.book.apply(entry, { kind: 'rejected', reasonCode: code, message: out.message, atMs: at });
+        // Nothing reached the broker for a transient reason: the same client order id may be retried.
+        this.book.releaseClientId(entry);
+        error = new FrontDoorError(code, out.message, undefined, meta);
+        break;
+      }
+    }
+    entry.settle();
+    const response = this.response(entry, error === undefined, error?.message);
+    if (error) response.reasonCode = error.code;
+    return error ? { response, error } : { response };
+  }
+
+  // ---- unknown outcomes: resolved by custom tag, never resent ----
+
+  private scheduleResolve(entry: OrderEntry): void {
+    this.resolving.add(entry);
+    if (this.resolveTimer || this.stopped) return;
+    this.resolveTimer = setTimeout(() => void this.resolveTick(), this.resolveDelay);
+    this.resolveTimer.unref();
+  }
+
+  private async resolveTick(): Promise<void> {
+    this.resolveTimer = undefined;
+    const list = [...this.resolving].filter((e) => !isFinal(e.sm.record) && e.sm.record.brokerOrderId === undefined);
+    this.resolving.clear();
+    if (list.length === 0 || this.stopped) {
+      this.resolveDelay = RESOLVE_FIRST_DELAY_MS;
+      return;
+    }
+    const found = await this.searchByTag(list);
+    const now = this.clock();
+    for (const e of list) {
+      if (found?.has(e)) {
+        this.releaseReservation(e);
+        continue;
+      }
+      if (found !== undefined && e.absentSearches >= 3 && now - (e.sentAtMs ?? now) >= this.absentAfterMs) this.markAbsent(e);
+      else this.resolving.add(e);
+    }
+    this.resolveDelay = Math.min(this.resolveDelay * 2, RESOLVE_MAX_DELAY_MS);
+    if (this.resolving.size > 0 && !this.stopped) {
+      this.resolveTimer = setTimeout(() => void this.resolveTick(), this.resolveDelay);
+      this.resolveTimer.unref();
+    } else {
+      this.resolveDelay = RESOLVE_FIRST_DELAY_MS;
+    }
+  }
+
+  /** An order that never reached the broker keeps no hold on its client order id (a retry places anew). */
+  private forgetIfNeverPlaced(e: OrderEntry): void {
+    const r = e.sm.record;
+    if (r.status === 'REJECTED' && r.reasonCode !== 'BROKER_REJECTED') this.book.releaseClientId(e);
+  }
+
+  private markAbsent(e: OrderEntry): void {
+    const message = 'not found at the broker by its custom tag: the order was never placed';
+    this.book.apply(e, { kind: 'rejected', reasonCode: 'UNAVAILABLE', message, atMs: this.clock() });
+    this.journal.appendOutcome({ t: 'outcome', v: 1, orderId: e.orderId, outcome: 'absent', reasonCode: 'UNAVAILABLE', message, atMs: this.clock() });
+    this.resolving.delete(e);
+    this.releaseReservation(e);
+    this.forgetIfNeverPlaced(e);
+  }
+
+  /** Safety net for missed user-hub events: non-final orders untouched for a while are read back from the broker. */
+  private async refreshOpenOrders(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.clock();
+    const stale = [...this.book.entries()].filter(
+      (e) => !isFinal(e.sm.record) && e.sm.record.brokerOrderId !== undefined && now - e.sm.record.updatedAtMs >= REFRESH_EVERY_MS,
+    );
+    if (stale.length > 0) await this.searchByTag(stale);
+  }
+
+  // ---- the other calls ----
+
+  status(id: string): OrderEntry {
+    const e = typeof id === 'string' && id !== '' ? this.book.find(id) : undefined;
+    if (!e) throw new FrontDoorError('NOT_FOUND', `order_id: unknown order ${JSON.stringify(String(id ?? '').slice(0, 80))}`, 'order_id');
+    return e;
+  }
+
+  async cancel(id: string): Promise<orders.CancelOrderResponse> {
+    const e = this.status(id);
+    const r = e.sm.record;
+    const base = { orderId: e.orderId, orderStatus: ORDER_STATE_NUMBER[r.status] };
+    if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
+    if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to cancel yet`, reasonCode: 'NOT_FOUND' };
+    const res = await this.brokerResult('cancelOrder', { accountId: e.accountId, orderId: r.brokerOrderId });
+    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
+    return { ...base, success: true, message: 'cancel requested', reasonCode: '' };
+  }
+
+  async modify(req: orders.ModifyOrderRequest): Promise<orders.ModifyOrderResponse> {
+    const e = this.status(req.orderId);
+    const r = e.sm.record;
+    const c = this.deps.runtime.contracts.find((x) => x.contractId === e.contractId);
+    const args: Record<string, unknown> = { accountId: e.accountId, orderId: r.brokerOrderId ?? 0 };
+    if (req.quantity !== undefined) {
+      if (!Number.isInteger(req.quantity) || req.quantity < 1 || req.quantity > this.maxQuantity) {
+        throw new FrontDoorError('INVALID_ARGUMENT', `quantity: must be an integer from 1 to ${this.maxQuantity}, got ${req.quantity}`, 'quantity');
+      }
+      args.size = req.quantity;
+    }
+    for (const [field, key, value] of [
+      ['price', 'limitPrice', req.price],
+      ['stop_price', 'stopPrice', req.stopPrice],
+      ['trail_price', 'trailPrice', req.trailPrice],
+    ] as const) {
+      if (value === undefined) continue;
+      const units = typeof value === 'number' && Number.isFinite(value) && value > 0 ? priceToUnits(value) : undefined;
+      if (units === undefined) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: must be a finite price > 0, got ${value}`, field);
+      if (c && units % c.tickSizeUnits !== 0) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: ${value} is not a multiple of the tick size ${c.tickSizeUnits / 1e9}`, field);
+      args[key] = value;
+    }
+    const base = { orderId: e.orderId, orderStatus: ORDER_STATE_NUMBER[r.status] };
+    if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
+    if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to modify yet`, reasonCode: 'NOT_FOUND' };
+    const res = await this.brokerResult('modifyOrder', args);
+    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
+    return { ...base, success: true, message: 'modify requested', reasonCode: '' };
+  }
+
+  private accountOf(raw: number, field = 'account_id'): number {
+    if (raw === 0 || raw === undefined) {
+      const a = this.deps.runtime.accounts[0];
+      if (!a) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: is required (no default account configured)`, field);
+      return a.accountId;
+    }
+    if (!this.deps.runtime.accounts.some((a) => a.accountId === raw)) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: unknown account ${raw}`, field);
+    return raw;
+  }
+
+  /** Closes one contract's position, then (for a full close) cancels the contract's remaining working orders. */
+  async closePosition(req: orders.ClosePositionRequest): Promise<orders.ClosePositionResponse> {
+    const c = typeof req.symbol === 'string' && req.symbol !== '' ? this.resolveSymbol(req.symbol) : undefined;
+    if (!c) throw new FrontDoorError('INVALID_ARGUMENT', `symbol: unknown symbol ${JSON.stringify(String(req.symbol ?? '').slice(0, 80))}`, 'symbol');
+    const accountId = this.accountOf(req.accountId);
+    if (!Number.isInteger(req.quantity) || req.quantity < 0 || req.quantity > INT32_MAX) {
+      throw new FrontDoorError('INVALID_ARGUMENT', `quantity: must be an integer ≥ 0, got ${req.quantity}`, 'quantity');
+    }
+    const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
+    const pos = positions.find((p) => p.contractId === c.contractId && p.size > 0);
+    if (!pos) throw new FrontDoorError('NOT_FOUND', `symbol: no open position in ${c.contractId}`, 'symbol');
+    const full = req.quantity === 0 || req.quantity >= pos.size;
+    const closed = full ? pos.size : req.quantity;
+    const res = full
+      ? await this.brokerResult('closeContract', { accountId, contractId: c.contractId })
+      : await this.brokerResult('partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+    if (!res.ok) {
+      return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
+    }
+    // A partial close keeps the rest of the position, and with it its protective orders.
+    const sweep = full ? await this.cancelWorking(accountId, c.contractId) : { cancelled: 0, failed: 0 };
+    return {
+      success: sweep.failed === 0,
+      message: sweep.failed === 0 ? 'position closed' : `position closed; ${sweep.failed} working orders could not be cancelled`,
+      contractId: c.contractId,
+      closedQuantity: closed,
+      cancelledOrders: sweep.cancelled,
+      orderId: '',
+      reasonCode: '',
+    };
+  }
+
+  /** Cancels the working orders of an account (one contract, or all), bracket children included. */
+  private async cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; failed: number; failedContracts: Set<string> }> {
+    const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, ...(contractId ? { contractId } : {}) });
+    let cancelled = 0;
+    let failed = 0;
+    const failedContracts = new Set<string>();
+    for (const o of rows ?? []) {
+      if (contractId !== undefined && o.contractId !== contractId) continue;
+      if (!WORKING_BROKER_STATUSES.includes(o.status)) continue;
+      const r = await this.brokerResult('cancelOrder', { accountId, orderId: o.id });
+      if (r.ok) cancelled += 1;
+      else {
+        failed += 1;
+        failedContracts.add(o.contractId);
+      }
+    }
+    return { cancelled, failed, failedContracts };
+  }
+
+  async flattenAll(req: orders.FlattenAllRequest): Promise<orders.FlattenAllResponse> {
+    const accountId = this.accountOf(req.accountId);
+    const notes: string[] = [];
+    if (req.halt) {
+      try {
+        await this.deps.supervisor.request('risk-manager', 'halt', { accountId, reason: 'FlattenAll' });
+      } catch (err) {
+        notes.push(`halt failed: ${(err as Error).message}`);
+      }
+    }
+    const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
+    let closedPositions = 0;
+    const failed = new Set<string>();
+    for (const p of positions) {
+      if (p.size <= 0) continue;
+      const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
+      if (r.ok) closedPositions += 1;
+      else failed.add(p.contractId);
+    }
+    const sweep = await this.cancelWorking(accountId);
+    for (const c of sweep.failedContracts) failed.add(c);
+    const ok = failed.size === 0 && notes.length === 0;
+    return {
+      success: ok,
+      message: ok ? 'flat' : [...notes, failed.size > 0 ? `could not flatten ${[...failed].join(', ')}` : ''].filter(Boolean).join('; '),
+      cancelledOrders: sweep.cancelled,
+      closedPositions,
+      failedContracts: [...failed],
+    };
+  }
+
+  // ---- PlaceBatch ----
+
+  async placeBatch(req: { orders?: unknown; maxConcurrency?: unknown; allOrNone?: unknown }, deadlineMs: number): Promise<orders.BatchOrderResponse> {
+    const list = req.orders;
+    if (!Array.isArray(list) || list.length === 0) throw new FrontDoorError('INVALID_ARGUMENT', 'orders: at least one order is required', 'orders');
+    if (list.length > this.maxBatch) throw new FrontDoorError('INVALID_ARGUMENT', `orders: at most ${this.maxBatch} orders per batch, got ${list.length}`, 'orders');
+    const mc = req.maxConcurrency ?? 0;
+    if (typeof mc !== 'number' || !Number.isInteger(mc) || mc < 0 || mc > 1000) {
+      throw new FrontDoorError('INVALID_ARGUMENT', `max_concurrency: must be an integer from 0 to 1000, got ${String(mc)}`, 'max_concurrency');
+    }
+    const allOrNone = req.allOrNone ?? false;
+    if (typeof allOrNone !== 'boolean') throw new FrontDoorError('INVALID_ARGUMENT', 'all_or_none: must be a boolean', 'all_or_none');
+    const concurrency = mc === 0 ? this.deps.config.batchConcurrency : mc;
+    const results: orders.OrderResponse[] = new Array(list.length);
+    let validated: Array<ValidatedOrder | undefined> | undefined;
+    let reservations: Array<ReservationRecord | undefined> | undefined;
+    if (allOrNone) {
+      const pre = this.precheck(list);
+      if ('failed' in pre) return tally(pre.failed);
+      validated = pre.validated;
+      reservations = pre.reservations;
+    }
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        if (i >= list.length) return;
+        const r = await this.place(list[i], deadlineMs, reservations?.[i], validated?.[i]);
+        results[i] = r.response;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+    return tally(results);
+  }
+
+  /**
+   * all_or_none: every order is validated and passes the risk gate (reserving its size) before any is
+   * sent; one failure releases every reservation and fails the whole batch, nothing sent.
+   */
+  private precheck(list: unknown[]): { validated: ValidatedOrder[]; reservations: Array<ReservationRecord | undefined> } | { failed: orders.OrderResponse[] } {
+    const validated: ValidatedOrder[] = [];
+    let failure: { index: number; code: string; message: string } | undefined;
+    for (let i = 0; i < list.length && !failure; i++) {
+      try {
+        const input = list[i];
+        if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new FrontDoorError('INVALID_ARGUMENT', 'orders: each order must be an object', 'orders');
+        validated.push(this.validate(input as OrderRequestInput));
+      } catch (err) {
+        const e = FrontDoorError.from(err);
+        failure = { index: i, code: e.code, message: e.message };
+      }
+    }
+    if (!failure && !this.ready) failure = { index: 0, code: 'UNAVAILABLE', message: 'orders: the engine is recovering its order book' };
+    const reservations: Array<ReservationRecord | undefined> = [];
+    if (!failure) {
+      for (let i = 0; i < validated.length; i++) {
+        const v = validated[i]!;
+        // A repeat of an earlier order reserves nothing: it will be answered from the book.
+        if (v.clientOrderId !== '' && this.book.byClientOrderId(v.accountId, v.clientOrderId)) {
+          reservations.push(undefined);
+          continue;
+        }
+        const c = this.resolveSymbol(v.contract.contractId)!.info;
+        const account = this.deps.runtime.accounts.find((a) => a.accountId === v.accountId)!;
+        const d = this.gate.check({ accountSlot: account.slot, contractSlot: c.slot, side: v.side === 'BUY' ? 0 : 1, size: v.quantity, reduceOnly: v.reduceOnly });
+        if (!d.allowed) {
+          failure = { index: i, code: d.reason, message: `${d.reason}: ${d.detail}` };
+          break;
+        }
+        reservations.push(d.reservation);
+      }
+      if (failure) for (const r of reservations) if (r) this.gate.release(r);
+    }
+    if (!failure) return { validated, reservations };
+    const f = failure;
+    return {
+      failed: list.map((input, i) => ({
+        ...emptyResponse(input, undefined),
+        reasonCode: f.code,
+        message: i === f.index ? f.message : `not sent: order ${f.index} of this all_or_none batch failed (${f.message})`,
+      })),
+    };
+  }
+
+  // ---- broker calls on the executor pool (shared rate budget and keep-alive pools) ----
+
+  private async brokerResult(method: RestMethod, ...args: unknown[]): Promise<RestResult> {
+    try {
+      return await this.deps.executor.run<RestResult>({ kind: 'rest', method, args });
+    } catch (err) {
+      const e = FrontDoorError.from(err);
+      return { ok: false, code: e.code, message: e.message };
+    }
+  }
+
+  private async broker<T>(method: RestMethod, ...args: unknown[]): Promise<T> {
+    const r = await this.brokerResult(method, ...args);
+    if (!r.ok) {
+      throw new FrontDoorError(r.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'UNAVAILABLE', `broker ${method} failed: ${r.message}`);
+    }
+    return r.value as T;
+  }
+
+  // ---- answers ----
+
+  response(e: OrderEntry, success: boolean, message?: string): orders.OrderResponse {
+    const r = e.sm.record;
+    return {
+      success,
+      orderId: e.orderId,
+      message: message ?? r.message ?? '',
+      status: r.status,
+      brokerOrderId: r.brokerOrderId ?? 0,
+      customTag: e.customTag,
+      clientOrderId: e.clientOrderId,
+      reasonCode: success ? '' : (r.reasonCode ?? ''),
+      orderStatus: ORDER_STATE_NUMBER[r.status],
+      contractId: e.contractId,
+      filledQuantity: r.filledQuantity,
+      ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
+      duplicate: false,
+      stopLossTicks: e.stopLossTicks,
+      takeProfitTicks: e.takeProfitTicks,
+    };
+  }
+
+  statusResponse(e: OrderEntry): orders.OrderStatusResponse {
+    const r = e.sm.record;
+    return {
+      found: true,
+      orderId: e.orderId,
+      status: r.status,
+      orderStatus: ORDER_STATE_NUMBER[r.status],
+      brokerOrderId: r.brokerOrderId ?? 0,
+      customTag: e.customTag,
+      clientOrderId: e.clientOrderId,
+      symbol: e.symbol,
+      contractId: e.contractId,
+      side: e.side,
+      quantity: e.quantity,
+      filledQuantity: r.filledQuantity,
+      ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
+      ...(e.price !== undefined ? { price: e.price } : {}),
+      orderType: e.orderType,
+      strategyName: e.strategyName,
+      reasonCode: r.reasonCode ?? '',
+      message: r.message ?? '',
+      createdAtMs: r.createdAtMs,
+      updatedAtMs: r.updatedAtMs,
+    };
+  }
+
+  update(e: OrderEntry): orders.OrderUpdate {
+    const r = e.sm.record;
+    return {
+      orderId: e.orderId,
+      orderStatus: ORDER_STATE_NUMBER[r.status],
+      status: r.status,
+      brokerOrderId: r.brokerOrderId ?? 0,
+      customTag: e.customTag,
+      clientOrderId: e.clientOrderId,
+      strategyName: e.strategyName,
+      symbol: e.symbol,
+      contractId: e.contractId,
+      side: e.side,
+      quantity: e.quantity,
+      filledQuantity: r.filledQuantity,
+      ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
+      reasonCode: r.reasonCode ?? '',
+      message: r.message ?? '',
+      timestampMs: r.updatedAtMs,
+      sequence: r.version,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deps.supervisor.off('event', this.onEvent);
+    if (this.resolveTimer) clearTimeout(this.resolveTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.journal.close();
+  }
+}
+
+function unitsOrUndefined(units: number | undefined): number | undefined {
+  return units === undefined ? undefined : unitsToPrice(units);
+}
+
+/** Canonical order parameters. Bracket levels as requested (not ticks, which move with the mark). */
+function paramsKeyOf(v: ValidatedOrder, input: OrderRequestInput): string {
+  const level = (camel: keyof OrderRequestInput, snake: keyof OrderRequestInput): string => {
+    const x = input[camel] ?? input[snake];
+    return typeof x === 'number' ? String(priceToUnits(x)) : '';
+  };
+  return [
+    v.contract.contractId,
+    v.side,
+    v.quantity,
+    v.orderType,
+    v.limitPriceUnits ?? '',
+    v.stopPriceUnits ?? '',
+    v.trailPriceUnits ?? '',
+    level('stopLoss', 'stop_loss'),
+    level('takeProfit', 'take_profit'),
+    v.strategyName,
+    v.reduceOnly ? 1 : 0,
+  ].join('|');
+}
+
+/** The answer for an order that never entered the book (refused input). */
+function emptyResponse(input: unknown, err: unknown): orders.OrderResponse {
+  const e = err === undefined ? undefined : FrontDoorError.from(err);
+  const cid = input && typeof input === 'object' ? ((input as OrderRequestInput).clientOrderId ?? (input as OrderRequestInput).client_order_id) : undefined;
+  return {
+    success: false,
+    orderId: '',
+    message: e?.message ?? '',
+    status: 'REJECTED',
+    brokerOrderId: 0,
+    customTag: '',
+    clientOrderId: typeof cid === 'string' ? cid : '',
+    reasonCode: e?.code ?? '',
+    orderStatus: ORDER_STATE_NUMBER.REJECTED,
+    contractId: '',
+    filledQuantity: 0,
+    duplicate: false,
+    stopLossTicks: 0,
+    takeProfitTicks: 0,
+  };
+}
+
+function tally(results: orders.OrderResponse[]): orders.BatchOrderResponse {
+  let succeeded = 0;
+  for (const r of results) if (r.success) succeeded += 1;
+  return { results, succeeded, failed: results.length - succeeded };
+}

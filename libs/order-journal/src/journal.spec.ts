@@ -1,0 +1,72 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { JournalWriter, intentOf, readJournal } from './journal';
+import type { PlaceTask } from './task';
+
+const task = (i: number): PlaceTask => ({
+  kind: 'place',
+  orderId: `run-${i}`,
+  accountId: 1001,
+  accountSlot: 0,
+  contractId: 'CON.F.US.MNQ.Z26',
+  contractSlot: 0,
+  symbol: 'MNQ',
+  side: i % 2 ? 'SELL' : 'BUY',
+  quantity: 1,
+  orderType: 'LIMIT',
+  brokerType: 1,
+  limitPrice: 21000.25,
+  stopLossTicks: -8,
+  reduceOnly: false,
+  strategyName: 'overnight_range',
+  clientOrderId: `c-${i}`,
+  paramsKey: 'k',
+  customTag: `TradingBot-v1.0-strategy-overnight_range-LIMIT-${i}-1790000000`,
+  counter: i,
+  createdAtMs: 1_790_000_000_000 + i,
+  deadlineMs: 0,
+});
+
+describe('order journal', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'journal-spec-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes intents appended in one tick as one group and reads every record back in order', async () => {
+    const w = new JournalWriter(dir, 'a');
+    await Promise.all([0, 1, 2].map((i) => w.appendIntent(intentOf(task(i), 1_790_000_000_100 + i))));
+    w.appendOutcome({ t: 'outcome', v: 1, orderId: 'run-1', outcome: 'accepted', brokerOrderId: 77, atMs: 1_790_000_000_200 });
+    w.close();
+    const recs = readJournal(dir);
+    expect(recs.map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-0', 'intent:run-1', 'intent:run-2', 'outcome:run-1']);
+    const first = recs[0]!;
+    expect(first.t === 'intent' && first.limitPrice).toBe(21000.25);
+    expect(first.t === 'intent' && first.stopLossTicks).toBe(-8);
+    expect(first.t === 'intent' && first.trailPrice).toBeUndefined();
+    expect(readFileSync(w.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+  });
+
+  it('merges the files of several writers and skips a torn last line', async () => {
+    const a = new JournalWriter(dir, '1-2');
+    const b = new JournalWriter(dir, '1-main');
+    await a.appendIntent(intentOf(task(5), 1));
+    b.appendOutcome({ t: 'outcome', v: 1, orderId: 'run-5', outcome: 'absent', reasonCode: 'UNAVAILABLE', atMs: 2 });
+    a.close();
+    b.close();
+    appendFileSync(a.path, '{"t":"intent","orderId":"run-6","acc');
+    appendFileSync(join(dir, 'notes.txt'), 'not a journal');
+    const recs = readJournal(dir);
+    expect(recs.map((r) => `${r.t}:${r.orderId}`).sort()).toEqual(['intent:run-5', 'outcome:run-5']);
+  });
+
+  it('refuses intents after close (the order must not be sent) and reads a missing dir as empty', async () => {
+    const w = new JournalWriter(dir, 'x');
+    w.close();
+    await expect(w.appendIntent(intentOf(task(1), 1))).rejects.toThrow(/closed/);
+    expect(readJournal(join(dir, 'missing'))).toEqual([]);
+  });
+});

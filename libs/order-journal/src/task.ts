@@ -1,0 +1,91 @@
+// The messages between the orders module (engine main thread) and the order-executor threads: one
+// structured-clonable task per order (one postMessage round trip through piscina), and the answer.
+// Broker-shaped values (order type and side numbers, double prices) are computed on the main thread
+// so the executor does no re-parsing on the hot path.
+import type { Reservation } from '@gateway/risk-gate';
+
+/** What the risk gate reserved for an in-flight order; the main thread releases it exactly once (ADR 0003). */
+export type ReservationRecord = Reservation;
+
+/** One order to place. Everything the journal needs to rebuild the book travels with it. */
+export interface PlaceTask {
+  readonly kind: 'place';
+  readonly orderId: string;
+  readonly accountId: number;
+  readonly accountSlot: number;
+  readonly contractId: string;
+  readonly contractSlot: number;
+  /** As the client sent it (root or contract id). */
+  readonly symbol: string;
+  /** 'BUY' | 'SELL' */
+  readonly side: 'BUY' | 'SELL';
+  readonly quantity: number;
+  /** MARKET, LIMIT, STOP, TRAILING_STOP, JOIN_BID, JOIN_ASK */
+  readonly orderType: string;
+  /** Gateway OrderType number. */
+  readonly brokerType: number;
+  readonly limitPrice?: number;
+  readonly stopPrice?: number;
+  readonly trailPrice?: number;
+  readonly stopLossTicks?: number;
+  readonly takeProfitTicks?: number;
+  readonly reduceOnly: boolean;
+  readonly strategyName: string;
+  readonly clientOrderId: string;
+  /** Canonical parameters: a repeated client order id with other parameters is ALREADY_EXISTS. */
+  readonly paramsKey: string;
+  readonly customTag: string;
+  readonly counter: number;
+  readonly createdAtMs: number;
+  /** Epoch ms after which the order must not be sent (the gRPC deadline); 0 = none. */
+  readonly deadlineMs: number;
+  /** Already gated (PlaceBatch all_or_none reserves the whole batch first): the executor skips the gate. */
+  readonly reservation?: ReservationRecord;
+}
+
+export type PlaceOutcome =
+  /** Order/place success:true. */
+  | { readonly outcome: 'accepted'; readonly brokerOrderId: number; readonly reservation?: ReservationRecord }
+  /** The risk gate refused it: nothing journaled, nothing sent. */
+  | { readonly outcome: 'denied'; readonly reasonCode: string; readonly message: string }
+  /** Order/place success:false: the broker's code name and text; a rejected place may carry an id. */
+  | { readonly outcome: 'rejected'; readonly codeName: string; readonly message: string; readonly brokerOrderId?: number; readonly reservation?: ReservationRecord }
+  /** Sent, no answer: resolve by custom tag, never resend. */
+  | { readonly outcome: 'unknown'; readonly message: string; readonly sentAtMs: number; readonly reservation?: ReservationRecord }
+  /** Not sent (deadline passed, rate budget exhausted, queue full, broker unreachable before sending). */
+  | {
+      readonly outcome: 'not-sent';
+      readonly code: 'DEADLINE' | 'UNAVAILABLE' | 'ORDER_RATE' | 'QUEUE_FULL' | 'INTERNAL';
+      readonly message: string;
+      readonly reservation?: ReservationRecord;
+    };
+
+/** The broker calls other than place, run on an executor thread so they share its rate budget and pool. */
+export type RestMethod =
+  | 'cancelOrder'
+  | 'modifyOrder'
+  | 'closeContract'
+  | 'partialCloseContract'
+  | 'searchOrders'
+  | 'searchOpenOrders'
+  | 'searchOpenPositions'
+  | 'queryAllOrders';
+
+export interface RestTask {
+  readonly kind: 'rest';
+  readonly method: RestMethod;
+  readonly args: readonly unknown[];
+}
+
+/** A broker call's answer; errors travel as data (class identity does not survive postMessage). */
+export type RestResult =
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false;
+      /** The topstepx error code (GATEWAY_ERROR, UNKNOWN_OUTCOME, …). */
+      readonly code: string;
+      readonly codeName?: string;
+      readonly message: string;
+    };
+
+export type OrderTask = PlaceTask | RestTask;
