@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_TAG_PREFIX, mapBrokerStatus } from '@gateway/orders';
 import { orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import { waitFor } from './helpers';
+import { tradingHoursEnv, waitFor } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -46,6 +46,7 @@ function startChild(simUrl: string): Promise<Running> {
       RISK_MAX_POSITION: '1000',
       RISK_MAX_OPEN_ORDERS: '10000',
       RISK_MAX_ORDERS_PER_MINUTE: '0',
+      ...tradingHoursEnv(),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -8,7 +8,7 @@ import { loadConfig, type EngineConfig } from '@gateway/runtime';
 import { parseCustomTag } from '@gateway/orders';
 import { orders } from '@gateway/proto';
 import { startEngine, type RunningEngine } from '../src/engine';
-import { silentLogger, waitFor } from './helpers';
+import { silentLogger, tradingHoursEnv, waitFor } from './helpers';
 import { call, orderRequest, ordersClient, standInForRiskAndMarks, type OrdersClient } from './orders-helpers';
 
 const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
@@ -57,6 +57,7 @@ describe('orders: back-pressure, deadlines, restart replay', () => {
     RISK_MAX_POSITION: '1000',
     RISK_MAX_OPEN_ORDERS: '10000',
     RISK_MAX_ORDERS_PER_MINUTE: '0',
+    ...tradingHoursEnv(),
   });
   let running: Awaited<ReturnType<typeof start>> | undefined;
 

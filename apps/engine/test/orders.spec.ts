@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@gateway/runtime';
 import { orders } from '@gateway/proto';
 import { startEngine, type RunningEngine } from '../src/engine';
-import { silentLogger, waitFor } from './helpers';
+import { silentLogger, tradingHoursEnv, waitFor } from './helpers';
 import { call, orderRequest, ordersClient, standInForRiskAndMarks, type OrdersClient } from './orders-helpers';
 
 const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
@@ -31,7 +31,7 @@ describe('orders front door', () => {
   let base: string;
 
   beforeAll(async () => {
-    const config = loadConfig({ HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', DATA_DIR, CONTRACTS: 'MNQ,ES', EXECUTOR_THREADS: '1' });
+    const config = loadConfig({ HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', DATA_DIR, CONTRACTS: 'MNQ,ES', EXECUTOR_THREADS: '1', ...tradingHoursEnv() });
     engine = await startEngine(config, ENGINE_URL, silentLogger());
     base = `http://127.0.0.1:${engine.httpPort}`;
     await standInForRiskAndMarks(engine.runtime.state, engine.runtime.accounts, engine.runtime.contracts);

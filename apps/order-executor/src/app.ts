@@ -6,7 +6,7 @@ import { threadId } from 'node:worker_threads';
 import { JournalWriter, intentOf, type OutcomeRecord, type PlaceOutcome, type PlaceTask, type RestResult, type RestTask, type ReservationRecord } from '@gateway/order-journal';
 import { RiskGate } from '@gateway/risk-gate';
 import type { SharedState } from '@gateway/shared-state';
-import type { Logger, WorkerInit } from '@gateway/runtime';
+import { riskGateOptions, type Logger, type WorkerInit } from '@gateway/runtime';
 import {
   AuthError,
   GatewayError,
@@ -69,7 +69,9 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   const { init, state, logger, registry } = deps;
   const clock = deps.clock ?? Date.now;
   const cfg = init.config;
-  const gate = new RiskGate(state, { clock });
+  // The gate judges trading hours and micro weighting by the same RISK_* settings and risk clock as the
+  // risk-manager; an injected clock (tests) replaces the risk clock.
+  const gate = new RiskGate(state, { ...riskGateOptions(cfg.risk), ...(deps.clock ? { clock: deps.clock } : {}) });
   const rateGate = new PrepaidRateGate(cfg.broker.rateLimit ? state.rate : undefined);
   const rest = new GatewayRestClient({
     baseUrl: init.broker.apiUrl,

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { COMBINE_50K, TestClock } from '@gateway/risk';
 import { AccountState, allocateSharedState, attachSharedState, newAccountRecord, newPositionRecord } from '@gateway/shared-state';
-import { loadConfig, ConfigError } from '@gateway/runtime';
+import { ConfigError, limitsFromConfig, loadConfig } from '@gateway/runtime';
 import { AccountRisk, type ContractEntry } from './account-risk';
-import { limitsFromConfig } from './limits';
 
 const NOW = Date.UTC(2026, 11, 2, 16, 0); // Wed 10:00 CT
 const MNQ = 'CON.F.US.MNQ.Z26';

@@ -11,7 +11,7 @@
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceApp, WorkerContext } from '@gateway/runtime';
+import { limitsFromConfig, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { tradingDayOf } from '@gateway/session';
 import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
@@ -25,7 +25,6 @@ import {
   type GatewayUserTrade,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type OrderRow, type PersistedRisk } from './account-risk';
-import { limitsFromConfig } from './limits';
 
 /** CME micro roots (10 micros count as 1 mini where the account type says so). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);

@@ -12,3 +12,4 @@ export * from './run-worker';
 export * from './bootstrap';
 export * from './executor-pool';
 export * from './standalone';
+export * from './risk-config';

@@ -28,7 +28,7 @@ import {
 import type { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
 import { newMark } from '@gateway/shared-state';
-import type { ContractInfo } from '@gateway/runtime';
+import { riskGateOptions, type ContractInfo } from '@gateway/runtime';
 import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
@@ -99,7 +99,7 @@ export class OrdersService {
     this.absentAfterMs = options.absentAfterMs ?? 30_000;
     this.runId = this.clock().toString(36);
     this.book = new OrderBook((issue, entry) => deps.logger.debug({ orderId: entry.orderId, issue }, 'order event ignored'));
-    this.gate = new RiskGate(deps.runtime.state, { clock: this.clock });
+    this.gate = new RiskGate(deps.runtime.state, { ...riskGateOptions(deps.config.risk), ...(options.clock ? { clock: options.clock } : {}) });
     this.journal = new JournalWriter(deps.config.dataDir, `${process.pid}-main`);
     this.placed = new Counter({
       name: 'front_door_orders_total',

@@ -1,7 +1,7 @@
 // RISK_* configuration → the frozen per-account limits of @gateway/risk. The preset gives every default
 // (libs/risk/README.md lists the 50K Combine values and their sources); each RISK_* key overrides one.
 import { MINI_WEIGHT, MONEY_SCALE, parseRiskLimits, RiskConfigError, type RiskLimits } from '@gateway/risk';
-import { ConfigError, type RiskConfig } from '@gateway/runtime';
+import { ConfigError, type RiskConfig } from './config';
 
 const FIELD_TO_KEY: Record<string, string> = {
   startingBalanceUnits: 'RISK_STARTING_BALANCE',
@@ -34,4 +34,20 @@ export function limitsFromConfig(risk: RiskConfig): RiskLimits {
     if (err instanceof RiskConfigError) throw new ConfigError(FIELD_TO_KEY[err.field] ?? err.field, err.message);
     throw err;
   }
+}
+
+/**
+ * The risk clock: wall time plus the RISK_CLOCK_OFFSET_MS test hook. Every thread that judges risk
+ * (the risk-manager, the executor threads' gate, the front door's pre-check) uses this one, so that
+ * trading hours and day rolls agree across threads.
+ */
+export function riskClock(risk: RiskConfig): () => number {
+  const offset = risk.clockOffsetMs;
+  return offset === 0 ? Date.now : () => Date.now() + offset;
+}
+
+/** The options of a RiskGate in an engine thread, from the same RISK_* settings the risk-manager uses. */
+export function riskGateOptions(risk: RiskConfig): { clock: () => number; hours: RiskLimits; microWeighting: boolean } {
+  const limits = limitsFromConfig(risk);
+  return { clock: riskClock(risk), hours: limits, microWeighting: limits.microWeighting };
 }
