@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false' };
-const build = spawnSync(process.execPath, [path.join(root, 'node_modules/nx/bin/nx.js'), 'run', 'engine:build', '--outputStyle=static'], {
+const build = spawnSync(process.execPath, [path.join(root, 'node_modules/.bin/nx'), 'run', 'engine:build', '--outputStyle=static'], {
   cwd: root,
   env,
   stdio: ['ignore', 'ignore', 'inherit'],

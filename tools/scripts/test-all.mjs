@@ -31,7 +31,7 @@ for (const p of projects) rmSync(path.join(p, 'test-output'), { recursive: true,
 const extraArgs = process.argv.slice(2);
 const run = spawnSync(
   process.execPath,
-  [path.join(root, 'node_modules/nx/bin/nx.js'), 'run-many', '-t', 'test', '--parallel=1', '--outputStyle=static', ...extraArgs],
+  [path.join(root, 'node_modules/.bin/nx'), 'run-many', '-t', 'test', '--parallel=1', '--outputStyle=static', ...extraArgs],
   { cwd: root, env, stdio: 'inherit' },
 );
 
