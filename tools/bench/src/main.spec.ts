@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from './main';
+import { findTradeToSendHistogram, histogramBuckets, quantileFromDelta } from './market';
+import { READY, metricValue } from './engine-process';
+
+describe('bench arguments', () => {
+  it('parses the flags', () => {
+    expect(parseArgs([])).toEqual({ quick: false, json: false, soak: false, soakMinutes: 10, only: undefined });
+    expect(parseArgs(['--quick', '--json', '--only', 'risk,bars'])).toMatchObject({ quick: true, json: true, only: ['risk', 'bars'] });
+    expect(parseArgs(['--soak', '--soak-minutes', '2'])).toMatchObject({ soak: true, soakMinutes: 2 });
+  });
+
+  it('names the bad flag', () => {
+    expect(() => parseArgs(['--fast'])).toThrow(/--fast/);
+    expect(() => parseArgs(['--only', 'nope'])).toThrow(/--only: unknown benchmark "nope"/);
+    expect(() => parseArgs(['--soak-minutes', '-1'])).toThrow(/--soak-minutes/);
+  });
+});
+
+describe('metrics scraping', () => {
+  const text = (counts: number[]): string =>
+    [
+      '# HELP market_data_trade_to_send_seconds x',
+      '# TYPE market_data_trade_to_send_seconds histogram',
+      ...[0.0005, 0.001, 0.0025].map((le, i) => `market_data_trade_to_send_seconds_bucket{le="${le}",app="market-data"} ${counts[i]}`),
+      `market_data_trade_to_send_seconds_bucket{le="+Inf",app="market-data"} ${counts[3]}`,
+      'nodejs_eventloop_lag_p99_seconds{app="engine"} 0.0123',
+      'nodejs_eventloop_lag_p99_seconds{app="market-data"} 0.5',
+    ].join('\n');
+
+  it('finds the trade → send histogram and the p99 bucket of the observations between two scrapes', () => {
+    const before = text([10, 10, 10, 10]);
+    const after = text([10 + 900, 10 + 985, 10 + 1000, 10 + 1000]);
+    const name = findTradeToSendHistogram(after)!;
+    expect(name).toBe('market_data_trade_to_send_seconds');
+    expect(quantileFromDelta(histogramBuckets(before, name), histogramBuckets(after, name), 0.99)).toEqual({ bound: 0.0025, count: 1000 });
+    expect(quantileFromDelta(histogramBuckets(before, name), histogramBuckets(after, name), 0.5)).toEqual({ bound: 0.0005, count: 1000 });
+    expect(quantileFromDelta(histogramBuckets(before, name), histogramBuckets(before, name), 0.99)).toBeUndefined();
+  });
+
+  it('uses the later scrape alone when the thread restarted between the scrapes', () => {
+    const name = 'market_data_trade_to_send_seconds';
+    const q = quantileFromDelta(histogramBuckets(text([500, 500, 500, 500]), name), histogramBuckets(text([0, 10, 10, 10]), name), 0.99);
+    expect(q).toEqual({ bound: 0.001, count: 10 });
+  });
+
+  it('reads one gauge by label', () => {
+    expect(metricValue(text([0, 0, 0, 0]), 'nodejs_eventloop_lag_p99_seconds', { app: 'engine' })).toBe(0.0123);
+    expect(metricValue(text([0, 0, 0, 0]), 'nodejs_eventloop_lag_p99_seconds', { app: 'nope' })).toBeUndefined();
+  });
+});
+
+describe('engine ready line', () => {
+  it('parses ports and the simulator URL, with or without the market-data ws part', () => {
+    const withWs = READY.exec('engine ready: grpc 127.0.0.1:5001 · http 127.0.0.1:8001 · market-data ws 127.0.0.1:8002 · broker embedded simulator http://127.0.0.1:9000')!;
+    expect([withWs[1], withWs[2], withWs[3], withWs[4], withWs[5], withWs[6], withWs[7]]).toEqual(['127.0.0.1', '5001', '127.0.0.1', '8001', '127.0.0.1', '8002', 'http://127.0.0.1:9000']);
+    const without = READY.exec('engine ready: grpc 127.0.0.1:5001 · http 127.0.0.1:8001 · broker embedded simulator http://127.0.0.1:9000')!;
+    expect([without[5], without[7]]).toEqual([undefined, 'http://127.0.0.1:9000']);
+  });
+});

@@ -1,0 +1,156 @@
+// Steady load against an engine whose simulator prints ~10,000 trades/s: 100 WebSocket subscribers to the
+// market-data fan-out and 5 orders/s over gRPC, each from its own client process. Measures the engine
+// process's RSS (VmRSS, not the simulator child) and CPU (utime+stime delta over wall time, % of one core),
+// the trade → subscriber latency from the engine's own histogram, and the memory each of 1,000 connected
+// subscribers adds.
+import type { ClientResult } from './client';
+import { startClient, type RunningClient } from './clients';
+import { scrapeMetrics, type EngineProcess } from './engine-process';
+import { notMeasured, type Figures } from './figures';
+import { cpuMeter, rssMb } from './proc';
+
+export interface SteadyOptions {
+  durationMs: number;
+  warmupMs: number;
+  subscribers: number;
+  ordersPerSecond: number;
+  /** Total trades/s the simulator was started with (for the notes). */
+  tradesPerSecond: number;
+  symbol: string;
+  /** The first message each subscriber sends (the fan-out's subscribe request). */
+  subscribe: unknown[];
+  /** Subscribers for the per-subscriber memory row (0 = skip). */
+  memorySubscribers: number;
+  /** RSS is averaged over this window before and after connecting them (GC makes single samples noisy). */
+  rssWindowMs: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Histogram buckets (cumulative, by `le`) of the metric family `name`, summed over every label set. */
+export function histogramBuckets(text: string, name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{([^}]*)\\}\\s+(\\S+)`);
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const le = /le="([^"]+)"/.exec(m[1]!);
+    if (!le) continue;
+    const bound = le[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(le[1]);
+    out.set(bound, (out.get(bound) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+/** Upper bound of the bucket holding quantile q of the observations between two scrapes (undefined if none). */
+export function quantileFromDelta(before: Map<number, number>, after: Map<number, number>, q: number): { bound: number; count: number } | undefined {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  // A thread restarted between the scrapes resets its counts: then `after` alone is the window's data.
+  const reset = (after.get(Number.POSITIVE_INFINITY) ?? 0) < (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  const cum = bounds.map((b) => (after.get(b) ?? 0) - (reset ? 0 : (before.get(b) ?? 0)));
+  const total = cum[cum.length - 1] ?? 0;
+  if (total <= 0) return undefined;
+  for (let i = 0; i < bounds.length; i++) if (cum[i]! >= q * total) return { bound: bounds[i]!, count: total };
+  return undefined;
+}
+
+/** The engine's trade-arrival → socket-send histogram family, found by name (issue 5), if it exports one. */
+export function findTradeToSendHistogram(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^# TYPE (\S+) histogram/.exec(line);
+    if (m && /(trade|tick)/i.test(m[1]!) && /(subscriber|send|sent|fan_?out|publish|deliver)/i.test(m[1]!)) return m[1];
+  }
+  return undefined;
+}
+
+/** Mean VmRSS over `ms`, sampled every 250 ms. */
+async function meanRss(pid: number, ms: number): Promise<number> {
+  const xs: number[] = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    xs.push(rssMb(pid));
+    await sleep(250);
+  }
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+export async function measureIdleRss(pid: number, settleMs: number, sampleMs: number): Promise<number> {
+  await sleep(settleMs);
+  return Math.round((await meanRss(pid, sampleMs)) * 10) / 10;
+}
+
+function wsReason(r: ClientResult | undefined, url: string): string {
+  const e = r?.errors[0];
+  return `market-data WebSocket not reachable at ${url}${e ? ` (${e})` : ''}`;
+}
+
+export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, notes: string[]): Promise<Figures> {
+  const f: Figures = {};
+  await sleep(o.warmupMs);
+  let subs: RunningClient | undefined;
+  let trickle: RunningClient | undefined;
+  let wsOpen = 0;
+  let wsWhy = '';
+  try {
+    subs = await startClient({ kind: 'ws-subscribers', url: engine.marketDataWsUrl, count: o.subscribers, subscribe: o.subscribe, connectTimeoutMs: 5000 }, 120_000);
+    wsOpen = subs.ready?.counters['open'] ?? 0;
+    if (wsOpen === 0) wsWhy = wsReason(subs.ready, engine.marketDataWsUrl);
+  } catch (e) {
+    wsWhy = `subscriber client: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  try {
+    trickle = await startClient({ kind: 'order-trickle', address: engine.grpcAddress, perSecond: o.ordersPerSecond, strategy: `bench_steady_${Date.now().toString(36)}`, symbol: o.symbol });
+  } catch (e) {
+    notes.push(`Steady load: the order flow could not start (${e instanceof Error ? e.message : String(e)}).`);
+  }
+  await sleep(1000);
+  const before = await scrapeMetrics(engine.httpUrl);
+  const cpu = cpuMeter(engine.pid);
+  const rss: number[] = [];
+  const end = Date.now() + o.durationMs;
+  while (Date.now() < end) {
+    rss.push(rssMb(engine.pid));
+    await sleep(250);
+  }
+  const cpuPct = cpu.stop();
+  const after = await scrapeMetrics(engine.httpUrl);
+  const subsResult = subs ? await subs.stop().catch(() => undefined) : undefined;
+  const trickleResult = trickle ? await trickle.stop().catch(() => undefined) : undefined;
+  f['engine_load_rss_mb'] = Math.round(Math.max(...rss) * 10) / 10;
+  f['engine_cpu_pct'] = Math.round(cpuPct * 10) / 10;
+
+  const hist = findTradeToSendHistogram(after);
+  if (wsOpen === 0) f['tick_to_subscriber_p99_ms'] = notMeasured(wsWhy);
+  else if (!hist) f['tick_to_subscriber_p99_ms'] = notMeasured('the engine exports no trade → subscriber-send histogram on /metrics (issue 5)');
+  else {
+    const q = quantileFromDelta(histogramBuckets(before, hist), histogramBuckets(after, hist), 0.99);
+    const toMs = /_seconds$/.test(hist) ? 1000 : /_(us|microseconds)$/.test(hist) ? 0.001 : 1;
+    f['tick_to_subscriber_p99_ms'] = q && Number.isFinite(q.bound) ? Math.round(q.bound * toMs * 1000) / 1000 : notMeasured(`${hist}: no observations during the window`);
+    if (q) notes.push(`Trade → subscriber: engine histogram \`${hist}\` (trade arrival in market-data → socket send), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the bucket holding p99.`);
+  }
+  const msgs = subsResult?.counters['messages'] ?? 0;
+  notes.push(
+    `Steady load: simulator at ${o.tradesPerSecond.toLocaleString('en-US')} trades/s (all contracts), ${wsOpen}/${o.subscribers} WebSocket subscribers connected (${msgs} messages received, ${subsResult?.counters['closedByServer'] ?? 0} closed by the server), ${o.ordersPerSecond} orders/s over gRPC (${trickleResult?.counters['ok'] ?? 0}/${trickleResult?.counters['sent'] ?? 0} placed${trickleResult?.errors[0] ? `; e.g. ${trickleResult.errors[0]}` : ''}); ${(o.durationMs / 1000).toFixed(0)} s window after ${(o.warmupMs / 1000).toFixed(0)} s warm-up. RSS: max of VmRSS samples every 250 ms; CPU: utime+stime delta of the engine process (all its threads, not the simulator child) over the window.`,
+  );
+
+  if (o.memorySubscribers > 0) {
+    if (wsOpen === 0) f['subscriber_kb_each'] = notMeasured(wsWhy);
+    else {
+      try {
+        const base = await meanRss(engine.pid, o.rssWindowMs);
+        const many = await startClient({ kind: 'ws-subscribers', url: engine.marketDataWsUrl, count: o.memorySubscribers, subscribe: o.subscribe, connectTimeoutMs: 30_000 }, 300_000);
+        const open = many.ready?.counters['open'] ?? 0;
+        await sleep(2000);
+        const loaded = await meanRss(engine.pid, o.rssWindowMs);
+        await many.stop().catch(() => undefined);
+        f['subscriber_kb_each'] = open > 0 ? Math.round((((loaded - base) * 1024) / open) * 10) / 10 : notMeasured(wsReason(many.ready, engine.marketDataWsUrl));
+        notes.push(
+          `Subscribers: ${open}/${o.memorySubscribers} connected at once from one client process${many.ready?.errors[0] ? ` (failures e.g. ${many.ready.errors[0]})` : ''}; memory each = (mean RSS over ${o.rssWindowMs / 1000} s with them − mean RSS over ${o.rssWindowMs / 1000} s before) / connected, under the same trade feed (GC noise is of the order of MBs, so the figure is rough).`,
+        );
+      } catch (e) {
+        f['subscriber_kb_each'] = notMeasured(`subscriber client: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+  return f;
+}

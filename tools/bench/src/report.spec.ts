@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { REQUIRED_JSON_KEYS, figuresToJson, notMeasured, type Figures } from './figures';
+import { SOAK_END, SOAK_START, asciiPlot, extractSoakSection, renderReport, renderTable, slope, type ReportInput, type SoakResult } from './report';
+import { rssTrend } from './soak';
+
+const machine = { cpuModel: 'Test CPU', cores: 2, ramGb: 8, node: 'v20.0.0', os: 'Linux test' };
+
+const soak = (rss: number[]): SoakResult => {
+  const samples = rss.map((r, i) => ({ tSec: i * 10, rssMb: r, eldP99Ms: 1.5, cpuPct: 12 }));
+  return { durationSec: 600, warmupSec: 0, tradesPerSec: 10_000, subscribers: 100, ordersPerSec: 5, samples, ...rssTrend(samples, 0) };
+};
+
+describe('PERFORMANCE.md writer', () => {
+  const figures: Figures = {
+    order_grpc_p99_ms: 1.234,
+    engine_idle_rss_mb: 180,
+    bars_oracle_ratio: 2.5,
+    tick_to_subscriber_p99_ms: notMeasured('market-data WebSocket not reachable'),
+  };
+
+  it('renders one table row per figure with goal, measured value and verdict', () => {
+    const t = renderTable(figures).split('\n');
+    expect(t[0]).toBe('| Row | Seed target | Our goal | Measured | Result |');
+    expect(t).toHaveLength(2 + 4);
+    expect(t.find((l) => l.startsWith('| PlaceOrder round trip, gRPC, p99'))).toBe('| PlaceOrder round trip, gRPC, p99 | 10–20 ms order execution | ≤ 2 ms | 1.234 ms | pass |');
+    expect(t.find((l) => l.startsWith('| Engine RSS, idle'))).toContain('| 180.0 MB | **FAIL** |');
+    expect(t.find((l) => l.includes('technicalindicators'))).toContain('| 2.50 × | info |');
+    expect(t.find((l) => l.startsWith('| Trade → WebSocket'))).toContain('not measured: market-data WebSocket not reachable | — |');
+  });
+
+  it('writes machine, date, mode, notes, and a placeholder when no soak ever ran', () => {
+    const input: ReportInput = { machine, date: new Date('2026-11-25T10:00:00Z'), mode: 'quick', figures, notes: ['how A was measured'] };
+    const md = renderReport(input);
+    expect(md).toContain('- Date: 2026-11-25T10:00:00.000Z');
+    expect(md).toContain('- Mode: quick');
+    expect(md).toContain('Test CPU, 2 cores, 8.0 GB RAM, Linux test, Node v20.0.0');
+    expect(md).toContain('- how A was measured');
+    expect(md).toContain('Not run yet: `npm run bench -- --soak`');
+  });
+
+  it('keeps the previous soak section when this run did not soak, and replaces it when it did', () => {
+    const base: ReportInput = { machine, date: new Date('2026-11-25T10:00:00Z'), mode: 'soak', figures: {}, notes: [], soak: soak([90, 90.5, 90.2, 90.4]) };
+    const first = renderReport(base);
+    const section = extractSoakSection(first)!;
+    expect(section.startsWith(SOAK_START) && section.endsWith(SOAK_END)).toBe(true);
+    expect(section).toContain('**flat**');
+    const second = renderReport({ ...base, mode: 'full', soak: undefined, figures }, first);
+    expect(extractSoakSection(second)).toBe(section);
+    const third = renderReport({ ...base, soak: soak([90, 100, 110, 120]) }, first);
+    expect(extractSoakSection(third)).toContain('**GROWING**');
+  });
+
+  it('prints --json with every required key, null and a reason when not measured', () => {
+    const j = figuresToJson(figures, { mode: 'quick' });
+    for (const k of REQUIRED_JSON_KEYS) expect(k in j).toBe(true);
+    expect(j['order_grpc_p99_ms']).toBe(1.234);
+    expect(j['tick_to_subscriber_p99_ms']).toBeNull();
+    expect((j['not_measured'] as Record<string, string>)['tick_to_subscriber_p99_ms']).toBe('market-data WebSocket not reachable');
+    expect((j['not_measured'] as Record<string, string>)['batch100_ms']).toMatch(/not run/);
+    expect(j['mode']).toBe('quick');
+  });
+});
+
+describe('soak helpers', () => {
+  it('fits the RSS slope by least squares', () => {
+    expect(slope([0, 1, 2, 3], [1, 3, 5, 7])).toBeCloseTo(2, 12);
+    expect(slope([0], [5])).toBe(0);
+    const t = rssTrend(soak([100, 101, 102, 103, 104, 105, 106]).samples, 0);
+    expect(t.rssSlopeMbPerMin).toBeCloseTo(6, 9);
+    expect(t.rssGrowthMb).toBeCloseTo(6, 9);
+    expect(t.flat).toBe(false);
+  });
+
+  it('plots one column per sample with the extremes on the top and bottom rows', () => {
+    const rows = asciiPlot(soak([10, 20, 30]).samples, 60, 3).split('\n');
+    expect(rows[0]).toMatch(/30\.0 MB \| {2}\*$/);
+    expect(rows[2]).toMatch(/10\.0 MB \|\* {2}$/);
+  });
+});

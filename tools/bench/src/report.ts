@@ -1,0 +1,177 @@
+// docs/PERFORMANCE.md, rendered from one run's figures (never hand-edited: `npm run bench` rewrites it).
+// The soak section sits between markers so a run without --soak keeps the previous soak's section.
+import { ROWS, isMeasured, meetsGoal, type Figures, type Goal, type RowSpec } from './figures';
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  ramGb: number;
+  node: string;
+  os: string;
+  /** 1-minute load average at the start and the end of the run (a busy machine skews every figure). */
+  loadAvg?: [number, number];
+}
+
+export interface SoakSample {
+  /** Seconds since the soak started. */
+  tSec: number;
+  rssMb: number;
+  /** Engine main-thread event-loop delay p99 over the last interval (from its /metrics), ms; NaN if unknown. */
+  eldP99Ms: number;
+  cpuPct: number;
+}
+
+export interface SoakResult {
+  durationSec: number;
+  warmupSec: number;
+  tradesPerSec: number;
+  subscribers: number;
+  ordersPerSec: number;
+  samples: SoakSample[];
+  /** Least-squares RSS slope after warm-up, MB per minute. */
+  rssSlopeMbPerMin: number;
+  /** RSS growth over the post-warm-up window predicted by the slope, MB. */
+  rssGrowthMb: number;
+  flat: boolean;
+}
+
+export interface ReportInput {
+  machine: MachineInfo;
+  date: Date;
+  mode: 'quick' | 'full' | 'soak';
+  figures: Figures;
+  /** Free-text notes on how rows were measured (one bullet each). */
+  notes: readonly string[];
+  soak?: SoakResult;
+}
+
+export const SOAK_START = '<!-- soak:start -->';
+export const SOAK_END = '<!-- soak:end -->';
+
+function fmt(v: number, digits: number): string {
+  return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function goalText(g: Goal | undefined, row: RowSpec): string {
+  if (!g) return '—';
+  const op = g.op === '<=' ? '≤' : g.op === '>=' ? '≥' : '=';
+  return `${op} ${fmt(g.value, g.value % 1 === 0 ? 0 : 1)} ${row.unit}`;
+}
+
+export function renderTable(figures: Figures): string {
+  const lines = ['| Row | Seed target | Our goal | Measured | Result |', '|---|---|---|---|---|'];
+  for (const row of ROWS) {
+    const f = figures[row.key];
+    if (f === undefined) continue;
+    let measured: string;
+    let result: string;
+    if (isMeasured(f)) {
+      measured = `${fmt(f, row.digits)} ${row.unit}`;
+      result = row.goal ? (meetsGoal(row.goal, f) ? 'pass' : '**FAIL**') : 'info';
+    } else {
+      measured = `not measured: ${typeof f === 'number' ? 'not a finite number' : f.notMeasured}`.replaceAll('|', '/');
+      result = '—';
+    }
+    lines.push(`| ${row.label} | ${row.seed} | ${goalText(row.goal, row)} | ${measured} | ${result} |`);
+  }
+  return lines.join('\n');
+}
+
+/** An ASCII plot of RSS over time: one column per sample (resampled to at most `width`), `height` rows. */
+export function asciiPlot(samples: readonly SoakSample[], width = 60, height = 10): string {
+  if (samples.length === 0) return '(no samples)';
+  const step = Math.max(1, Math.ceil(samples.length / width));
+  const cols: number[] = [];
+  for (let i = 0; i < samples.length; i += step) cols.push(samples[i]!.rssMb);
+  const lo = Math.min(...cols);
+  const hi = Math.max(...cols);
+  const span = hi - lo || 1;
+  const rows: string[] = [];
+  for (let r = height - 1; r >= 0; r--) {
+    const level = lo + (span * r) / (height - 1);
+    const label = fmt(level, 1).padStart(7);
+    rows.push(`${label} MB |${cols.map((v) => (Math.round(((v - lo) / span) * (height - 1)) === r ? '*' : ' ')).join('')}`);
+  }
+  const last = samples[samples.length - 1]!.tSec;
+  rows.push(`${' '.repeat(11)}+${'-'.repeat(cols.length)}`);
+  rows.push(`${' '.repeat(12)}0 s${' '.repeat(Math.max(1, cols.length - 3 - String(Math.round(last)).length - 2))}${Math.round(last)} s`);
+  return rows.join('\n');
+}
+
+export function renderSoak(s: SoakResult, date: Date): string {
+  const lines = [
+    SOAK_START,
+    '## Soak',
+    '',
+    `Run ${date.toISOString()}: ${fmt(s.durationSec / 60, s.durationSec % 60 === 0 ? 0 : 1)} min at ${fmt(s.tradesPerSec, 0)} trades/s, ${s.subscribers} WebSocket subscribers, ${s.ordersPerSec} orders/s; first ${s.warmupSec} s are warm-up.`,
+    '',
+    `RSS slope after warm-up: ${fmt(s.rssSlopeMbPerMin, 3)} MB/min (${fmt(s.rssGrowthMb, 1)} MB over the window) → **${s.flat ? 'flat' : 'GROWING'}** (flat = growth under 5 MB over the window).`,
+    '',
+    '```',
+    asciiPlot(s.samples),
+    '```',
+    '',
+    '| t (s) | RSS (MB) | event-loop delay p99 (ms) | CPU (% of a core) |',
+    '|---|---|---|---|',
+  ];
+  const step = Math.max(1, Math.ceil(s.samples.length / 20));
+  for (let i = 0; i < s.samples.length; i += step) {
+    const x = s.samples[i]!;
+    lines.push(`| ${fmt(x.tSec, 0)} | ${fmt(x.rssMb, 1)} | ${Number.isFinite(x.eldP99Ms) ? fmt(x.eldP99Ms, 2) : '—'} | ${fmt(x.cpuPct, 1)} |`);
+  }
+  lines.push(SOAK_END);
+  return lines.join('\n');
+}
+
+/** The soak section of an existing PERFORMANCE.md, markers included, or undefined. */
+export function extractSoakSection(md: string | undefined): string | undefined {
+  if (!md) return undefined;
+  const a = md.indexOf(SOAK_START);
+  const b = md.indexOf(SOAK_END);
+  if (a < 0 || b < a) return undefined;
+  return md.slice(a, b + SOAK_END.length);
+}
+
+/** Least-squares slope of y over x. */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n < 2 || ys.length !== n) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+export function renderReport(input: ReportInput, previousMd?: string): string {
+  const { machine: m, date, mode, figures } = input;
+  const soak = input.soak ? renderSoak(input.soak, date) : extractSoakSection(previousMd);
+  const parts = [
+    '# Performance',
+    '',
+    '<!-- Generated by `npm run bench` (tools/bench/run.mjs). Do not edit by hand: re-run the harness. -->',
+    '',
+    `- Date: ${date.toISOString()}`,
+    `- Mode: ${mode}${mode === 'quick' ? ' (reduced counts and durations; run `npm run bench` for the full figures)' : ''}`,
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${fmt(m.ramGb, 1)} GB RAM, ${m.os}, Node ${m.node}`,
+    ...(m.loadAvg
+      ? [`- Load average (1 min) at start / end of the run: ${fmt(m.loadAvg[0], 1)} / ${fmt(m.loadAvg[1], 1)}${Math.max(...m.loadAvg) > m.cores ? ' — the machine was busy with other work: latencies and CPU figures are pessimistic' : ''}`]
+      : []),
+    '- The engine runs compiled (`node --max-semi-space-size=1 dist/apps/engine/main.js`) with its embedded simulator on loopback;',
+    '  load generators run in separate processes, so their CPU and memory are not the engine\'s.',
+    '',
+    renderTable(figures),
+    '',
+    '## How each row is measured',
+    '',
+    ...input.notes.map((n) => `- ${n}`),
+    '',
+  ];
+  if (soak) parts.push(soak, '');
+  else parts.push('## Soak', '', 'Not run yet: `npm run bench -- --soak` (10 minutes).', '');
+  return parts.join('\n');
+}
