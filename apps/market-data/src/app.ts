@@ -12,7 +12,7 @@ import { GatewayRestClient, MarketHubClient, type GatewayQuote, type GatewayTrad
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { backfillSeries } from './backfill';
 import { barFrame, barMessage, barPrefix, quoteFrame, snapshotFrame, type BarEvent, type BarIndicators, type BarMessage } from './frames';
-import { FeedRequestError, FeedServer, type FeedServerOptions, type ResolvedTopic } from './feed-server';
+import { FeedRequestError, FeedServer, type FeedServerOptions, type OutgoingBar, type ResolvedTopic } from './feed-server';
 
 /** Bars close this long after their bucket ends when no trade closes them first (feed latency). */
 export const CLOSE_GRACE_MS = 250;
@@ -33,6 +33,7 @@ export interface MarketDataAppOptions {
 }
 
 interface SeriesState {
+  feed: Feed;
   series: BarSeries;
   key: string;
   prefix: string;
@@ -50,6 +51,9 @@ interface SeriesState {
 
 interface Feed {
   info: ContractInfo;
+  /** Trades / quotes received since the counters were last collected. */
+  tradesPending: number;
+  quotesPending: number;
   agg: BarAggregator;
   series: SeriesState[];
   bid: number;
@@ -61,6 +65,11 @@ interface Feed {
 
 const NO_INDICATORS: BarIndicators = Object.freeze({ atr: undefined, sma: undefined, ema: undefined });
 
+/** A frame of the turn's batch; `arrival` is the firstArrival of the in-progress update it carries (0 = none). */
+interface Outgoing extends OutgoingBar {
+  arrival: number;
+}
+
 export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}): ServiceApp {
   const { init, logger, state, registry, channel } = ctx;
   const config = init.config;
@@ -68,8 +77,32 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   const cacheSize = config.barCacheSize;
 
   // ---- metrics --------------------------------------------------------------------------------
-  const tradesIn = new Counter({ name: 'market_data_trades_total', help: 'Trades received from the market hub', labelNames: ['contract'], registers: [registry] });
-  const quotesIn = new Counter({ name: 'market_data_quotes_total', help: 'Quotes received from the market hub', labelNames: ['contract'], registers: [registry] });
+  // Trades and quotes are counted in plain fields per feed on the hot path and folded into the counters when
+  // scraped (prom-client hashes the labels on every inc(), even through labels()).
+  new Counter({
+    name: 'market_data_trades_total',
+    help: 'Trades received from the market hub',
+    labelNames: ['contract'],
+    registers: [registry],
+    collect() {
+      for (const f of feeds) {
+        if (f.tradesPending > 0) this.inc({ contract: f.info.root }, f.tradesPending);
+        f.tradesPending = 0;
+      }
+    },
+  });
+  new Counter({
+    name: 'market_data_quotes_total',
+    help: 'Quotes received from the market hub',
+    labelNames: ['contract'],
+    registers: [registry],
+    collect() {
+      for (const f of feeds) {
+        if (f.quotesPending > 0) this.inc({ contract: f.info.root }, f.quotesPending);
+        f.quotesPending = 0;
+      }
+    },
+  });
   const barsOut = new Counter({ name: 'market_data_bar_updates_total', help: 'Bar updates published (once per topic, whatever the subscriber count)', labelNames: ['kind'], registers: [registry] });
   const framesOut = new Counter({ name: 'market_data_ws_frames_sent_total', help: 'Frames written to WebSocket subscribers', registers: [registry] });
   const subscribersGauge = new Gauge({ name: 'market_data_ws_subscribers', help: 'Open WebSocket connections', registers: [registry] });
@@ -92,10 +125,25 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   const bySymbol = new Map<string, Feed>();
   const seriesByKey = new Map<string, { feed: Feed; s: SeriesState }>();
   const dirtyList: SeriesState[] = [];
+  /** Closed-bar frames of this turn, sent by flush() ahead of the open-bar updates. */
+  let closedOut: Outgoing[] = [];
   let flushScheduled = false;
+  const barsOutOpen = barsOut.labels('open');
+  const barsOutClosed = barsOut.labels('closed');
 
   for (const info of init.contracts) {
-    const feed: Feed = { info, agg: undefined as unknown as BarAggregator, series: [], bid: 0, ask: 0, last: 0, lastUpdateMs: 0, quoteMs: 0 };
+    const feed: Feed = {
+      info,
+      tradesPending: 0,
+      quotesPending: 0,
+      agg: undefined as unknown as BarAggregator,
+      series: [],
+      bid: 0,
+      ask: 0,
+      last: 0,
+      lastUpdateMs: 0,
+      quoteMs: 0,
+    };
     feed.agg = new BarAggregator({
       timeframes,
       cacheSize,
@@ -103,7 +151,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     });
     for (const series of feed.agg.series) {
       const key = `${info.contractId}|${series.timeframe.name}`;
-      const s: SeriesState = { series, key, prefix: barPrefix(info.root, info.contractId, series.timeframe.name), seq: 0, wsSubs: 0, events: false, dirty: false, firstArrival: 0, lastSentMs: 0 };
+      const s: SeriesState = { feed, series, key, prefix: barPrefix(info.root, info.contractId, series.timeframe.name), seq: 0, wsSubs: 0, events: false, dirty: false, firstArrival: 0, lastSentMs: 0 };
       feed.series.push(s);
       seriesByKey.set(key, { feed, s });
     }
@@ -146,8 +194,13 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     if (s.wsSubs === 0 && !s.events) return;
     s.seq++;
     s.lastSentMs = Date.now();
-    barsOut.inc({ kind: 'closed' });
-    if (s.wsSubs > 0) feedServer.publishBar(s.key, Buffer.from(barFrame(s.prefix, s.seq, true, bar, ind)));
+    barsOutClosed.inc();
+    // Queued for the end of this turn (same turn, before the open-bar updates): the sockets get the turn's
+    // frames in one corked write instead of a write per subscriber here, in the middle of a trade burst.
+    if (s.wsSubs > 0) {
+      closedOut.push({ key: s.key, frame: Buffer.from(barFrame(s.prefix, s.seq, true, bar, ind)), arrival: 0 });
+      scheduleFlush();
+    }
     if (s.events) emitBar(feed, s, bar, true, ind);
   }
 
@@ -159,27 +212,45 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   /**
    * In-progress updates are coalesced per topic per event-loop turn: a burst of trades (one hub message
    * carries an array of them) yields one frame per topic, serialised once and sent to every subscriber.
+   * The turn's frames (closed bars first, then open-bar updates) go out as one batch: each subscriber's
+   * socket is corked across it, so it costs one write per subscriber per turn. The latency of every update
+   * is taken once the batch is written (a frame corked behind others has not left before that).
    */
   function flush(): void {
     flushScheduled = false;
+    const batch = closedOut;
+    closedOut = [];
+    const now = Date.now();
     for (let i = 0; i < dirtyList.length; i++) {
       const s = dirtyList[i]!;
       if (!s.dirty) continue;
       s.dirty = false;
       const bar = s.series.current;
+      const arrival = s.firstArrival;
+      s.firstArrival = 0;
       if (bar === null) continue;
-      const feed = seriesByKey.get(s.key)!.feed;
       const ind = peekIndicators(s.series, bar);
       s.seq++;
-      s.lastSentMs = Date.now();
-      barsOut.inc({ kind: 'open' });
-      if (s.wsSubs > 0 && feedServer.publishBar(s.key, Buffer.from(barFrame(s.prefix, s.seq, false, bar, ind))) > 0 && s.firstArrival > 0) {
-        latency.observe((performance.now() - s.firstArrival) / 1000);
-      }
-      if (s.events) emitBar(feed, s, bar, false, ind);
-      s.firstArrival = 0;
+      s.lastSentMs = now;
+      barsOutOpen.inc();
+      if (s.wsSubs > 0) batch.push({ key: s.key, frame: Buffer.from(barFrame(s.prefix, s.seq, false, bar, ind)), arrival });
+      if (s.events) emitBar(s.feed, s, bar, false, ind);
     }
     dirtyList.length = 0;
+    if (batch.length === 0) return;
+    feedServer.publishBars(batch);
+    const sentAt = performance.now();
+    for (let i = 0; i < batch.length; i++) {
+      const o = batch[i]!;
+      if (o.arrival > 0 && (o.sent ?? 0) > 0) latency.observe((sentAt - o.arrival) / 1000);
+    }
+  }
+
+  function scheduleFlush(): void {
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
   }
 
   function markDirty(s: SeriesState): void {
@@ -187,10 +258,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       s.dirty = true;
       dirtyList.push(s);
     }
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
+    scheduleFlush();
   }
 
   /** Timer: re-send open bars nobody traded into for IN_PROGRESS_REFRESH_MS. */
@@ -219,16 +287,18 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       lateTrades.inc();
       return;
     }
-    tradesIn.inc({ contract: feed.info.root });
+    feed.tradesPending++;
     const now = Date.now();
     feed.last = units;
     state.marks.writeTrade(feed.info.slot, units, ts, now);
     touch(feed, now);
     feed.agg.onTrade(units, vol, ts);
-    for (const s of feed.series) {
+    const series = feed.series;
+    for (let i = 0; i < series.length; i++) {
+      const s = series[i]!;
       if ((s.wsSubs === 0 && !s.events) || s.series.current === null) continue;
       if (s.firstArrival === 0) s.firstArrival = arrival;
-      markDirty(s);
+      if (!s.dirty) markDirty(s);
     }
     if (feedServer.wantsQuotes(contractId)) publishQuote(feed);
   }
@@ -244,7 +314,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     } catch {
       return;
     }
-    quotesIn.inc({ contract: feed.info.root });
+    feed.quotesPending++;
     const now = Date.now();
     // Before the first trade the quote's last price is the best `last` there is (frames only; the mark's
     // last stays trade-driven).
@@ -328,6 +398,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
         const e = seriesByKey.get(key);
         if (e) e.s.wsSubs = subscribers;
       },
+      flushPending: flush,
     },
     hooks: {
       connected: (total) => subscribersGauge.set(total),

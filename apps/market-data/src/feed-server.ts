@@ -3,12 +3,18 @@
 //
 // Hot path (publish): the caller serialises a frame ONCE per (contract, timeframe) update as a Buffer and
 // this sends that same Buffer to every subscriber; per subscriber it costs one bufferedAmount read and one
-// ws.send. A subscriber never slows another: quotes are conflated latest-wins per contract, bars are
+// ws.send. publishBars goes further: each frame is encoded ONCE as a complete WebSocket text frame (a server
+// frame is unmasked, so its bytes are the same for every peer) and written straight to each subscriber's
+// TCP socket, corked across the event-loop turn's batch, so a subscriber of six topics costs six buffer
+// appends and one writev syscall per turn. That bypass of ws.send is sound because this server never
+// enables permessage-deflate nor sends Blobs — the only cases where ws queues frames instead of writing
+// them at once — so ws never holds a frame that a direct write could overtake; and bufferedAmount still
+// counts the bytes (it reads the socket's writable length). A subscriber never slows another: quotes are conflated latest-wins per contract, bars are
 // sent until the subscriber's unsent bytes pass the byte budget, then that subscriber alone is closed
 // (4008) and counted.
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
 /** Close codes of this protocol (documented in docs/market-data-feed.md). */
 export const CLOSE_CODES = Object.freeze({
@@ -62,6 +68,18 @@ export interface FeedSource {
   quoteFrame(contractId: string): Buffer | undefined;
   /** Subscriber count of a topic changed (0 = nobody listens: the source may stop serialising it). */
   onInterest?(key: string, subscribers: number): void;
+  /**
+   * Called before a subscription is added: the source publishes the frames it holds for the end of the
+   * event-loop turn, so a new subscriber never receives a frame older than its snapshot and open bar.
+   */
+  flushPending?(): void;
+}
+
+/** One frame of a publishBars batch; `sent` is set to the number of sockets it was written to. */
+export interface OutgoingBar {
+  key: string;
+  frame: Buffer;
+  sent?: number;
 }
 
 export type DisconnectReason = 'client' | 'slow_consumer' | 'flooding' | 'heartbeat_timeout' | 'shutdown' | 'error';
@@ -116,8 +134,12 @@ class Conn {
   tokens: number;
   lastRefill: number;
   refused = 0;
+  /** publishBars batch number in which this connection's socket was last corked. */
+  corkedIn = 0;
   constructor(
     readonly ws: WebSocket,
+    /** The upgraded TCP socket under `ws` (the upgrade request's socket), corked around a batch. */
+    readonly socket: Socket,
     burst: number,
     now: number,
   ) {
@@ -127,6 +149,25 @@ class Conn {
 }
 
 const EMPTY_SET: ReadonlySet<Conn> = new Set();
+
+/** RFC 6455 §5.2: a final, unmasked text frame carrying `payload`, header and payload in one Buffer. */
+export function encodeTextFrame(payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + len);
+  out[0] = 0x81;
+  if (head === 2) out[1] = len;
+  else if (head === 4) {
+    out[1] = 126;
+    out.writeUInt16BE(len, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(0, 2);
+    out.writeUInt32BE(len, 6);
+  }
+  payload.copy(out, head);
+  return out;
+}
 
 export class FeedServer {
   private wss: WebSocketServer | undefined;
@@ -139,6 +180,8 @@ export class FeedServer {
   private boundPort = 0;
   private readonly o: Required<Omit<FeedServerOptions, 'hooks'>> & { hooks: FeedServerHooks };
   private readonly pongFrame = Buffer.from('{"type":"pong"}');
+  private batchNo = 0;
+  private readonly corked: Conn[] = [];
 
   constructor(options: FeedServerOptions) {
     this.o = {
@@ -201,20 +244,55 @@ export class FeedServer {
 
   /** Sends a bar frame to every subscriber of `key`. Returns the number of sockets written. */
   publishBar(key: string, frame: Buffer): number {
-    const set = this.byTopic.get(key);
-    if (set === undefined) return 0;
-    let n = 0;
+    const one: OutgoingBar = { key, frame };
+    this.publishBars([one]);
+    return one.sent ?? 0;
+  }
+
+  /**
+   * Sends each frame of the batch, in order, to every subscriber of its topic, with every touched socket
+   * corked until the whole batch is queued: a subscriber's frames of the turn leave in one write. The byte
+   * budget is checked per frame as in publishBar (corked bytes count in bufferedAmount). Returns the number
+   * of frames written; each item's `sent` says to how many sockets.
+   */
+  publishBars(batch: readonly OutgoingBar[]): number {
     const budget = this.o.maxBufferedBytes;
-    for (const c of set) {
-      if (c.ws.bufferedAmount + frame.length > budget) {
-        this.slowConsumer(c);
-        continue;
+    const batchNo = ++this.batchNo;
+    const corked = this.corked;
+    let total = 0;
+    try {
+      for (let i = 0; i < batch.length; i++) {
+        const item = batch[i]!;
+        item.sent = 0;
+        const set = this.byTopic.get(item.key);
+        if (set === undefined) continue;
+        const wire = encodeTextFrame(item.frame);
+        let n = 0;
+        for (const c of set) {
+          // A connection stays in its topics until drop(), which also closes it: not OPEN here means the
+          // peer started closing; ws.send would discard the frame, so does this.
+          if (c.ws.readyState !== WebSocket.OPEN) continue;
+          if (c.ws.bufferedAmount + wire.length > budget) {
+            this.slowConsumer(c);
+            continue;
+          }
+          if (c.corkedIn !== batchNo) {
+            c.corkedIn = batchNo;
+            c.socket.cork();
+            corked.push(c);
+          }
+          c.socket.write(wire);
+          n++;
+        }
+        item.sent = n;
+        total += n;
       }
-      c.ws.send(frame, { binary: false });
-      n++;
+    } finally {
+      for (let i = 0; i < corked.length; i++) corked[i]!.socket.uncork();
+      corked.length = 0;
     }
-    if (n > 0) this.o.hooks.sent?.(n);
-    return n;
+    if (total > 0) this.o.hooks.sent?.(total);
+    return total;
   }
 
   /** Sends a quote frame, or keeps it as the conflated latest for subscribers that are behind. */
@@ -245,8 +323,8 @@ export class FeedServer {
     if (wss) await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
-  private onConnection(ws: WebSocket, _req: IncomingMessage): void {
-    const c = new Conn(ws, this.o.messageBurst, this.o.clock());
+  private onConnection(ws: WebSocket, req: IncomingMessage): void {
+    const c = new Conn(ws, req.socket as Socket, this.o.messageBurst, this.o.clock());
     this.conns.add(c);
     this.o.hooks.connected?.(this.conns.size);
     ws.on('pong', () => {
@@ -315,6 +393,7 @@ export class FeedServer {
       throw new FeedRequestError('BAD_REQUEST', `snapshot must be an integer 0–${this.o.maxSnapshot}`, 'snapshot');
     }
     const topic = this.o.source.resolve(symbol, timeframe);
+    this.o.source.flushPending?.();
     const had = c.topics.has(topic.key);
     if (!had && c.topics.size >= this.o.maxSubscriptions) {
       throw new FeedRequestError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.o.maxSubscriptions} subscriptions per connection`);

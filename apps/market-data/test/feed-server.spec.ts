@@ -2,7 +2,7 @@
 // counted, while a client that reads receives every frame; quotes to a lagging client are conflated.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
-import { CLOSE_CODES, FeedRequestError, FeedServer, type FeedSource, type ResolvedTopic } from '../src/feed-server';
+import { CLOSE_CODES, encodeTextFrame, FeedRequestError, FeedServer, type FeedSource, type OutgoingBar, type ResolvedTopic } from '../src/feed-server';
 import WebSocket from 'ws';
 import { Client, waitFor } from './harness';
 
@@ -121,4 +121,47 @@ describe('FeedServer back-pressure', () => {
     await live.waitFrame((f) => f['type'] === 'pong', 5_000, 'pong');
     expect(server.connections).toBe(1);
   }, 20_000);
+
+  it('publishBars writes a batch in order to each subscriber of its topics and counts the sockets per frame', async () => {
+    let sentFrames = 0;
+    server = new FeedServer({ host: '127.0.0.1', port: 0, source, hooks: { sent: (n) => (sentFrames += n) } });
+    const port = await server.start();
+    const both = new Client(`ws://127.0.0.1:${port}`);
+    const one = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(both, one);
+    await Promise.all([both.opened, one.opened]);
+    both.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s' });
+    both.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1m' });
+    one.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1m' });
+    await waitFor(() => both.of('snapshot').length === 2 && one.of('snapshot').length === 1, 5_000, 'snapshots');
+    // 3 frames: one per length encoding of RFC 6455 (7-bit, 16-bit and 64-bit payload length).
+    const sizes = [10, 300, 70_000];
+    const batch: OutgoingBar[] = sizes.map((n, i) => ({
+      key: i === 1 ? 'MNQ|1m' : 'MNQ|1s',
+      frame: Buffer.from(JSON.stringify({ type: 'bar', seq: i + 1, pad: 'z'.repeat(n) })),
+    }));
+    batch.push({ key: 'MNQ|5m', frame: Buffer.from('{"type":"bar","seq":99}') });
+    expect(server.publishBars(batch)).toBe(4);
+    expect(batch.map((b) => b.sent)).toEqual([1, 2, 1, 0]);
+    expect(sentFrames).toBe(4);
+    await waitFor(() => both.of('bar').length === 3 && one.of('bar').length === 1, 5_000, 'bars');
+    expect(both.of('bar').map((f) => [f['seq'], (f['pad'] as string).length])).toEqual([
+      [1, 10],
+      [2, 300],
+      [3, 70_000],
+    ]);
+    expect(one.of('bar').map((f) => f['seq'])).toEqual([2]);
+    // The connections stay usable after the direct writes (ws framing intact both ways).
+    both.send({ op: 'ping' });
+    await both.waitFrame((f) => f['type'] === 'pong', 5_000, 'pong');
+  }, 20_000);
+
+  it('encodeTextFrame builds a final unmasked text frame with the shortest length encoding', () => {
+    const small = encodeTextFrame(Buffer.from('hi'));
+    expect([...small]).toEqual([0x81, 2, 0x68, 0x69]);
+    const mid = encodeTextFrame(Buffer.alloc(126, 0x61));
+    expect([mid[0], mid[1], mid.readUInt16BE(2), mid.length]).toEqual([0x81, 126, 126, 130]);
+    const big = encodeTextFrame(Buffer.alloc(65_536, 0x61));
+    expect([big[0], big[1], big.readUInt32BE(2), big.readUInt32BE(6), big.length]).toEqual([0x81, 127, 0, 65_536, 65_546]);
+  });
 });
