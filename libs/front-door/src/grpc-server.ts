@@ -41,6 +41,8 @@ export async function startGrpcFrontDoor(options: {
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes ?? 4 * 1024 * 1024,
     'grpc.keepalive_permit_without_calls': 1,
+    // Channelz keeps per-call counters and timestamps for a debug service we do not expose: work on every call.
+    'grpc.enable_channelz': 0,
   });
   const statuses = new Map<string, ServingStatus>([['', ServingStatus.NOT_SERVING]]);
   const watchers = new Map<string, Set<ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>>>();

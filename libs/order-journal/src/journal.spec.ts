@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -68,5 +68,32 @@ describe('order journal', () => {
     w.close();
     await expect(w.appendIntent(intentOf(task(1), 1))).rejects.toThrow(/closed/);
     expect(readJournal(join(dir, 'missing'))).toEqual([]);
+  });
+
+  it('keeps zeros ahead of the last line while open, reads past them, and ends at the last line once closed', async () => {
+    const w = new JournalWriter(dir, 'z');
+    await w.appendIntent(intentOf(task(1), 10));
+    w.appendOutcome({ t: 'outcome', v: 1, orderId: 'run-1', outcome: 'accepted', brokerOrderId: 9, atMs: 11 });
+    // Not closed (a crash): the file is longer than its lines, the rest zeros.
+    const raw = readFileSync(w.path);
+    const end = raw.indexOf(0);
+    expect(end).toBeGreaterThan(0);
+    expect(raw.length).toBeGreaterThanOrEqual(end + 512 * 1024);
+    expect(raw.subarray(end).every((b) => b === 0)).toBe(true);
+    expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1', 'outcome:run-1']);
+    w.close();
+    expect(statSync(w.path).size).toBe(end);
+    expect(readFileSync(w.path, 'utf8').endsWith('\n')).toBe(true);
+  });
+
+  it('a writer reusing a file name continues after the last line, closing a torn line first', async () => {
+    const path = join(dir, 'journal-7-main.jsonl');
+    const first = `${JSON.stringify(intentOf(task(1), 10))}\n`;
+    writeFileSync(path, Buffer.concat([Buffer.from(`${first}{"t":"intent","orderId":"run-2","acc`), Buffer.alloc(4096)]));
+    const w = new JournalWriter(dir, '7-main');
+    await w.appendIntent(intentOf(task(3), 12));
+    w.close();
+    expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1', 'intent:run-3']);
+    expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(4);
   });
 });

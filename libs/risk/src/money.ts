@@ -49,7 +49,7 @@ export function divRoundHalfAwayBig(num: bigint, den: bigint): bigint {
   return neg ? -q : q;
 }
 
-function bigToSafe(v: bigint, field: string): number {
+export function bigToSafe(v: bigint, field: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
     throw new RangeError(`${field} overflows the safe integer range (${v})`);
   }

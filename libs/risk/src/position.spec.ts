@@ -25,7 +25,7 @@ describe('PositionBook', () => {
     book.applyFill(fill({ size: 1, priceUnits: px('20000.25') }));
     const p = book.position(MNQ.contractId)!;
     expect(p.netSize).toBe(2);
-    expect(p.costUnits).toBe(px('40000.25'));
+    expect(p.costUnits).toBe(BigInt(px('40000.25')));
     // 20000.125 is between ticks; it is exact in price units.
     expect(p.avgPriceUnits).toBe(px('20000.125'));
     const r = book.applyFill(fill({ side: 'SELL', size: 1, priceUnits: px('20010') }));
@@ -34,7 +34,7 @@ describe('PositionBook', () => {
     const r2 = book.applyFill(fill({ side: 'SELL', size: 1, priceUnits: px('20010') }));
     expect(r2.realizedGrossUnits).toBe(usd('19.75'));
     expect(book.netSize(MNQ.contractId)).toBe(0);
-    expect(book.position(MNQ.contractId)!.costUnits).toBe(0);
+    expect(book.position(MNQ.contractId)!.costUnits).toBe(0n);
     const t = book.totals(() => undefined);
     expect(t.dayRealizedGrossUnits).toBe(usd('39.50'));
     expect(t.dayFeesUnits).toBe(usd('1.48'));
@@ -115,11 +115,11 @@ describe('PositionBook', () => {
   it('takes a position from the broker view when reconciling, then keeps accounting from it', () => {
     const book = new PositionBook(1, specOf);
     book.setPosition(MNQ.contractId, -3, px('20000.5'));
-    expect(book.position(MNQ.contractId)).toMatchObject({ netSize: -3, avgPriceUnits: px('20000.5'), costUnits: px('60001.5') });
+    expect(book.position(MNQ.contractId)).toMatchObject({ netSize: -3, avgPriceUnits: px('20000.5'), costUnits: BigInt(px('60001.5')) });
     const r = book.applyFill(fill({ side: 'BUY', size: 3, priceUnits: px('19990.5') }));
     expect(r.realizedGrossUnits).toBe(usd('60'));
     expect(book.positions()).toEqual([
-      { contractId: MNQ.contractId, netSize: 0, avgPriceUnits: 0, costUnits: 0, dayRealizedGrossUnits: usd('60'), dayFeesUnits: usd('0.37') },
+      { contractId: MNQ.contractId, netSize: 0, avgPriceUnits: 0, costUnits: 0n, dayRealizedGrossUnits: usd('60'), dayFeesUnits: usd('0.37') },
     ]);
     expect(() => book.setPosition(MNQ.contractId, 1, Number.NaN)).toThrow(/avgPriceUnits/);
   });
@@ -159,5 +159,18 @@ describe('PositionBook', () => {
         }
       }),
     );
+  });
+});
+
+describe('PositionBook at large sizes', () => {
+  it('keeps cost exact past 2^53 (1,000 MNQ at 21,000) and realizes the right P&L', () => {
+    const book = new PositionBook(1, (id) => (id === MNQ.contractId ? MNQ : undefined));
+    const entry = px('21000.25');
+    book.applyFill({ contractId: MNQ.contractId, side: 'BUY', size: 1000, priceUnits: entry, feesUnits: 0, tsMs: Date.parse('2026-11-25T15:00:00Z'), tradeId: 9001 });
+    expect(book.position(MNQ.contractId)!.costUnits).toBe(BigInt(entry) * 1000n);
+    expect(book.unrealizedUnits(MNQ.contractId, px('21001.25'))).toBe(usd('2000'));
+    const r = book.applyFill({ contractId: MNQ.contractId, side: 'SELL', size: 1000, priceUnits: px('21000.75'), feesUnits: 0, tsMs: Date.parse('2026-11-25T15:01:00Z'), tradeId: 9002 });
+    expect(r.realizedGrossUnits).toBe(usd('1000'));
+    expect(book.netSize(MNQ.contractId)).toBe(0);
   });
 });

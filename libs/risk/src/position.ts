@@ -14,7 +14,7 @@
 // scaled in at several prices is unconfirmed, and only the per-fill split would differ (the round-trip
 // total is the same).
 import { tradingDayOf } from '@gateway/session';
-import { addSafe, divRoundHalfAwayBig, mulSafe, priceSizeToMoneyUnits, requireSafeInt } from './money';
+import { addSafe, bigToSafe, divRoundHalfAwayBig, priceSizeToMoneyUnits, requireSafeInt } from './money';
 
 export type Side = 'BUY' | 'SELL';
 
@@ -63,8 +63,11 @@ export interface PositionView {
   netSize: number;
   /** Average entry price, cost / |net| rounded half away from zero; 0 when flat. */
   avgPriceUnits: number;
-  /** Exact Σ price × size of the open contracts (price units × contracts). */
-  costUnits: number;
+  /**
+   * Exact Σ price × size of the open contracts (price units × contracts). A BigInt: price units are
+   * ~1e13 for index futures, so a few hundred contracts already pass 2^53.
+   */
+  costUnits: bigint;
   /** Realised gross P&L on the current trading day. */
   dayRealizedGrossUnits: number;
   /** Fees on the current trading day. */
@@ -90,7 +93,8 @@ export interface AccountPnl {
 interface ContractState {
   spec: ContractSpec;
   netSize: number;
-  costUnits: number;
+  /** Σ price × size, exact at any size (see PositionView.costUnits). */
+  costUnits: bigint;
   dayRealizedGrossUnits: number;
   dayFeesUnits: number;
 }
@@ -156,7 +160,7 @@ export class PositionBook {
     this.seen.set(fill.tradeId, dayId);
     let c = this.contracts.get(fill.contractId);
     if (c === undefined) {
-      c = { spec, netSize: 0, costUnits: 0, dayRealizedGrossUnits: 0, dayFeesUnits: 0 };
+      c = { spec, netSize: 0, costUnits: 0n, dayRealizedGrossUnits: 0, dayFeesUnits: 0 };
       this.contracts.set(fill.contractId, c);
     }
     if (fill.voided === true) {
@@ -171,17 +175,17 @@ export class PositionBook {
       closed = Math.min(fill.size, open);
       const removed = closed === open ? c.costUnits : proRata(c.costUnits, closed, open);
       const posDir = Math.sign(c.netSize);
-      const proceeds = mulSafe(fill.priceUnits, closed, 'fill.priceUnits × size');
-      realized = priceSizeToMoneyUnits(posDir * (proceeds - removed), spec.tickSizeUnits, spec.tickValueMoneyUnits);
+      const proceeds = BigInt(fill.priceUnits) * BigInt(closed);
+      realized = priceSizeToMoneyUnits(bigToSafe(BigInt(posDir) * (proceeds - removed), 'realized price × size'), spec.tickSizeUnits, spec.tickValueMoneyUnits);
       c.costUnits -= removed;
       c.netSize -= posDir * closed;
     }
     const opened = fill.size - closed;
     if (opened > 0) {
-      c.costUnits = addSafe(c.costUnits, mulSafe(fill.priceUnits, opened, 'fill.priceUnits × size'), 'costUnits');
+      c.costUnits += BigInt(fill.priceUnits) * BigInt(opened);
       c.netSize += dir * opened;
     }
-    if (c.netSize === 0) c.costUnits = 0;
+    if (c.netSize === 0) c.costUnits = 0n;
 
     this.lifetimeRealizedGross = addSafe(this.lifetimeRealizedGross, realized, 'lifetimeRealizedGrossUnits');
     this.lifetimeFees = addSafe(this.lifetimeFees, fill.feesUnits, 'lifetimeFeesUnits');
@@ -203,10 +207,10 @@ export class PositionBook {
     if (spec === undefined) throw new RangeError(`contractId ${contractId} has no contract spec`);
     let c = this.contracts.get(contractId);
     if (c === undefined) {
-      c = { spec, netSize: 0, costUnits: 0, dayRealizedGrossUnits: 0, dayFeesUnits: 0 };
+      c = { spec, netSize: 0, costUnits: 0n, dayRealizedGrossUnits: 0, dayFeesUnits: 0 };
       this.contracts.set(contractId, c);
     }
-    c.costUnits = mulSafe(avgPriceUnits, Math.abs(netSize), 'avgPriceUnits × netSize');
+    c.costUnits = BigInt(avgPriceUnits) * BigInt(Math.abs(netSize));
     c.netSize = netSize;
   }
 
@@ -237,8 +241,9 @@ export class PositionBook {
     const c = this.contracts.get(contractId);
     if (c === undefined || c.netSize === 0) return 0;
     requireSafeInt(markPriceUnits, 'markPriceUnits');
-    const value = mulSafe(markPriceUnits, Math.abs(c.netSize), 'markPriceUnits × netSize');
-    return priceSizeToMoneyUnits(Math.sign(c.netSize) * (value - c.costUnits), c.spec.tickSizeUnits, c.spec.tickValueMoneyUnits);
+    const value = BigInt(markPriceUnits) * BigInt(Math.abs(c.netSize));
+    const diff = bigToSafe(BigInt(Math.sign(c.netSize)) * (value - c.costUnits), 'unrealized price × size');
+    return priceSizeToMoneyUnits(diff, c.spec.tickSizeUnits, c.spec.tickValueMoneyUnits);
   }
 
   /**
@@ -277,8 +282,8 @@ export class PositionBook {
   }
 }
 
-function proRata(cost: number, part: number, whole: number): number {
-  return Number(divRoundHalfAwayBig(BigInt(cost) * BigInt(part), BigInt(whole)));
+function proRata(cost: bigint, part: number, whole: number): bigint {
+  return divRoundHalfAwayBig(cost * BigInt(part), BigInt(whole));
 }
 
 function view(contractId: string, c: ContractState): PositionView {
@@ -286,7 +291,7 @@ function view(contractId: string, c: ContractState): PositionView {
   return {
     contractId,
     netSize: c.netSize,
-    avgPriceUnits: open === 0 ? 0 : proRata(c.costUnits, 1, open),
+    avgPriceUnits: open === 0 ? 0 : bigToSafe(proRata(c.costUnits, 1, open), 'avgPriceUnits'),
     costUnits: c.costUnits,
     dayRealizedGrossUnits: c.dayRealizedGrossUnits,
     dayFeesUnits: c.dayFeesUnits,
