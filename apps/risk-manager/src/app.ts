@@ -62,9 +62,27 @@ export function createApp(ctx: WorkerContext): ServiceApp {
 
   // Every state change runs through this queue, one job at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
+  // Jobs that apply the broker's events (fills, orders, positions, the evaluation tick) must not fail:
+  // one that does leaves the books unknown. Requests (halt, resume, state) may fail on bad input and
+  // only answer with the error.
+  const EVENT_JOBS = new Set(['tick', 'order', 'trade', 'position', 'account', 'reconcile']);
   const enqueue = (what: string, job: () => Promise<void> | void): Promise<void> => {
     const run = queue.then(job);
-    queue = run.catch((err: unknown) => logger.error({ err, job: what }, 'risk-manager job failed'));
+    queue = run.catch((err: unknown) => {
+      if (stopped) return;
+      if (!EVENT_JOBS.has(what)) {
+        logger.warn({ err, job: what }, 'risk-manager request failed');
+        return;
+      }
+      // Fail closed and start over: drop readiness (the gate answers RISK_NOT_READY), tell the
+      // supervisor, and exit the thread; the supervisor restarts it and the new thread rebuilds the
+      // day from REST, where the event that failed is included.
+      logger.error({ err, job: what }, 'risk-manager event job failed: restarting the thread to rebuild from the broker');
+      for (const a of init.accounts) state.accounts.setReady(a.slot, false);
+      channel.fatal(err);
+      logger.flush();
+      setImmediate(() => process.exit(1));
+    });
     return run;
   };
 
