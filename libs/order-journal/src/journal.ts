@@ -26,31 +26,34 @@ export const JOURNAL_FILE_PATTERN = /^journal-.+\.jsonl$/;
 const PREALLOCATE_BYTES = 1 << 20;
 const ZEROS = Buffer.alloc(64 * 1024);
 
+/** The PlaceTask fields an intent keeps: what rebuilds the order book after a restart. */
+type IntentFields =
+  | 'orderId'
+  | 'accountId'
+  | 'contractId'
+  | 'symbol'
+  | 'side'
+  | 'quantity'
+  | 'orderType'
+  | 'limitPrice'
+  | 'stopPrice'
+  | 'trailPrice'
+  | 'stopLossTicks'
+  | 'takeProfitTicks'
+  | 'reduceOnly'
+  | 'strategyName'
+  | 'clientOrderId'
+  | 'paramsKey'
+  | 'customTag'
+  | 'counter'
+  | 'createdAtMs';
+
 /** The intent of one order: the PlaceTask fields that rebuild the order book, plus when it left. */
-export interface IntentRecord {
+export type IntentRecord = Pick<PlaceTask, IntentFields> & {
   readonly t: 'intent';
   readonly v: number;
-  readonly orderId: string;
-  readonly accountId: number;
-  readonly contractId: string;
-  readonly symbol: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly quantity: number;
-  readonly orderType: string;
-  readonly limitPrice?: number;
-  readonly stopPrice?: number;
-  readonly trailPrice?: number;
-  readonly stopLossTicks?: number;
-  readonly takeProfitTicks?: number;
-  readonly reduceOnly: boolean;
-  readonly strategyName: string;
-  readonly clientOrderId: string;
-  readonly paramsKey: string;
-  readonly customTag: string;
-  readonly counter: number;
-  readonly createdAtMs: number;
   readonly sentAtMs: number;
-}
+};
 
 export type OutcomeKind = 'accepted' | 'rejected' | 'unknown' | 'not-sent' | 'status' | 'absent';
 
