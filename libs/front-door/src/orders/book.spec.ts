@@ -53,3 +53,32 @@ describe('OrderBook', () => {
     expect(e.sm.record.filledQuantity).toBe(2);
   });
 });
+
+describe('OrderBook retention', () => {
+  const fill = (book: OrderBook, e: ReturnType<OrderBook['add']>, brokerId: number): void => {
+    book.apply(e, { kind: 'sent', atMs: 1 });
+    book.apply(e, { kind: 'broker', brokerOrderId: brokerId, status: 2, fillVolume: 2, filledPriceUnits: 21_000_000_000_000, atMs: 2 });
+  };
+
+  it('forgets the oldest final orders past the limit, keeps working ones and client-order-id ones', () => {
+    const book = new OrderBook(undefined, 2);
+    const working = book.add(init(100));
+    book.apply(working, { kind: 'sent', atMs: 1 });
+    const withClientId = book.add(init(101, 'keep-me'));
+    fill(book, withClientId, 1101);
+    const plain = [102, 103, 104].map((i) => {
+      const e = book.add(init(i));
+      fill(book, e, 1000 + i);
+      return e;
+    });
+    // Final in order: 101 (client id: kept), 102 (forgotten), 103, 104 (the two newest).
+    expect(book.get(plain[0]!.orderId)).toBeUndefined();
+    expect(book.find('1102')).toBeUndefined();
+    expect(book.byCustomTag(plain[0]!.customTag)).toBeUndefined();
+    expect(book.get(plain[1]!.orderId)).toBe(plain[1]);
+    expect(book.get(plain[2]!.orderId)).toBe(plain[2]);
+    expect(book.get(working.orderId)).toBe(working);
+    expect(book.byClientOrderId(withClientId.accountId, 'keep-me')).toBe(withClientId);
+    expect(book.get(withClientId.orderId)).toBe(withClientId);
+  });
+});

@@ -41,14 +41,29 @@ export type OrderEntryInit = Omit<OrderEntry, 'sm' | 'reservation' | 'sentAtMs' 
 
 export type BookListener = (entry: OrderEntry) => void;
 
+/** Final orders kept in memory (GetOrderStatus, duplicates); older final orders without a client order id are forgotten. */
+export const DEFAULT_MAX_FINAL_RETAINED = 10_000;
+
 export class OrderBook {
   private readonly byId = new Map<string, OrderEntry>();
   private readonly byBrokerId = new Map<number, OrderEntry>();
   private readonly byTag = new Map<string, OrderEntry>();
   private readonly byClientId = new Map<string, OrderEntry>();
   private readonly listeners = new Set<BookListener>();
+  /** Final orders in the order they became final: the oldest are evicted past maxFinalRetained. */
+  private finals: OrderEntry[] = [];
+  private finalsHead = 0;
+  private readonly queuedFinal = new WeakSet<OrderEntry>();
 
-  constructor(private readonly onIssue?: (issue: string, entry: OrderEntry, event: OrderEvent) => void) {}
+  /**
+   * @param maxFinalRetained Final orders kept in memory. Beyond it the oldest final orders are forgotten
+   *   (their journal lines stay on disk), so a long-running engine's memory does not grow with every
+   *   order. Orders carrying a client order id are never forgotten: they are the idempotency record.
+   */
+  constructor(
+    private readonly onIssue?: (issue: string, entry: OrderEntry, event: OrderEvent) => void,
+    private readonly maxFinalRetained = DEFAULT_MAX_FINAL_RETAINED,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -117,7 +132,26 @@ export class OrderBook {
     const id = r.record.brokerOrderId;
     if (id !== undefined && this.byBrokerId.get(id) !== entry) this.byBrokerId.set(id, entry);
     for (const l of this.listeners) l(entry);
+    if (isFinal(r.record) && !this.queuedFinal.has(entry)) this.retire(entry);
     return true;
+  }
+
+  private retire(entry: OrderEntry): void {
+    this.queuedFinal.add(entry);
+    this.finals.push(entry);
+    while (this.finals.length - this.finalsHead > this.maxFinalRetained) this.forget(this.finals[this.finalsHead++]!);
+    if (this.finalsHead > 1024 && this.finalsHead * 2 > this.finals.length) {
+      this.finals = this.finals.slice(this.finalsHead);
+      this.finalsHead = 0;
+    }
+  }
+
+  private forget(entry: OrderEntry): void {
+    if (entry.clientOrderId !== '') return;
+    if (this.byId.get(entry.orderId) === entry) this.byId.delete(entry.orderId);
+    if (this.byTag.get(entry.customTag) === entry) this.byTag.delete(entry.customTag);
+    const id = entry.sm.record.brokerOrderId;
+    if (id !== undefined && this.byBrokerId.get(id) === entry) this.byBrokerId.delete(id);
   }
 
   subscribe(listener: BookListener): () => void {
