@@ -172,6 +172,7 @@ export function renderReport(input: ReportInput, previousMd?: string): string {
     '',
   ];
   if (soak) parts.push(soak, '');
-  else parts.push('## Soak', '', 'Not run yet: `npm run bench -- --soak` (10 minutes).', '');
+  // The placeholder sits between the soak markers too, so that a later `--soak` run replaces it.
+  else parts.push(SOAK_START, '## Soak', '', 'Not run yet: `npm run bench -- --soak` (10 minutes).', SOAK_END, '');
   return parts.join('\n');
 }
