@@ -2,7 +2,8 @@
 // child process, real HTTP on port 0.
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '@gateway/runtime';
+import { BroadcastChannel } from 'node:worker_threads';
+import { BROKER_TOKEN_CHANNEL, loadConfig } from '@gateway/runtime';
 import { newMark } from '@gateway/shared-state';
 import { startEngine, type RunningEngine } from '../src/engine';
 import { silentLogger, waitFor } from './helpers';
@@ -46,6 +47,22 @@ describe('engine', () => {
     expect(contracts.map((c) => c.root)).toEqual(['MNQ', 'ES']);
     for (const c of contracts) expect(state.directory.slotOf(c.contractId)).toBe(c.slot);
     expect(state.accounts.slotOf(accounts[0]!.accountId)).toBe(accounts[0]!.slot);
+  });
+
+  it('publishes a rotated broker token to the threads that hold hubs', async () => {
+    const listener = new BroadcastChannel(BROKER_TOKEN_CHANNEL);
+    try {
+      const received = new Promise<string>((resolve) => {
+        listener.onmessage = (ev) => resolve((ev as MessageEvent).data as string);
+      });
+      const before = engine.runtime.rest.token;
+      await engine.runtime.rest.refreshToken();
+      const rotated = await received;
+      expect(rotated).toBe(engine.runtime.rest.token);
+      expect(rotated).not.toBe(before);
+    } finally {
+      listener.close();
+    }
   });
 
   it('restarts a killed worker; shared memory survives and /healthz is 200 again', async () => {

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { hubUrls, type EngineConfig } from './config';
 import { startEmbeddedSimulator, type EmbeddedSimulator } from './embedded-sim';
 import { appEntry } from './worker-entry';
-import type { AccountInfo, BrokerEndpoints, ContractInfo, WorkerInit } from './worker-init';
+import { BroadcastChannel } from 'node:worker_threads';
+import { BROKER_TOKEN_CHANNEL, type AccountInfo, type BrokerEndpoints, type ContractInfo, type WorkerInit } from './worker-init';
 
 /** Micro contracts by CME root (10 micros count as 1 mini on TopstepX Combine and XFA accounts). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
@@ -98,6 +99,11 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
       );
     }
     const accounts: AccountInfo[] = [{ accountId: chosen.id, name: chosen.name, slot: state.accounts.registerAccount(chosen.id) }];
+    // Threads that hold a hub with the main thread's token (market-data) reconnect with the rotated one:
+    // every token the session gets (validate swap or re-login) is published to them.
+    const tokens = new BroadcastChannel(BROKER_TOKEN_CHANNEL);
+    (tokens as unknown as { unref?: () => void }).unref?.();
+    const stopPublishing = rest.onTokenChange((t) => tokens.postMessage(t));
     const broker: BrokerEndpoints = {
       apiUrl,
       userHubUrl: hubs.user,
@@ -119,6 +125,8 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
       simulator,
       workerInit: (app) => ({ app, config, shared: buffers, broker: { ...broker, token: rest.token ?? token }, contracts, accounts }),
       async close() {
+        stopPublishing();
+        tokens.close();
         await rest.close();
         await simulator?.stop();
       },
