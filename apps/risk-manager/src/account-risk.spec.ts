@@ -87,6 +87,27 @@ describe('AccountRisk', () => {
     expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ positionUnits: 4, openOrders: 0 });
   });
 
+  it('reports the write time of each new mark version publish() carried into an open position\'s P&L', () => {
+    const { state, ar, mnq, es } = setup();
+    ar.applyOrder({ id: 30, contractId: ES, status: 1, type: 1, side: 0, size: 1, fillVolume: 0 });
+    const publish = (): number[] => {
+      ar.evaluate(state);
+      ar.publish(state);
+      return [...ar.publishedMarkTimes];
+    };
+    state.marks.writeTrade(mnq, 20_000 * 1e9, NOW, NOW + 1);
+    state.marks.writeTrade(es, 6_000 * 1e9, NOW, NOW + 1);
+    expect(publish()).toEqual([]); // ES is published but flat; MNQ is not published at all
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });
+    expect(publish()).toEqual([]); // MNQ's first read: a baseline, not a change
+    state.marks.writeTrade(mnq, 20_001 * 1e9, NOW, NOW + 2);
+    state.marks.writeTrade(es, 6_001 * 1e9, NOW, NOW + 2); // flat: its P&L does not come from the mark
+    expect(publish()).toEqual([NOW + 2]);
+    expect(publish()).toEqual([]); // the same version again
+    state.marks.writeQuote(mnq, 20_000 * 1e9, 20_002 * 1e9, NOW + 2); // same millisecond, new values
+    expect(publish()).toEqual([NOW + 2]);
+  });
+
   it('halts on the kill switch without actions unless a flatten was asked', () => {
     const { state, ar } = setup();
     ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });

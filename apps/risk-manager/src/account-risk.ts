@@ -20,8 +20,10 @@ import {
   type WorkingStop,
 } from '@gateway/risk';
 import { tradingDayOf } from '@gateway/session';
-import { moneyToUnits, newAccountRecord, newMark, newPositionRecord, priceToUnits, type AccountRecord, type SharedState } from '@gateway/shared-state';
+import { moneyToUnits, newAccountRecord, newMark, newPositionRecord, priceToUnits, type AccountRecord, type Mark, type SharedState } from '@gateway/shared-state';
 import { OrderType, PositionType, WORKING_ORDER_STATUSES, type OrderStatus as OrderStatusCode } from '@gateway/topstepx';
+import { OrderVersions } from './order-versions';
+import { RecentMap } from './recent-map';
 
 /** A contract the account may trade: its P&L facts and its shared-memory slot (-1: not in the directory). */
 export interface ContractEntry {
@@ -49,6 +51,37 @@ export interface OrderRow {
   size: number;
   fillVolume?: number | null;
   stopPrice?: number | null;
+}
+
+/** An order row with its version (Order/v2/query rows and GatewayUserOrder events carry both). */
+export interface VersionedOrderRow extends OrderRow {
+  creationTimestamp: string;
+  updateTimestamp?: string | null;
+}
+
+/** The version of an order row: its update time (else creation time) in epoch ms. */
+export function orderStamp(o: { updateTimestamp?: string | null; creationTimestamp: string }): number {
+  return Date.parse(o.updateTimestamp ?? o.creationTimestamp) || 0;
+}
+
+/**
+ * Orders with fills seen but no order counted as working (per account): a trade that came before its
+ * order's first event, or the day's trades replayed by a REST rebuild. Only an order event still on its way
+ * needs the count (so that the event's fillVolume is not counted again as an unseen fill): the hub sends an
+ * order's trade and order events within milliseconds, and a rebuild's overlap lasts seconds; the rebuild
+ * replays the day's trades oldest first, so the orders whose events may still be queued are the newest.
+ * 4096 (about 100 B each) covers 13 minutes of the 5 orders/s soak. Beyond it, a late order event would
+ * count its fills once more as working — an over-count, the safe side — until the order's next event.
+ */
+export const PENDING_FILL_ORDERS = 4096;
+
+/** How many entries the per-order collections hold (tests and diagnostics). */
+export interface RetainedSizes {
+  workingOrders: number;
+  pendingFillOrders: number;
+  workingVersions: number;
+  finalVersions: number;
+  markVersions: number;
 }
 
 /** The fields of Trade (REST) and GatewayUserTrade (hub) the risk-manager uses. */
@@ -107,13 +140,27 @@ export interface RiskStateView {
 
 const STOP_TYPES = new Set<number>([OrderType.Stop, OrderType.StopLimit, OrderType.TrailingStop]);
 
+/** The price a mark stands for: last trade, else the mid, else unknown. */
+function markPrice(m: Mark): number | undefined {
+  if (m.last !== 0) return m.last;
+  if (m.bid !== 0 && m.ask !== 0) return Math.round((m.bid + m.ask) / 2);
+  return undefined;
+}
+
 export class AccountRisk {
   readonly book: PositionBook;
+  /** Orders counted as working (unfilled size, or filled size whose trade has not come yet). */
   readonly orders = new Map<number, WorkingOrder>();
-  /** The last row of each counted order, to recount it when its trade arrives. */
-  private readonly rows = new Map<number, OrderRow>();
-  /** Contracts of each order already applied from trades (by trade.orderId). */
-  private readonly fillsSeen = new Map<number, number>();
+  /**
+   * Per order in `orders`: its last row, to recount it when its trade arrives, and the contracts already
+   * applied from its trades. Leaves with the order: nothing that comes later for a final order needs them
+   * (a replayed trade is recognised by its id in the book; an older order event by `versions`).
+   */
+  private live = new Map<number, { row: OrderRow; filled: number }>();
+  /** Fills seen of orders not in `live` (see PENDING_FILL_ORDERS). */
+  private readonly pendingFills = new RecentMap<number, number>(PENDING_FILL_ORDERS);
+  /** The version of each order applied, so an older event is not applied over it. */
+  private readonly versions = new OrderVersions();
   readonly machine: AccountRiskMachine;
   balanceUnits = 0;
   startOfDayBalanceUnits = 0;
@@ -128,6 +175,18 @@ export class AccountRisk {
   private readonly acc: AccountRecord = newAccountRecord();
   private readonly pos = newPositionRecord();
   private readonly mark = newMark();
+  /**
+   * Per contract slot (bounded by the contracts in the directory): the mark version last read by publish(),
+   * to tell a new mark from one already published.
+   */
+  private readonly markVersions = new Map<number, Mark>();
+  /** Marks read by the current publish(), by contract id: one read per contract, so the account and position records agree. */
+  private readonly publishMarks = new Map<string, number | undefined>();
+  /**
+   * Write times (market-data's `updatedMs`) of the new mark versions the last publish() carried into the P&L of
+   * an open position; the app times them (risk_mark_to_pnl_seconds). Reused; valid until the next publish().
+   */
+  readonly publishedMarkTimes: number[] = [];
 
   constructor(
     readonly accountId: number,
@@ -169,15 +228,23 @@ export class AccountRisk {
    */
   applyOrder(o: OrderRow): void {
     const working = WORKING_ORDER_STATUSES.includes(o.status) ? Math.max(0, o.size - (o.fillVolume ?? 0)) : 0;
-    const unseenFill = Math.max(0, (o.fillVolume ?? 0) - (this.fillsSeen.get(o.id) ?? 0));
+    const entry = this.live.get(o.id);
+    const filled = entry?.filled ?? this.pendingFills.get(o.id) ?? 0;
+    const unseenFill = Math.max(0, (o.fillVolume ?? 0) - filled);
     const remaining = working + unseenFill;
     if (remaining <= 0) {
+      // Final (or fully filled) and every fill applied: the order is done here.
       this.orders.delete(o.id);
-      this.rows.delete(o.id);
-      if (working === 0) this.fillsSeen.delete(o.id);
+      this.live.delete(o.id);
+      this.pendingFills.delete(o.id);
       return;
     }
-    this.rows.set(o.id, o);
+    if (entry === undefined) {
+      this.live.set(o.id, { row: o, filled });
+      this.pendingFills.delete(o.id);
+    } else {
+      entry.row = o;
+    }
     this.orders.set(o.id, {
       id: o.id,
       contractId: o.contractId,
@@ -201,11 +268,29 @@ export class AccountRisk {
       voided: t.voided,
     }).applied;
     if (applied && t.orderId !== undefined) {
-      this.fillsSeen.set(t.orderId, (this.fillsSeen.get(t.orderId) ?? 0) + t.size);
-      const row = this.rows.get(t.orderId);
-      if (row !== undefined) this.applyOrder(row);
+      const entry = this.live.get(t.orderId);
+      if (entry !== undefined) {
+        entry.filled += t.size;
+        this.applyOrder(entry.row);
+      } else {
+        this.pendingFills.set(t.orderId, (this.pendingFills.get(t.orderId) ?? 0) + t.size);
+      }
     }
     return applied;
+  }
+
+  /**
+   * A user-hub order event: applied unless an equally new or newer version of the order was already applied
+   * (an older one is replayed after a REST rebuild). Returns whether it was applied.
+   */
+  applyOrderEvent(o: VersionedOrderRow): boolean {
+    if (!this.versions.accept(o.id, orderStamp(o), WORKING_ORDER_STATUSES.includes(o.status))) return false;
+    this.applyOrder(o);
+    return true;
+  }
+
+  retainedSizes(): RetainedSizes {
+    return { workingOrders: this.orders.size, pendingFillOrders: this.pendingFills.size, ...this.versions.sizes, markVersions: this.markVersions.size };
   }
 
   /**
@@ -213,7 +298,7 @@ export class AccountRisk {
    * before them (the broker's open position minus today's fills), then every contract forced to the
    * broker's open position (Position/searchOpen is the truth for size and average price).
    */
-  rebuild(dayId: number, trades: readonly TradeRow[], positions: readonly PositionRow[], orders: readonly OrderRow[]): void {
+  rebuild(dayId: number, trades: readonly TradeRow[], positions: readonly PositionRow[], orders: readonly VersionedOrderRow[]): void {
     this.book.beginTradingDay(dayId);
     const sorted = [...trades].sort((a, b) => Date.parse(a.creationTimestamp) - Date.parse(b.creationTimestamp) || a.id - b.id);
     const broker = new Map<string, { net: number; avg: number }>();
@@ -229,9 +314,18 @@ export class AccountRisk {
     }
     for (const t of sorted) this.applyTrade(t);
     this.reconcilePositions(positions);
+    // The broker's working orders replace ours. An order counted here but no longer working at the broker
+    // keeps its fill count among the pending ones: its final event may still be queued behind this rebuild.
     this.orders.clear();
-    this.rows.clear();
-    for (const o of orders) this.applyOrder(o);
+    const prior = this.live;
+    this.live = new Map();
+    for (const o of orders) {
+      const p = prior.get(o.id);
+      if (p !== undefined) this.live.set(o.id, p);
+      this.applyOrder(o);
+    }
+    for (const [id, p] of prior) if (!this.live.has(id) && p.filled > 0) this.pendingFills.set(id, p.filled);
+    this.versions.rebuild(orders.map((o) => ({ id: o.id, stamp: orderStamp(o) })));
   }
 
   /** Forces every contract's size and average to the broker's open positions (REST rebuild, hub reconnect). */
@@ -270,10 +364,7 @@ export class AccountRisk {
   /** Starts a new trading day in the book when the clock crossed 17:00 CT. */
   private rollDay(now: number): void {
     const day = tradingDayOf(now).id;
-    if (day > this.book.dayId) {
-      this.book.beginTradingDay(day);
-      for (const id of this.fillsSeen.keys()) if (!this.rows.has(id)) this.fillsSeen.delete(id);
-    }
+    if (day > this.book.dayId) this.book.beginTradingDay(day);
     if (day !== this.startOfDayId) {
       this.startOfDayId = day;
       this.startOfDayBalanceUnits = this.balanceUnits;
@@ -284,10 +375,31 @@ export class AccountRisk {
   markOf(state: SharedState, contractId: string): number | undefined {
     const c = this.contract(contractId);
     if (c === undefined || c.slot < 0) return undefined;
-    const m = state.marks.read(c.slot, this.mark);
-    if (m.last !== 0) return m.last;
-    if (m.bid !== 0 && m.ask !== 0) return Math.round((m.bid + m.ask) / 2);
-    return undefined;
+    return markPrice(state.marks.read(c.slot, this.mark));
+  }
+
+  /**
+   * publish()'s mark of a contract: read once per publish, and compared with the version the previous
+   * publish read. A new version's write time is returned in `fresh` (the first read of a slot only sets the
+   * baseline: its age says nothing about this thread's latency).
+   */
+  private publishMarkOf(state: SharedState, contractId: string, fresh: Map<string, number>): number | undefined {
+    if (this.publishMarks.has(contractId)) return this.publishMarks.get(contractId);
+    const c = this.contract(contractId);
+    let price: number | undefined;
+    if (c !== undefined && c.slot >= 0) {
+      const m = state.marks.read(c.slot, this.mark);
+      price = markPrice(m);
+      const prev = this.markVersions.get(c.slot);
+      if (prev === undefined) {
+        this.markVersions.set(c.slot, { ...m });
+      } else if (prev.updatedMs !== m.updatedMs || prev.last !== m.last || prev.bid !== m.bid || prev.ask !== m.ask) {
+        Object.assign(prev, m);
+        if (price !== undefined) fresh.set(contractId, m.updatedMs);
+      }
+    }
+    this.publishMarks.set(contractId, price);
+    return price;
   }
 
   /** Runs the state machine on the current numbers; the caller publishes and executes the actions. */
@@ -330,7 +442,10 @@ export class AccountRisk {
     const ev = this.last;
     if (ev === undefined) throw new Error('publish() before evaluate()');
     const now = this.clock.now();
-    const markOf = (id: string): number | undefined => this.markOf(state, id);
+    this.publishMarks.clear();
+    this.publishedMarkTimes.length = 0;
+    const fresh = new Map<string, number>();
+    const markOf = (id: string): number | undefined => this.publishMarkOf(state, id, fresh);
     const totals = this.book.totals(markOf);
     const working = new Map<string, { buy: number; sell: number }>();
     for (const o of this.orders.values()) {
@@ -363,6 +478,9 @@ export class AccountRisk {
       p.updatedMs = now;
       state.accounts.writePosition(this.slot, c.slot, p);
       touched.add(c.slot);
+      // Only an open position's P&L is computed from the mark.
+      const markMs = fresh.get(id);
+      if (net !== 0 && markMs !== undefined) this.publishedMarkTimes.push(markMs);
     }
     // A contract that went flat with no working orders left the sets above: publish it as zero once.
     for (const slot of this.published) {

@@ -11,6 +11,7 @@
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Histogram } from 'prom-client';
 import { limitsFromConfig, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { tradingDayOf } from '@gateway/session';
@@ -24,7 +25,7 @@ import {
   type GatewayUserPosition,
   type GatewayUserTrade,
 } from '@gateway/topstepx';
-import { AccountRisk, type ContractEntry, type OrderRow, type PersistedRisk } from './account-risk';
+import { AccountRisk, type ContractEntry, type PersistedRisk } from './account-risk';
 
 /** CME micro roots (10 micros count as 1 mini where the account type says so). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
@@ -41,7 +42,7 @@ class RiskRequestError extends Error {
 }
 
 export function createApp(ctx: WorkerContext): ServiceApp {
-  const { init, state, logger, channel } = ctx;
+  const { init, state, logger, channel, registry } = ctx;
   const cfg = init.config;
   const limits = limitsFromConfig(cfg.risk);
   let offsetMs = cfg.risk.clockOffsetMs;
@@ -53,9 +54,19 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     contracts.set(c.contractId, { slot: c.slot, spec: { contractId: c.contractId, tickSizeUnits: c.tickSizeUnits, tickValueMoneyUnits: c.tickValueUnits, isMicro: c.isMicro } });
   }
   const accounts = new Map<number, AccountRisk>();
-  /** Last updateTimestamp applied per order id: an older event (replayed after the REST rebuild) is not applied. */
-  const orderStamps = new Map<number, number>();
   const enforcing = new Set<number>();
+  const markToPnl = new Histogram({
+    name: 'risk_mark_to_pnl_seconds',
+    help:
+      "Mark written to shared memory by market-data (the mark's updatedMs, wall clock, 1 ms resolution) → the P&L computed from it " +
+      'published by the risk-manager (account record written, wall clock). One observation per new mark version per account and ' +
+      'contract with an open position, at the first publish that reads it; covers the wait for the next evaluation (the ' +
+      'RISK_EVAL_INTERVAL_MS timer, or an earlier fill, order or balance event), the risk-manager queue, evaluate and publish. A mark ' +
+      'overwritten before an evaluation is never published and not observed, so under a fast feed this is the age of the newest ' +
+      'price in the published P&L, not how long each mark change waited (up to one interval). Whole milliseconds (0 = same ms).',
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.25, 0.5, 1],
+    registers: [registry],
+  });
   let timer: NodeJS.Timeout | undefined;
   let tickQueued = false;
   let stopped = false;
@@ -122,16 +133,6 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     });
   }
 
-  const stampOf = (o: { updateTimestamp?: string | null; creationTimestamp: string }): number => Date.parse(o.updateTimestamp ?? o.creationTimestamp) || 0;
-  /** Applies an order unless an equally new or newer version was already applied. */
-  const applyOrder = (ar: AccountRisk, o: OrderRow & { updateTimestamp?: string | null; creationTimestamp: string }): void => {
-    const stamp = stampOf(o);
-    const seen = orderStamps.get(o.id);
-    if (seen !== undefined && stamp < seen) return;
-    orderStamps.set(o.id, stamp);
-    ar.applyOrder(o);
-  };
-
   /** The day from REST, for one account: balance, trades since 17:00 CT, open positions, working orders. */
   async function rebuild(ar: AccountRisk, balance: number | undefined): Promise<void> {
     const day = tradingDayOf(clock.now());
@@ -142,12 +143,19 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     ]);
     for (const id of new Set([...(positions ?? []), ...orders, ...(trades ?? [])].map((r) => r.contractId))) await ensureContract(id);
     if (balance !== undefined) ar.setBalance(balance);
-    ar.rebuild(day.id, trades ?? [], positions ?? [], []);
-    for (const o of orders) {
-      orderStamps.set(o.id, stampOf(o));
-      ar.applyOrder(o);
-    }
+    ar.rebuild(day.id, trades ?? [], positions ?? [], orders);
     ar.beginDayFromRebuild(day.id);
+  }
+
+  /**
+   * Times the new marks the publish just carried into P&L. Wall clock on both ends (market-data stamps its
+   * writes with Date.now()), not the risk clock, which RISK_CLOCK_OFFSET_MS may move. A write time ahead of
+   * this clock (the wall clock stepped back, or a test writing marks on its own clock) is not observed.
+   */
+  function observeMarkToPnl(writtenMs: readonly number[]): void {
+    if (writtenMs.length === 0) return;
+    const nowMs = Date.now();
+    for (const t of writtenMs) if (nowMs >= t) markToPnl.observe((nowMs - t) / 1000);
   }
 
   function report(ar: AccountRisk, events: readonly RiskEvent[]): void {
@@ -164,6 +172,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   function evaluateAndPublish(ar: AccountRisk): void {
     const ev = ar.evaluate(state);
     ar.publish(state);
+    observeMarkToPnl(ar.publishedMarkTimes);
     report(ar, ev.events);
     if (ev.actions.length > 0) void enforce(ar, ev.actions);
   }
@@ -244,7 +253,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       const ar = accounts.get(o.accountId);
       if (ar !== undefined) {
         await ensureContract(o.contractId);
-        applyOrder(ar, o);
+        ar.applyOrderEvent(o);
         evaluateAndPublish(ar);
       }
       channel.emit('user.order', o);

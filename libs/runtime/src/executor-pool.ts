@@ -46,7 +46,7 @@ export class ExecutorPool {
       idleTimeout: 2 ** 31 - 1,
       atomics: 'disabled',
       workerData: options.workerData,
-      recordTiming: true,
+      recordTiming: false,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
     });
     this.pool.on('error', (err) => options.logger.error({ err }, 'executor thread error'));
