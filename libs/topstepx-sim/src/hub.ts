@@ -36,7 +36,34 @@ export class HubConnection {
     return all.filter((r) => r.length > 0);
   }
 
+  /** Records queued by queue(), sent as one WebSocket message (several records per message are valid SignalR). */
+  private pending = '';
+
+  /**
+   * Queues a record for the end of this event-loop turn (see Hubs.publishUser): returns true when the
+   * connection had nothing queued yet, so the caller schedules one flush.
+   */
+  queue(data: string): boolean {
+    const first = this.pending === '';
+    this.pending += data;
+    return first;
+  }
+
+  /** Sends what queue() collected. */
+  flush(): void {
+    if (this.pending === '') return;
+    const data = this.pending;
+    this.pending = '';
+    this.write(data);
+  }
+
   send(data: string): void {
+    // Anything queued goes first: records on one connection keep the order they were produced in.
+    this.flush();
+    this.write(data);
+  }
+
+  private write(data: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount > MAX_BUFFERED) {
       this.ws.terminate();
@@ -286,8 +313,23 @@ export class Hubs {
     if (!set || set.size === 0) return;
     const arg = this.cfg.wrapUserEvents ? `{"action":${action},"data":${json}}` : json;
     const rec = `{"type":1,"target":"${target}","arguments":[${arg}]}${RS}`;
-    for (const c of set) c.send(rec);
+    // Not sent here: a REST call (Order/place, a fill by a trade) produces several events, and the real
+    // Gateway's REST answer does not wait for its hub pushes. They leave after the current turn — after
+    // the REST response written in it — one WebSocket message per connection.
+    for (const c of set) if (c.queue(rec)) this.queued.push(c);
+    if (this.queued.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushQueued);
+    }
   }
+
+  private readonly queued: HubConnection[] = [];
+  private flushScheduled = false;
+  private readonly flushQueued = (): void => {
+    this.flushScheduled = false;
+    const list = this.queued.splice(0);
+    for (const c of list) c.flush();
+  };
 
   private keepalive(): void {
     const now = performance.now();
