@@ -41,8 +41,12 @@ export type OrderEntryInit = Omit<OrderEntry, 'sm' | 'reservation' | 'sentAtMs' 
 
 export type BookListener = (entry: OrderEntry) => void;
 
-/** Final orders kept in memory (GetOrderStatus, duplicates); older final orders without a client order id are forgotten. */
-export const DEFAULT_MAX_FINAL_RETAINED = 10_000;
+/**
+ * Final orders kept in memory (GetOrderStatus, duplicates); older final orders without a client order id
+ * are forgotten. An entry costs about 1.6 KB of heap, so this holds the book near 3 MB whatever the order
+ * rate: 2,000 is about 7 minutes at a steady 5 orders/s, days of a typical strategy's orders.
+ */
+export const DEFAULT_MAX_FINAL_RETAINED = 2_000;
 
 export class OrderBook {
   private readonly byId = new Map<string, OrderEntry>();

@@ -33,7 +33,7 @@ import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError } from '../errors';
-import { OrderBook, isFinal, type OrderEntry } from './book';
+import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, isFinal, type OrderEntry } from './book';
 
 export interface OrdersOptions {
   /** Largest quantity of one order (default 1000). */
@@ -680,7 +680,13 @@ export class OrdersService {
 
   status(id: string): OrderEntry {
     const e = typeof id === 'string' && id !== '' ? this.book.find(id) : undefined;
-    if (!e) throw new FrontDoorError('NOT_FOUND', `order_id: unknown order ${JSON.stringify(String(id ?? '').slice(0, 80))}`, 'order_id');
+    if (!e) {
+      throw new FrontDoorError(
+        'NOT_FOUND',
+        `order_id: unknown order ${JSON.stringify(String(id ?? '').slice(0, 80))} (the engine keeps working orders, orders with a client_order_id and the last ${DEFAULT_MAX_FINAL_RETAINED} final orders; older ones are in the journal)`,
+        'order_id',
+      );
+    }
     return e;
   }
 
