@@ -2,7 +2,7 @@
 // answers with raw samples, so its CPU and memory never count as the engine's. Latency samples are µs,
 // measured with process.hrtime.bigint() around each call (call start → answer parsed).
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { orders } from '@gateway/proto';
+import { health, orders } from '@gateway/proto';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
 
@@ -17,6 +17,7 @@ export interface OrderOutcome {
 
 export type ClientJob =
   | { kind: 'grpc-roundtrip'; address: string; warmup: number; count: number; strategy: string; symbol: string }
+  | { kind: 'grpc-health'; address: string; warmup: number; count: number }
   | { kind: 'rest-roundtrip'; httpUrl: string; warmup: number; count: number; strategy: string; symbol: string }
   | { kind: 'bare-place'; simUrl: string; warmup: number; count: number; root: string }
   | { kind: 'grpc-batch'; address: string; warmup: number; runs: number; size: number; strategy: string; symbol: string }
@@ -77,6 +78,31 @@ async function grpcRoundtrip(job: Extract<ClientJob, { kind: 'grpc-roundtrip' }>
         r.outcomes.push(o);
         break;
       }
+    }
+  } finally {
+    c.close();
+  }
+  return r;
+}
+
+/**
+ * The floor under every RPC from this client: grpc.health.v1.Health/Check against the engine, whose
+ * handler answers from memory (no thread hop, no broker). Same client library, same connection setup.
+ */
+async function grpcHealth(job: Extract<ClientJob, { kind: 'grpc-health' }>): Promise<ClientResult> {
+  const c = new health.HealthClient(job.address, credentials.createInsecure());
+  const r: ClientResult = { samplesUs: [], outcomes: [], counters: {}, errors: [] };
+  const req = health.HealthCheckRequest.fromPartial({ service: '' });
+  try {
+    for (let i = 0; i < job.warmup + job.count; i++) {
+      const t0 = nowUs();
+      const err = await new Promise<ServiceError | null>((resolve) => c.check(req, (e) => resolve(e)));
+      const dt = nowUs() - t0;
+      if (err) {
+        r.errors.push(err.message);
+        break;
+      }
+      if (i >= job.warmup) r.samplesUs.push(dt);
     }
   } finally {
     c.close();
@@ -329,6 +355,8 @@ async function main(): Promise<void> {
         switch (job.kind) {
           case 'grpc-roundtrip':
             return done(await grpcRoundtrip(job));
+          case 'grpc-health':
+            return done(await grpcHealth(job));
           case 'rest-roundtrip':
             return done(await restRoundtrip(job));
           case 'bare-place':

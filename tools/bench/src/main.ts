@@ -149,7 +149,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (e) {
       figures['risk_gate_p99_us'] = notMeasured(msg(e));
     }
-    figures['mark_to_pnl_us'] = notMeasured('the mark → P&L path lives inside apps/risk-manager (an app, which a tool may not import) and the engine exports no metric for it; it cannot be timed from outside');
   }
 
   const engineGroups = (['orders', 'idle', 'load', 'steady', 'soak'] as const).filter(wants);
@@ -158,10 +157,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (engineGroups.length > 0) {
     const failed = build(log);
     const engineKeys: Record<string, string[]> = {
-      orders: ['order_grpc_p50_ms', 'order_grpc_p99_ms', 'order_grpc_max_ms', 'order_rest_p50_ms', 'order_rest_p99_ms', 'bare_place_p50_ms', 'order_overhead_p50_ms', 'batch100_ms'],
+      orders: ['order_grpc_p50_ms', 'order_grpc_p99_ms', 'order_grpc_max_ms', 'order_grpc_python_p50_ms', 'order_grpc_python_p99_ms', 'grpc_floor_p50_ms', 'grpc_floor_p99_ms', 'order_rest_p50_ms', 'order_rest_p99_ms', 'bare_place_p50_ms', 'order_overhead_p50_ms', 'batch100_ms'],
       idle: ['engine_idle_rss_mb'],
       load: ['load_orders', 'load_lost', 'load_duplicated', 'load_p99_ms'],
-      steady: ['engine_load_rss_mb', 'engine_cpu_pct', 'tick_to_subscriber_p99_ms', 'subscriber_kb_each'],
+      steady: ['engine_load_rss_mb', 'engine_cpu_pct', 'tick_to_subscriber_p99_ms', 'mark_to_pnl_p99_ms', 'subscriber_kb_each'],
       soak: [],
     };
     const skipAll = (groups: readonly string[], reason: string): void => {
@@ -178,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           log(`engine ready: grpc ${engine.grpcAddress}, http ${engine.httpUrl}, simulator ${engine.simUrl}`);
           if (wants('orders')) {
             log('orders: round trips…');
-            Object.assign(figures, await runOrderBenches(engine, { warmup: q ? 50 : 500, count: q ? 300 : 5_000, batchRuns: q ? 5 : 30, symbol: SYMBOL }, notes));
+            Object.assign(figures, await runOrderBenches(engine, { root: ROOT, warmup: q ? 50 : 500, count: q ? 300 : 5_000, batchRuns: q ? 5 : 30, symbol: SYMBOL }, notes));
           }
           if (wants('idle')) {
             log('idle RSS…');

@@ -128,6 +128,14 @@ export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, not
     f['tick_to_subscriber_p99_ms'] = q && Number.isFinite(q.bound) ? Math.round(q.bound * toMs * 1000) / 1000 : notMeasured(`${hist}: no observations during the window`);
     if (q) notes.push(`Trade → subscriber: engine histogram \`${hist}\` (trade arrival in market-data → socket send), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the bucket holding p99.`);
   }
+  const markHist = 'risk_mark_to_pnl_seconds';
+  const mq = quantileFromDelta(histogramBuckets(before, markHist), histogramBuckets(after, markHist), 0.99);
+  f['mark_to_pnl_p99_ms'] = mq && Number.isFinite(mq.bound) ? Math.round(mq.bound * 1000 * 10) / 10 : notMeasured(`${markHist}: no observations during the window (it needs an open position while marks move)`);
+  if (mq) {
+    notes.push(
+      `Mark → P&L: engine histogram \`${markHist}\` (risk-manager: the mark's write time in shared memory → the account's P&L computed from it published), delta of ${mq.count} observations over the window; upper bound of the bucket holding p99. Whole-millisecond resolution (the mark's time is epoch ms). It includes the wait for the next risk evaluation (RISK_EVAL_INTERVAL_MS, 100 ms by default, sooner on a fill or order event), and a mark overwritten before that evaluation is never observed: the figure is the age of the newest price in the published P&L.`,
+    );
+  }
   const msgs = subsResult?.counters['messages'] ?? 0;
   notes.push(
     `Steady load: simulator at ${o.tradesPerSecond.toLocaleString('en-US')} trades/s (all contracts), ${wsOpen}/${o.subscribers} WebSocket subscribers connected (${msgs} messages received, ${subsResult?.counters['closedByServer'] ?? 0} closed by the server), ${o.ordersPerSecond} orders/s over gRPC (${trickleResult?.counters['ok'] ?? 0}/${trickleResult?.counters['sent'] ?? 0} placed${trickleResult?.errors[0] ? `; e.g. ${trickleResult.errors[0]}` : ''}); ${(o.durationMs / 1000).toFixed(0)} s window after ${(o.warmupMs / 1000).toFixed(0)} s warm-up. RSS: max of VmRSS samples every 250 ms; CPU: utime+stime delta of the engine process (all its threads, not the simulator child) over the window.`,

@@ -6,8 +6,11 @@ import { runClient } from './clients';
 import type { EngineProcess } from './engine-process';
 import { allNotMeasured, notMeasured, type Figures } from './figures';
 import { scaleSummary, summarizeSamples, type LatencySummary } from './hdr';
+import { pythonPlaceOrders } from './python';
 
 export interface OrderBenchOptions {
+  /** Workspace root (the Python client and its stub generator live there). */
+  root: string;
   warmup: number;
   count: number;
   batchRuns: number;
@@ -54,6 +57,21 @@ export async function runOrderBenches(engine: EngineProcess, o: OrderBenchOption
   if (typeof grpc === 'string') Object.assign(f, allNotMeasured(['order_grpc_p50_ms', 'order_grpc_p99_ms', 'order_grpc_max_ms'], grpc));
   else Object.assign(f, { order_grpc_p50_ms: grpc.p50, order_grpc_p99_ms: grpc.p99, order_grpc_max_ms: grpc.max });
 
+  // The floor under any RPC from the same client library: a health check answered from memory.
+  let floor: LatencySummary | string;
+  try {
+    const r = await runClient({ kind: 'grpc-health', address: engine.grpcAddress, warmup: o.warmup, count: o.count });
+    floor = r.samplesUs.length > 0 ? scaleSummary(summarizeSamples(r.samplesUs, 'us'), 1000, 'ms') : `health Check: ${r.errors[0] ?? 'no sample'}`;
+  } catch (e) {
+    floor = `gRPC client: ${short(e)}`;
+  }
+  if (typeof floor === 'string') Object.assign(f, allNotMeasured(['grpc_floor_p50_ms', 'grpc_floor_p99_ms'], floor));
+  else Object.assign(f, { grpc_floor_p50_ms: floor.p50, grpc_floor_p99_ms: floor.p99 });
+
+  const py = await pythonPlaceOrders({ root: o.root, grpcAddress: engine.grpcAddress, warmup: o.warmup, count: o.count, strategy: `bench_py_${stamp}`, symbol: o.symbol });
+  if (typeof py === 'string') Object.assign(f, allNotMeasured(['order_grpc_python_p50_ms', 'order_grpc_python_p99_ms'], py));
+  else Object.assign(f, { order_grpc_python_p50_ms: py.p50, order_grpc_python_p99_ms: py.p99 });
+
   let rest: LatencySummary | string;
   try {
     rest = okLatencyMs(
@@ -93,7 +111,7 @@ export async function runOrderBenches(engine: EngineProcess, o: OrderBenchOption
     f['batch100_ms'] = notMeasured(`PlaceBatch client: ${short(e)}`);
   }
   notes.push(
-    `Order round trips: ${o.count} market orders of 1 ${o.symbol} (alternating BUY/SELL) after ${o.warmup} warm-up calls, one at a time from one client process per transport; HDR histogram of the successful calls (hrtime around the call), p50/p99/max. Bare: the same count of \`Order/place\` posted with undici (one keep-alive connection, login first) straight to the engine's simulator, account 1002; overhead p50 = gRPC p50 − bare p50. PlaceBatch: 100 orders per call, p50 wall time of ${o.batchRuns} runs after 2 warm-up runs.`,
+    `Order round trips: ${o.count} market orders of 1 ${o.symbol} (alternating BUY/SELL) after ${o.warmup} warm-up calls, one at a time from one client process per transport; HDR histogram of the successful calls (hrtime around the call), p50/p99/max. Bare: the same count of \`Order/place\` posted with undici (one keep-alive connection, login first) straight to the engine's simulator, account 1002; overhead p50 = gRPC p50 − bare p50. Floor: \`grpc.health.v1.Health/Check\` from the same grpc-js client, answered from memory on the engine's main thread (no thread hop, no broker): what any RPC costs on this machine before the order path starts. Python: the same orders through the shipped client (libs/python-client \`GatewayClient.place_order\`, grpcio) run by /usr/bin/python3, perf_counter_ns around each call. PlaceBatch: 100 orders per call, p50 wall time of ${o.batchRuns} runs after 2 warm-up runs.`,
   );
   return f;
 }
