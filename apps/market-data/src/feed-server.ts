@@ -5,8 +5,8 @@
 // this sends that same Buffer to every subscriber; per subscriber it costs one bufferedAmount read and one
 // ws.send. publishBars goes further: each frame is encoded ONCE as a complete WebSocket text frame (a server
 // frame is unmasked, so its bytes are the same for every peer) and written straight to each subscriber's
-// TCP socket, corked across the event-loop turn's batch, so a subscriber of six topics costs six buffer
-// appends and one writev syscall per turn. That bypass of ws.send is sound because this server never
+// TCP socket: the turn's frames a subscriber gets are concatenated once (shared by every subscriber of the
+// same topics) and written in one write, so a subscriber of six topics costs one write syscall per turn. That bypass of ws.send is sound because this server never
 // enables permessage-deflate nor sends Blobs — the only cases where ws queues frames instead of writing
 // them at once — so ws never holds a frame that a direct write could overtake; and bufferedAmount still
 // counts the bytes (it reads the socket's writable length). A subscriber never slows another: quotes are conflated latest-wins per contract, bars are
@@ -134,11 +134,13 @@ class Conn {
   tokens: number;
   lastRefill: number;
   refused = 0;
-  /** publishBars batch number in which this connection's socket was last corked. */
-  corkedIn = 0;
+  /** publishBars batch number of `batchItems` (stale when it is not the current batch). */
+  batchNo = 0;
+  /** Indices of the current publishBars batch's frames this connection gets, in order. */
+  readonly batchItems: number[] = [];
   constructor(
     readonly ws: WebSocket,
-    /** The upgraded TCP socket under `ws` (the upgrade request's socket), corked around a batch. */
+    /** The upgraded TCP socket under `ws` (the upgrade request's socket), written directly by publishBars. */
     readonly socket: Socket,
     burst: number,
     now: number,
@@ -149,6 +151,25 @@ class Conn {
 }
 
 const EMPTY_SET: ReadonlySet<Conn> = new Set();
+const EMPTY_WIRE = Buffer.alloc(0);
+const NO_ITEMS: readonly number[] = Object.freeze([]);
+
+/** True when two publishBars frame lists are the same (subscribers of the same topics share one write buffer). */
+function sameItems(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The first `n` frames of `items`, concatenated. */
+function concatWires(wires: readonly Buffer[], items: readonly number[], n: number): Buffer {
+  let len = 0;
+  for (let k = 0; k < n; k++) len += wires[items[k]!]!.length;
+  const out = Buffer.allocUnsafe(len);
+  let at = 0;
+  for (let k = 0; k < n; k++) at += wires[items[k]!]!.copy(out, at);
+  return out;
+}
 
 /** RFC 6455 §5.2: a final, unmasked text frame carrying `payload`, header and payload in one Buffer. */
 export function encodeTextFrame(payload: Buffer): Buffer {
@@ -181,7 +202,9 @@ export class FeedServer {
   private readonly o: Required<Omit<FeedServerOptions, 'hooks'>> & { hooks: FeedServerHooks };
   private readonly pongFrame = Buffer.from('{"type":"pong"}');
   private batchNo = 0;
-  private readonly corked: Conn[] = [];
+  /** Scratch of publishBars (reused, so a batch allocates no lists): the subscribers touched, the encoded frames. */
+  private readonly touched: Conn[] = [];
+  private readonly wires: Buffer[] = [];
 
   constructor(options: FeedServerOptions) {
     this.o = {
@@ -250,46 +273,75 @@ export class FeedServer {
   }
 
   /**
-   * Sends each frame of the batch, in order, to every subscriber of its topic, with every touched socket
-   * corked until the whole batch is queued: a subscriber's frames of the turn leave in one write. The byte
-   * budget is checked per frame as in publishBar (corked bytes count in bufferedAmount). Returns the number
-   * of frames written; each item's `sent` says to how many sockets.
+   * Sends each frame of the batch, in order, to every subscriber of its topic, in ONE socket write per
+   * subscriber: the frames a subscriber gets are concatenated (once, shared by every subscriber that gets
+   * the same frames, the usual case) and written with a single write (one syscall, no cork/writev
+   * bookkeeping per frame). The byte budget is checked per frame as in publishBar, counting the frames of
+   * this batch ahead of it: a subscriber that would pass it gets the frames that fit, then is closed (4008,
+   * the close frame behind them). Returns the number of frames written; each item's `sent` says to how
+   * many sockets.
    */
   publishBars(batch: readonly OutgoingBar[]): number {
     const budget = this.o.maxBufferedBytes;
     const batchNo = ++this.batchNo;
-    const corked = this.corked;
+    const touched = this.touched;
+    const wires = this.wires;
     let total = 0;
     try {
+      // Pass 1: encode every frame once and note, per subscriber, which frames of the batch it gets, in order.
       for (let i = 0; i < batch.length; i++) {
         const item = batch[i]!;
         item.sent = 0;
         const set = this.byTopic.get(item.key);
-        if (set === undefined) continue;
-        const wire = encodeTextFrame(item.frame);
-        let n = 0;
+        if (set === undefined) {
+          wires.push(EMPTY_WIRE);
+          continue;
+        }
+        wires.push(encodeTextFrame(item.frame));
         for (const c of set) {
-          // A connection stays in its topics until drop(), which also closes it: not OPEN here means the
-          // peer started closing; ws.send would discard the frame, so does this.
-          if (c.ws.readyState !== WebSocket.OPEN) continue;
-          if (c.ws.bufferedAmount + wire.length > budget) {
-            this.slowConsumer(c);
-            continue;
+          if (c.batchNo !== batchNo) {
+            c.batchNo = batchNo;
+            c.batchItems.length = 0;
+            touched.push(c);
           }
-          if (c.corkedIn !== batchNo) {
-            c.corkedIn = batchNo;
-            c.socket.cork();
-            corked.push(c);
-          }
-          c.socket.write(wire);
+          c.batchItems.push(i);
+        }
+      }
+      // Pass 2: one write per subscriber, in the order they were first touched.
+      let shared: Buffer | undefined;
+      let sharedItems: readonly number[] = NO_ITEMS;
+      for (let j = 0; j < touched.length; j++) {
+        const c = touched[j]!;
+        // A connection stays in its topics until drop(), which also closes it: not OPEN here means the peer
+        // started closing; ws.send would discard the frames, so does this.
+        if (c.ws.readyState !== WebSocket.OPEN) continue;
+        const items = c.batchItems;
+        let bytes = c.ws.bufferedAmount;
+        let n = 0;
+        while (n < items.length && bytes + wires[items[n]!]!.length <= budget) {
+          bytes += wires[items[n]!]!.length;
           n++;
         }
-        item.sent = n;
-        total += n;
+        if (n > 0) {
+          let out: Buffer;
+          if (n === 1) out = wires[items[0]!]!;
+          else if (n === items.length && sameItems(items, sharedItems)) out = shared!;
+          else {
+            out = concatWires(wires, items, n);
+            if (n === items.length) {
+              shared = out;
+              sharedItems = items;
+            }
+          }
+          c.socket.write(out);
+          for (let k = 0; k < n; k++) batch[items[k]!]!.sent!++;
+          total += n;
+        }
+        if (n < items.length) this.slowConsumer(c);
       }
     } finally {
-      for (let i = 0; i < corked.length; i++) corked[i]!.socket.uncork();
-      corked.length = 0;
+      touched.length = 0;
+      wires.length = 0;
     }
     if (total > 0) this.o.hooks.sent?.(total);
     return total;

@@ -156,6 +156,43 @@ describe('FeedServer back-pressure', () => {
     await both.waitFrame((f) => f['type'] === 'pong', 5_000, 'pong');
   }, 20_000);
 
+  it('publishBars gives a subscriber that would pass the byte budget mid-batch the frames that fit, then 4008', async () => {
+    const events: string[] = [];
+    server = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      source,
+      maxBufferedBytes: 200 * 1024,
+      hooks: { disconnected: (reason) => events.push(`disconnect:${reason}`), dropped: (reason) => events.push(`drop:${reason}`) },
+    });
+    const port = await server.start();
+    const both = new Client(`ws://127.0.0.1:${port}`);
+    const a = new Client(`ws://127.0.0.1:${port}`);
+    const b = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(both, a, b);
+    await Promise.all([both.opened, a.opened, b.opened]);
+    both.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s' });
+    both.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1m' });
+    for (const c of [a, b]) c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s' });
+    await waitFor(() => both.of('snapshot').length === 2 && a.of('snapshot').length === 1 && b.of('snapshot').length === 1, 5_000, 'snapshots');
+    // 90 KiB each: `both` gets all three (270 KiB, over the 200 KiB budget at the third), a and b the two 1s
+    // frames (180 KiB, within it; they get the same frames, so they share one write buffer).
+    const pad = 'p'.repeat(90 * 1024);
+    const batch: OutgoingBar[] = ['MNQ|1s', 'MNQ|1m', 'MNQ|1s'].map((key, i) => ({ key, frame: Buffer.from(`{"type":"bar","seq":${i + 1},"pad":"${pad}"}`) }));
+    expect(server.publishBars(batch)).toBe(6);
+    expect(batch.map((x) => x.sent)).toEqual([3, 1, 2]);
+    expect(events).toEqual(['drop:slow_consumer', 'disconnect:slow_consumer']);
+    expect(await both.closed).toBe(CLOSE_CODES.SLOW_CONSUMER);
+    expect(both.of('bar').map((f) => f['seq'])).toEqual([1, 2]);
+    await waitFor(() => a.of('bar').length === 2 && b.of('bar').length === 2, 5_000, 'bars of a and b');
+    for (const c of [a, b]) expect(c.of('bar').map((f) => [f['seq'], (f['pad'] as string).length])).toEqual([
+      [1, pad.length],
+      [3, pad.length],
+    ]);
+    expect(server.subscribers('MNQ|1m')).toBe(0);
+    expect(server.subscribers('MNQ|1s')).toBe(2);
+  }, 20_000);
+
   it('encodeTextFrame builds a final unmasked text frame with the shortest length encoding', () => {
     const small = encodeTextFrame(Buffer.from('hi'));
     expect([...small]).toEqual([0x81, 2, 0x68, 0x69]);

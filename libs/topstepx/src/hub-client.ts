@@ -3,6 +3,7 @@
 // Subscriptions are recorded and re-sent after every reconnect (the Gateway forgets them), the URL
 // is rebuilt from `accessTokenFactory` on every connect (token rotation), and reconnects go on
 // forever with a capped backoff.
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { HubError } from './errors';
 import { NOOP_LOGGER, type Logger } from './rest-client';
@@ -104,6 +105,7 @@ export class HubConnection {
   private ticker: NodeJS.Timeout | undefined;
   private reconnectSleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private reconnectLoopActive = false;
+  private frameAt = 0;
 
   constructor(options: HubConnectionOptions) {
     if (!options || typeof options.url !== 'string') throw new TypeError('hub option url is required');
@@ -136,6 +138,15 @@ export class HubConnection {
 
   get state(): HubState {
     return this.currentState;
+  }
+
+  /**
+   * performance.now() at which the WebSocket message being dispatched reached this client, before it was
+   * decoded and parsed: read it inside a target handler to time from the earliest moment the record was
+   * seen (every record of one message shares it). 0 before the first message.
+   */
+  get frameArrivedAt(): number {
+    return this.frameAt;
   }
 
   /** The URL of the next connect, token redacted (for logs and diagnostics). */
@@ -391,6 +402,7 @@ export class HubConnection {
 
   private onFrame(conn: Conn, data: WebSocket.RawData): void {
     if (this.conn !== conn) return;
+    this.frameAt = performance.now();
     this.lastReceived = this.clock();
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
     let buf = conn.buffer.length ? conn.buffer + text : text;
@@ -646,6 +658,11 @@ export class MarketHubClient {
     this.connection.reconnectWithFreshToken();
   }
 
+  /** performance.now() at which the hub message being dispatched arrived (see HubConnection.frameArrivedAt). */
+  get frameArrivedAt(): number {
+    return this.connection.frameArrivedAt;
+  }
+
   subscribeQuotes(contractId: string): Promise<void> {
     return this.subscribeKind('quotes', contractId);
   }
@@ -754,12 +771,29 @@ export class MarketHubClient {
     });
   }
 
+  /** The per-trade hot path (thousands a second): no closure per entry, unlike forEachEntry + safe. */
   private onTradeEvent(contractId: unknown, data: unknown): void {
     if (typeof contractId !== 'string') return this.dropped('GatewayTrade', contractId);
     this.touch(contractId);
-    forEachEntry(data, (entry) => {
-      for (const h of this.tradeHandlers) this.safe(() => h(contractId, entry as GatewayTrade));
-    });
+    if (Array.isArray(data)) {
+      for (let i = 0; i < data.length; i++) {
+        const entry: unknown = data[i];
+        if (entry != null) this.deliverTrade(contractId, entry as GatewayTrade);
+      }
+    } else if (data != null) {
+      this.deliverTrade(contractId, data as GatewayTrade);
+    }
+  }
+
+  private deliverTrade(contractId: string, trade: GatewayTrade): void {
+    const handlers = this.tradeHandlers;
+    for (let i = 0; i < handlers.length; i++) {
+      try {
+        handlers[i]!(contractId, trade);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'market hub handler threw');
+      }
+    }
   }
 
   private onDepthEvent(contractId: unknown, data: unknown): void {

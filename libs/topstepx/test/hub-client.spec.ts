@@ -295,6 +295,45 @@ describe('MarketHubClient', () => {
     expect(depth).toEqual([6335]);
   });
 
+  it('a throwing trade handler is logged and does not stop the other handlers nor the next entries', async () => {
+    const srv = await fakeHub();
+    const errors: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (_o: object, m?: string) => errors.push(m ?? '') };
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', staleAfterMs: 0, logger }));
+    const seen: number[] = [];
+    market.onTrade((_cid, t) => {
+      if (t.volume === 2) throw new Error('boom');
+    });
+    market.onTrade((_cid, t) => seen.push(t.volume));
+    await market.start();
+    const t = { symbolId: 'F.US.EP', price: 6335.25, timestamp: '2025-07-18T21:00:01Z', type: 0, volume: 1 };
+    srv.emit('GatewayTrade', ['A', [t, { ...t, volume: 2 }, { ...t, volume: 3 }]]);
+    srv.emit('GatewayTrade', ['A', { ...t, volume: 2 }]);
+    await waitUntil(() => seen.length === 4, 'four trades');
+    expect(seen).toEqual([1, 2, 3, 2]);
+    expect(errors).toEqual(['market hub handler threw', 'market hub handler threw']);
+  });
+
+  it('frameArrivedAt is the arrival of the message being dispatched, shared by every trade it carries', async () => {
+    const srv = await fakeHub();
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', staleAfterMs: 0 }));
+    expect(market.frameArrivedAt).toBe(0);
+    const stamps: Array<[number, number, number]> = [];
+    market.onTrade((_cid, t) => stamps.push([t.volume, market.frameArrivedAt, performance.now()]));
+    await market.start();
+    const t = { symbolId: 'F.US.EP', price: 6335.25, timestamp: '2025-07-18T21:00:01Z', type: 0, volume: 1 };
+    const before = performance.now();
+    srv.emit('GatewayTrade', ['A', [t, { ...t, volume: 2 }]]);
+    await waitUntil(() => stamps.length === 2, 'first message');
+    srv.emit('GatewayTrade', ['A', { ...t, volume: 3 }]);
+    await waitUntil(() => stamps.length === 3, 'second message');
+    const [a, b, c] = stamps as [[number, number, number], [number, number, number], [number, number, number]];
+    expect(a[1]).toBeGreaterThan(before);
+    expect(b[1]).toBe(a[1]);
+    expect(c[1]).toBeGreaterThan(a[1]);
+    for (const [, arrived, handled] of stamps) expect(arrived).toBeLessThanOrEqual(handled);
+  });
+
   it('flags a silent contract stale while pings keep the socket alive, and fresh when data returns', async () => {
     const srv = await fakeHub();
     let now = 1_000;
