@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { REQUIRED_JSON_KEYS, figuresToJson, notMeasured, type Figures } from './figures';
-import { SOAK_END, SOAK_START, asciiPlot, extractSoakSection, renderReport, renderTable, slope, type ReportInput, type SoakResult } from './report';
+import { SOAK_END, SOAK_START, asciiPlot, extractSoakSection, renderReport, renderSoak, renderTable, slope, type ReportInput, type SoakResult } from './report';
 import { rssTrend } from './soak';
 
 const machine = { cpuModel: 'Test CPU', cores: 2, ramGb: 8, node: 'v20.0.0', os: 'Linux test' };
@@ -69,6 +69,15 @@ describe('soak helpers', () => {
     expect(t.rssSlopeMbPerMin).toBeCloseTo(6, 9);
     expect(t.rssGrowthMb).toBeCloseTo(6, 9);
     expect(t.flat).toBe(false);
+  });
+
+  it('lists each thread\'s V8 heap per sample, a dash for a thread that did not report', () => {
+    const s = soak([150, 151]);
+    s.samples[0]!.heapMb = { engine: 14.26, 'market-data': 20.5, 'risk-manager': 12, 'order-executor': 11.04 };
+    s.samples[1]!.heapMb = { engine: 15, 'market-data': 21 };
+    const rows = renderSoak(s, new Date(0)).split('\n').filter((l) => /^\| \d/.test(l));
+    expect(rows[0]).toBe('| 0 | 150.0 | 1.50 | 12.0 | 14.3 · 20.5 · 12.0 · 11.0 |');
+    expect(rows[1]).toBe('| 10 | 151.0 | 1.50 | 12.0 | 15.0 · 21.0 · — · — |');
   });
 
   it('plots one column per sample with the extremes on the top and bottom rows', () => {

@@ -19,7 +19,12 @@ export interface SoakSample {
   /** Engine main-thread event-loop delay p99 over the last interval (from its /metrics), ms; NaN if unknown. */
   eldP99Ms: number;
   cpuPct: number;
+  /** V8 heap in use per thread (nodejs_heap_size_used_bytes by app label), MB; absent threads are missing. */
+  heapMb?: Record<string, number>;
 }
+
+/** The engine's threads by their metrics label, in table order. */
+export const SOAK_HEAP_APPS = ['engine', 'market-data', 'risk-manager', 'order-executor'] as const;
 
 export interface SoakResult {
   durationSec: number;
@@ -111,13 +116,17 @@ export function renderSoak(s: SoakResult, date: Date): string {
     asciiPlot(s.samples),
     '```',
     '',
-    '| t (s) | RSS (MB) | event-loop delay p99 (ms) | CPU (% of a core) |',
-    '|---|---|---|---|',
+    'V8 heap in use is sampled from /metrics without forcing a collection, so it includes garbage not yet collected: a thread whose',
+    'figure keeps rising across major collections is the one to look at.',
+    '',
+    `| t (s) | RSS (MB) | event-loop delay p99 (ms) | CPU (% of a core) | V8 heap used, MB (${SOAK_HEAP_APPS.join(' · ')}) |`,
+    '|---|---|---|---|---|',
   ];
   const step = Math.max(1, Math.ceil(s.samples.length / 20));
   for (let i = 0; i < s.samples.length; i += step) {
     const x = s.samples[i]!;
-    lines.push(`| ${fmt(x.tSec, 0)} | ${fmt(x.rssMb, 1)} | ${Number.isFinite(x.eldP99Ms) ? fmt(x.eldP99Ms, 2) : '—'} | ${fmt(x.cpuPct, 1)} |`);
+    const heap = SOAK_HEAP_APPS.map((a) => (x.heapMb?.[a] !== undefined ? fmt(x.heapMb[a]!, 1) : '—')).join(' · ');
+    lines.push(`| ${fmt(x.tSec, 0)} | ${fmt(x.rssMb, 1)} | ${Number.isFinite(x.eldP99Ms) ? fmt(x.eldP99Ms, 2) : '—'} | ${fmt(x.cpuPct, 1)} | ${heap} |`);
   }
   lines.push(SOAK_END);
   return lines.join('\n');

@@ -4,7 +4,7 @@
 import { startClient, type RunningClient } from './clients';
 import { metricValue, scrapeMetrics, type EngineProcess } from './engine-process';
 import { cpuSeconds, rssMb } from './proc';
-import { slope, type SoakResult, type SoakSample } from './report';
+import { SOAK_HEAP_APPS, slope, type SoakResult, type SoakSample } from './report';
 
 export interface SoakOptions {
   durationMs: number;
@@ -55,12 +55,19 @@ export async function runSoak(engine: EngineProcess, o: SoakOptions, log: (s: st
       await sleep(o.intervalMs);
       const now = Date.now();
       const cpu = cpuSeconds(engine.pid);
-      const eld = metricValue(await scrapeMetrics(engine.httpUrl), 'nodejs_eventloop_lag_p99_seconds', { app: 'engine' });
+      const metrics = await scrapeMetrics(engine.httpUrl);
+      const eld = metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds', { app: 'engine' });
+      const heapMb: Record<string, number> = {};
+      for (const app of SOAK_HEAP_APPS) {
+        const v = metricValue(metrics, 'nodejs_heap_size_used_bytes', { app });
+        if (v !== undefined) heapMb[app] = v / (1024 * 1024);
+      }
       const s: SoakSample = {
         tSec: (now - t0) / 1000,
         rssMb: rssMb(engine.pid),
         eldP99Ms: eld === undefined ? Number.NaN : eld * 1000,
         cpuPct: ((cpu - lastCpu) / ((now - lastT) / 1000)) * 100,
+        heapMb,
       };
       lastCpu = cpu;
       lastT = now;
