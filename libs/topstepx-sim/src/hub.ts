@@ -106,6 +106,14 @@ export class Hubs {
   };
   private readonly accountSubs = new Set<HubConnection>();
   private readonly pinger: NodeJS.Timeout;
+  /** Connections holding user-hub records queued in this turn (publishUser), flushed once after it. */
+  private readonly queued: HubConnection[] = [];
+  private flushScheduled = false;
+  private readonly flushQueued = (): void => {
+    this.flushScheduled = false;
+    const list = this.queued.splice(0);
+    for (const c of list) c.flush();
+  };
 
   constructor(
     private readonly cfg: HubConfig,
@@ -322,14 +330,6 @@ export class Hubs {
       setImmediate(this.flushQueued);
     }
   }
-
-  private readonly queued: HubConnection[] = [];
-  private flushScheduled = false;
-  private readonly flushQueued = (): void => {
-    this.flushScheduled = false;
-    const list = this.queued.splice(0);
-    for (const c of list) c.flush();
-  };
 
   private keepalive(): void {
     const now = performance.now();
