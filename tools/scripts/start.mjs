@@ -16,7 +16,7 @@ if (build.status !== 0) {
   console.error('npm start: the build failed; run `npx nx run engine:build` to see why');
   process.exit(build.status ?? 1);
 }
-// Smaller young generation: the main thread allocates little, and each MB of semi-space is RSS (see docs/PERFORMANCE.md).
+// Smaller young generation: the main thread allocates little, and a smaller semi-space keeps its RSS lower.
 const child = spawn(process.execPath, ['--max-semi-space-size=1', path.join(root, 'dist/apps/engine/main.js')], {
   cwd: root,
   env: process.env,

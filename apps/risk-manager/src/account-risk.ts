@@ -66,12 +66,14 @@ export function orderStamp(o: { updateTimestamp?: string | null; creationTimesta
 
 /**
  * Orders with fills seen but no order counted as working (per account): a trade that came before its
- * order's first event, or the day's trades replayed by a REST rebuild. Only an order event still on its way
+ * order's first event, the day's trades replayed by a REST rebuild, or a finished order (so that its final
+ * event sent again is not counted as unseen fills). Only an order event still on its way
  * needs the count (so that the event's fillVolume is not counted again as an unseen fill): the hub sends an
  * order's trade and order events within milliseconds, and a rebuild's overlap lasts seconds; the rebuild
  * replays the day's trades oldest first, so the orders whose events may still be queued are the newest.
  * 4096 (about 100 B each) covers 13 minutes of the 5 orders/s soak. Beyond it, a late order event would
- * count its fills once more as working — an over-count, the safe side — until the order's next event.
+ * count its fills once more as working — an over-count, the safe side — until the order's next event, or for a
+ * final order until the next rebuild.
  */
 export const PENDING_FILL_ORDERS = 4096;
 
@@ -233,10 +235,13 @@ export class AccountRisk {
     const unseenFill = Math.max(0, (o.fillVolume ?? 0) - filled);
     const remaining = working + unseenFill;
     if (remaining <= 0) {
-      // Final (or fully filled) and every fill applied: the order is done here.
+      // Final (or fully filled) and every fill applied: the order is done here. Its fill count stays among the
+      // pending ones (bounded): a final event sent again with a newer version must find its fills seen,
+      // or its fillVolume would count as working again with no trade ever to clear it.
       this.orders.delete(o.id);
       this.live.delete(o.id);
-      this.pendingFills.delete(o.id);
+      if (filled > 0) this.pendingFills.set(o.id, filled);
+      else this.pendingFills.delete(o.id);
       return;
     }
     if (entry === undefined) {
@@ -312,7 +317,12 @@ export class AccountRisk {
       const carried = b.net - (fillsNet.get(contractId) ?? 0);
       if (carried !== 0 && this.book.netSize(contractId) === 0) this.book.setPosition(contractId, carried, b.avg);
     }
-    for (const t of sorted) this.applyTrade(t);
+    // Fills per order of this replay, not capped like pendingFills: a working order whose fills are older than
+    // the newest PENDING_FILL_ORDERS trades must still find them, or its filled size would stay counted as working.
+    const replayFills = new Map<number, number>();
+    for (const t of sorted) {
+      if (this.applyTrade(t) && t.orderId !== undefined) replayFills.set(t.orderId, (replayFills.get(t.orderId) ?? 0) + t.size);
+    }
     this.reconcilePositions(positions);
     // The broker's working orders replace ours. An order counted here but no longer working at the broker
     // keeps its fill count among the pending ones: its final event may still be queued behind this rebuild.
@@ -322,6 +332,10 @@ export class AccountRisk {
     for (const o of orders) {
       const p = prior.get(o.id);
       if (p !== undefined) this.live.set(o.id, p);
+      else {
+        const filled = Math.max(this.pendingFills.get(o.id) ?? 0, replayFills.get(o.id) ?? 0);
+        if (filled > 0) this.pendingFills.set(o.id, filled);
+      }
       this.applyOrder(o);
     }
     for (const [id, p] of prior) if (!this.live.has(id) && p.filled > 0) this.pendingFills.set(id, p.filled);

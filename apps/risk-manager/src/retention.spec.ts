@@ -97,7 +97,8 @@ describe('AccountRisk per-order state', () => {
     const sizes = ar.retainedSizes();
     expect(sizes.workingOrders).toBe(0);
     expect(sizes.workingVersions).toBe(0);
-    expect(sizes.pendingFillOrders).toBe(0);
+    // Finished orders keep their fill count in the ring (a resent final event must count nothing), capped.
+    expect(sizes.pendingFillOrders).toBe(PENDING_FILL_ORDERS);
     expect(sizes.finalVersions).toBe(FINAL_ORDER_VERSIONS);
     expect(sizes.markVersions).toBe(1);
 
@@ -159,7 +160,38 @@ describe('AccountRisk per-order state', () => {
     ar.evaluate(state);
     ar.publish(state);
     expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ positionUnits: 2, openOrders: 0 });
-    expect(ar.retainedSizes()).toMatchObject({ workingOrders: 0, pendingFillOrders: 0 });
+    expect(ar.retainedSizes()).toMatchObject({ workingOrders: 0, pendingFillOrders: 1 });
+  });
+
+  it('does not count a filled order as working again when its final event is sent again with a newer version', () => {
+    const { state, ar, slot } = setup();
+    ar.applyOrderEvent(order(9, 1, 0, NOW));
+    ar.applyTrade(trade(90, 9, 1));
+    ar.applyOrderEvent(order(9, 2, 1, NOW + 2));
+    // The same Filled order, a newer updateTimestamp (e.g. an {action, data} update sent after the fill).
+    expect(ar.applyOrderEvent(order(9, 2, 1, NOW + 4))).toBe(true);
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(ar.orders.size).toBe(0);
+    expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ openOrders: 0 });
+  });
+
+  it(`finds the fills of a working order older than the newest ${PENDING_FILL_ORDERS} trades of a rebuild`, () => {
+    const { state, ar, slot } = setup();
+    // Order 1 for 2 rests with one contract filled by the day's first trade; 5,000 other orders filled after.
+    const first = { ...trade(600_000, 1, 0), size: 1 };
+    const others = Array.from({ length: 5_000 }, (_, i) => trade(600_001 + i, 2 + i, i % 2));
+    const working = { ...order(1, 1, 1, NOW, 0), size: 2 };
+    ar.rebuild(20261202, [first, ...others], [{ contractId: MNQ, type: 1, size: 1, averagePrice: 20_000 }], [working]);
+    expect(ar.orders.get(1)?.remaining).toBe(1);
+    // Its second contract fills: nothing of it stays counted as working.
+    const second = { ...trade(700_000, 1, 0), size: 1 };
+    ar.applyTrade(second);
+    ar.applyOrderEvent({ ...order(1, 2, 2, NOW + 1, 0), size: 2 });
+    ar.evaluate(state);
+    ar.publish(state);
+    expect(ar.orders.size).toBe(0);
+    expect(state.accounts.readAccount(slot, newAccountRecord())).toMatchObject({ openOrders: 0 });
   });
 
   it(`caps the fill counts of orders without an order event at ${PENDING_FILL_ORDERS} (a rebuild replaying the day)`, () => {

@@ -1,5 +1,7 @@
 import { HttpTransportType, HubConnectionBuilder, LogLevel } from '@microsoft/signalr';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { HubConnection } from '../src/hub';
 import type { Simulator } from '../src/index';
 import { MNQ, RawHub, client, login, quietSim, until } from './helpers';
 
@@ -188,5 +190,43 @@ describe('CSV replay and depth', () => {
       await c.call('History/retrieveBars', { contractId: MNQ, live: false, startTime: '2026-11-25T14:59:00Z', endTime: '2026-11-25T16:00:00Z', unit: 2, unitNumber: 1, limit: 5, includePartialBar: true })
     ).json['bars'];
     expect(bars[0]).toMatchObject({ o: 21100.25, h: 21100.25, l: 21099.75, c: 21100, v: 6 });
+  });
+});
+
+describe('user-hub records queued for the end of the turn', () => {
+  // A WebSocket stand-in: records what would be written, in order.
+  const fakeSocket = (): { ws: WebSocket; sent: string[] } => {
+    const sent: string[] = [];
+    const ws = { readyState: WebSocket.OPEN, bufferedAmount: 0, send: (d: string) => sent.push(d) } as unknown as WebSocket;
+    return { ws, sent };
+  };
+
+  it('sends queued records as one message, and before any record sent directly after them', () => {
+    const { ws, sent } = fakeSocket();
+    const c = new HubConnection('user', ws);
+    expect(c.queue('a\x1e')).toBe(true);
+    expect(c.queue('b\x1e')).toBe(false);
+    expect(sent).toEqual([]);
+    // A completion or a ping sent now must not overtake the events queued before it.
+    c.send('c\x1e');
+    expect(sent).toEqual(['a\x1eb\x1e', 'c\x1e']);
+    c.flush();
+    expect(sent).toEqual(['a\x1eb\x1e', 'c\x1e']);
+  });
+
+  it('delivers the events of one Order/place in the order they were produced', async () => {
+    sim = await quietSim();
+    const c = await client(sim);
+    const h = await connect(sim, 'user', c.token);
+    await h.invoke('SubscribeOrders', 1001);
+    await h.invoke('SubscribeTrades', 1001);
+    const before = h.frames.length;
+    const res = await c.place({ type: 2, side: 0 });
+    expect(res.json).toMatchObject({ success: true });
+    await until(() => h.frames.slice(before).join('').includes('"GatewayUserTrade"'), 10_000);
+    const text = h.frames.slice(before).join('');
+    const targets = [...text.matchAll(/"target":"(\w+)"/g)].map((m) => m[1]);
+    // Working order, then its fill, then the filled order (see the README's event ordering).
+    expect(targets.filter((t) => t === 'GatewayUserOrder' || t === 'GatewayUserTrade')).toEqual(['GatewayUserOrder', 'GatewayUserTrade', 'GatewayUserOrder']);
   });
 });

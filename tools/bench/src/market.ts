@@ -126,7 +126,7 @@ export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, not
     const q = quantileFromDelta(histogramBuckets(before, hist), histogramBuckets(after, hist), 0.99);
     const toMs = /_seconds$/.test(hist) ? 1000 : /_(us|microseconds)$/.test(hist) ? 0.001 : 1;
     f['tick_to_subscriber_p99_ms'] = q && Number.isFinite(q.bound) ? Math.round(q.bound * toMs * 1000) / 1000 : notMeasured(`${hist}: no observations during the window`);
-    if (q) notes.push(`Trade → subscriber: engine histogram \`${hist}\` (trade arrival in market-data → socket send), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the bucket holding p99.`);
+    if (q) notes.push(`Trade → subscriber: engine histogram \`${hist}\` (arrival of the hub message carrying the trade in market-data, before parsing → the bar update written to the last subscriber's socket), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the bucket holding p99.`);
   }
   const markHist = 'risk_mark_to_pnl_seconds';
   const mq = quantileFromDelta(histogramBuckets(before, markHist), histogramBuckets(after, markHist), 0.99);

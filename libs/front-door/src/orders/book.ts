@@ -43,8 +43,9 @@ export type BookListener = (entry: OrderEntry) => void;
 
 /**
  * Final orders kept in memory (GetOrderStatus, duplicates); older final orders without a client order id
- * are forgotten. An entry costs about 1.6 KB of heap, so this holds the book near 3 MB whatever the order
- * rate: 2,000 is about 7 minutes at a steady 5 orders/s, days of a typical strategy's orders.
+ * are forgotten. An entry costs about 1.6 KB of heap, so orders without a client order id hold the book near
+ * 3 MB whatever the order rate: 2,000 is about 7 minutes at a steady 5 orders/s, days of a typical strategy's
+ * orders. Orders with a client order id are kept for the life of the process (the idempotency record).
  */
 export const DEFAULT_MAX_FINAL_RETAINED = 2_000;
 
