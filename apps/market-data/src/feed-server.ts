@@ -6,12 +6,13 @@
 // ws.send. publishBars goes further: each frame is encoded ONCE as a complete WebSocket text frame (a server
 // frame is unmasked, so its bytes are the same for every peer) and written straight to each subscriber's
 // TCP socket: the turn's frames a subscriber gets are concatenated once (shared by every subscriber of the
-// same topics) and written in one write, so a subscriber of six topics costs one write syscall per turn. That bypass of ws.send is sound because this server never
-// enables permessage-deflate nor sends Blobs — the only cases where ws queues frames instead of writing
-// them at once — so ws never holds a frame that a direct write could overtake; and bufferedAmount still
-// counts the bytes (it reads the socket's writable length). A subscriber never slows another: quotes are conflated latest-wins per contract, bars are
-// sent until the subscriber's unsent bytes pass the byte budget, then that subscriber alone is closed
-// (4008) and counted.
+// same topics) and written in one write, so a subscriber of six topics costs one write syscall per turn.
+// That bypass of ws.send is sound because this server never enables permessage-deflate nor sends Blobs —
+// the only cases where ws queues frames instead of writing them at once — so ws never holds a frame that a
+// direct write could overtake; and bufferedAmount still counts the bytes (it reads the socket's writable
+// length). A subscriber never slows another: quotes are conflated latest-wins per contract, bars are sent
+// until the subscriber's unsent bytes pass the byte budget, then that subscriber alone is closed (4008) and
+// counted.
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
