@@ -168,6 +168,36 @@ describe('orders front door', () => {
     expect(journalLines().some((l) => l.includes('"clientOrderId":"a-0"'))).toBe(false);
   }, 60_000);
 
+  it('PlaceBatch journals every intent of the batch in one commit before its first order is sent', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `j-${i}`);
+    const reqs = ids.map((id, i) => orderRequest({ side: i % 2 === 0 ? 'BUY' : 'SELL', clientOrderId: id }));
+    // Refused by the gate after its intent is on disk (ES is never short here): it gets a not-sent outcome line.
+    reqs.push(orderRequest({ symbol: 'ES', side: 'BUY', reduceOnly: true, clientOrderId: 'j-denied' }));
+    const r = await call<orders.BatchOrderRequest, orders.BatchOrderResponse>(client, 'placeBatch', { orders: reqs, maxConcurrency: 2, allOrNone: false });
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    expect(r.value.succeeded).toBe(12);
+    expect(r.value.results[12]!.reasonCode).toBe('REDUCE_ONLY');
+
+    const files = readdirSync(DATA_DIR).filter((n) => /^journal-.+\.jsonl$/.test(n));
+    const records = files.map((n) =>
+      readFileSync(join(DATA_DIR, n), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { t: string; orderId: string; clientOrderId?: string; outcome?: string; reasonCode?: string }),
+    );
+    const file = records.find((recs) => recs.some((x) => x.t === 'intent' && x.clientOrderId === 'j-0'))!;
+    const intentAt = new Map<string, number>();
+    file.forEach((x, i) => {
+      if (x.t === 'intent' && x.clientOrderId?.startsWith('j-')) intentAt.set(x.orderId, i);
+    });
+    expect(intentAt.size).toBe(13);
+    // With a window of 2, a per-order commit would put outcomes of the first orders before later intents.
+    const firstOutcome = file.findIndex((x) => x.t === 'outcome' && intentAt.has(x.orderId));
+    expect(firstOutcome).toBeGreaterThan(Math.max(...intentAt.values()));
+    const deniedId = r.value.results[12]!.orderId;
+    expect(records.flat().filter((x) => x.t === 'outcome' && x.orderId === deniedId)).toEqual([expect.objectContaining({ outcome: 'not-sent', reasonCode: 'REDUCE_ONLY' })]);
+  }, 60_000);
+
   it('streams the status changes of one strategy, in order, up to FILLED', async () => {
     const updates: orders.OrderUpdate[] = [];
     const stream = client.streamOrderUpdates({ strategyName: 'stream_test', accountId: 0 });

@@ -3,7 +3,18 @@
 // thread's keep-alive undici pool. One task per order; many tasks run at once on the thread's event
 // loop. The front door has validated the order and assigned its id and custom tag.
 import { threadId } from 'node:worker_threads';
-import { JournalWriter, intentOf, type OutcomeRecord, type PlaceOutcome, type PlaceTask, type RestResult, type RestTask, type ReservationRecord } from '@gateway/order-journal';
+import {
+  JournalWriter,
+  intentOf,
+  type JournalResult,
+  type JournalTask,
+  type OutcomeRecord,
+  type PlaceOutcome,
+  type PlaceTask,
+  type RestResult,
+  type RestTask,
+  type ReservationRecord,
+} from '@gateway/order-journal';
 import { RiskGate } from '@gateway/risk-gate';
 import type { SharedState } from '@gateway/shared-state';
 import { riskGateOptions, type Logger, type WorkerInit } from '@gateway/runtime';
@@ -20,7 +31,7 @@ import {
 } from '@gateway/topstepx';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
-export type ExecutorTask = PlaceTask | RestTask;
+export type ExecutorTask = PlaceTask | RestTask | JournalTask;
 
 export interface ExecutorDeps {
   init: WorkerInit;
@@ -33,7 +44,7 @@ export interface ExecutorDeps {
 
 export interface Executor {
   start(): Promise<void>;
-  handle(task: ExecutorTask): Promise<PlaceOutcome | RestResult>;
+  handle(task: ExecutorTask): Promise<PlaceOutcome | RestResult | JournalResult>;
   close(): Promise<void>;
 }
 
@@ -114,6 +125,24 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
   }
 
+  /** An answer before the send. A journaled intent gets its outcome line: the order never left. */
+  function notSent(task: PlaceTask, out: PlaceOutcome, startedMs: number): PlaceOutcome {
+    if (task.journaled) journal.appendOutcome(outcomeRecord(task.orderId, out, clock()));
+    return done(out, startedMs);
+  }
+
+  async function journalIntents(task: JournalTask): Promise<JournalResult> {
+    const at = clock();
+    try {
+      // Appended in the same tick: one write and one fdatasync for them all (JournalWriter's group commit).
+      await Promise.all(task.tasks.map((t) => journal.appendIntent(intentOf(t, at))));
+      return { ok: true };
+    } catch (err) {
+      logger.error({ err, orders: task.tasks.length }, 'journal write failed: batch not sent');
+      return { ok: false, message: `journal write failed: ${(err as Error).message}` };
+    }
+  }
+
   async function place(task: PlaceTask): Promise<PlaceOutcome> {
     const started = clock();
     let reservation: ReservationRecord | undefined = task.reservation;
@@ -125,26 +154,28 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         size: task.quantity,
         reduceOnly: task.reduceOnly,
       });
-      if (!d.allowed) return done({ outcome: 'denied', reasonCode: d.reason, message: d.detail }, started);
+      if (!d.allowed) return notSent(task, { outcome: 'denied', reasonCode: d.reason, message: d.detail }, started);
       reservation = d.reservation;
     }
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
-      return done({ outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
+      return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
     }
     if (!(await takeRateToken(task.deadlineMs))) {
-      return done({ outcome: 'not-sent', code: 'ORDER_RATE', message: 'broker request budget exhausted: nothing was sent, retry later', reservation }, started);
+      return notSent(task, { outcome: 'not-sent', code: 'ORDER_RATE', message: 'broker request budget exhausted: nothing was sent, retry later', reservation }, started);
     }
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
       rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
-      return done({ outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
+      return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
     }
     const sentAtMs = clock();
-    try {
-      await journal.appendIntent(intentOf(task, sentAtMs));
-    } catch (err) {
-      rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
-      logger.error({ err, orderId: task.orderId }, 'journal write failed: order not sent');
-      return done({ outcome: 'not-sent', code: 'INTERNAL', message: `journal write failed: ${(err as Error).message}`, reservation }, started);
+    if (!task.journaled) {
+      try {
+        await journal.appendIntent(intentOf(task, sentAtMs));
+      } catch (err) {
+        rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+        logger.error({ err, orderId: task.orderId }, 'journal write failed: order not sent');
+        return done({ outcome: 'not-sent', code: 'INTERNAL', message: `journal write failed: ${(err as Error).message}`, reservation }, started);
+      }
     }
     const req: PlaceOrderRequest = {
       accountId: task.accountId,
@@ -201,6 +232,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
           return place(task);
         case 'rest':
           return restCall(task);
+        case 'journal':
+          return journalIntents(task);
       }
     },
     async close() {
@@ -217,6 +250,8 @@ function outcomeRecord(orderId: string, out: PlaceOutcome, atMs: number): Outcom
       return { t: 'outcome', v: 1, orderId, outcome: 'rejected', reasonCode: 'BROKER_REJECTED', message: out.message, atMs, ...(out.brokerOrderId !== undefined ? { brokerOrderId: out.brokerOrderId } : {}) };
     case 'not-sent':
       return { t: 'outcome', v: 1, orderId, outcome: 'not-sent', reasonCode: out.code, message: out.message, atMs };
+    case 'denied':
+      return { t: 'outcome', v: 1, orderId, outcome: 'not-sent', reasonCode: out.reasonCode, message: out.message, atMs };
     case 'accepted':
       return { t: 'outcome', v: 1, orderId, outcome: 'accepted', brokerOrderId: out.brokerOrderId, atMs };
     default:

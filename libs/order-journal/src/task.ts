@@ -41,12 +41,30 @@ export interface PlaceTask {
   readonly deadlineMs: number;
   /** Already gated (PlaceBatch all_or_none reserves the whole batch first): the executor skips the gate. */
   readonly reservation?: ReservationRecord;
+  /**
+   * The intent is on disk already (PlaceBatch commits every intent of the batch in one JournalTask before
+   * any order is sent): the executor skips its append, and an order it then refuses to send (gate,
+   * deadline, rate budget) gets a not-sent outcome line, so the replay knows it never left.
+   */
+  readonly journaled?: boolean;
 }
+
+/**
+ * The intents of several orders appended and fdatasync'd together (one group commit): PlaceBatch sends it
+ * before the batch's first order, so a batch costs one sync instead of one per executor turn.
+ */
+export interface JournalTask {
+  readonly kind: 'journal';
+  readonly tasks: readonly PlaceTask[];
+}
+
+/** Whether the intents of a JournalTask are durable (if not, none of its orders may be sent). */
+export type JournalResult = { readonly ok: true } | { readonly ok: false; readonly message: string };
 
 export type PlaceOutcome =
   /** Order/place success:true. */
   | { readonly outcome: 'accepted'; readonly brokerOrderId: number; readonly reservation?: ReservationRecord }
-  /** The risk gate refused it: nothing journaled, nothing sent. */
+  /** The risk gate refused it: nothing sent (nothing journaled either, unless the task was journaled). */
   | { readonly outcome: 'denied'; readonly reasonCode: string; readonly message: string }
   /** Order/place success:false: the broker's code name and text; a rejected place may carry an id. */
   | { readonly outcome: 'rejected'; readonly codeName: string; readonly message: string; readonly brokerOrderId?: number; readonly reservation?: ReservationRecord }
@@ -88,4 +106,4 @@ export type RestResult =
       readonly message: string;
     };
 
-export type OrderTask = PlaceTask | RestTask;
+export type OrderTask = PlaceTask | RestTask | JournalTask;
