@@ -43,6 +43,9 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
+/** Longest wait at start for every component to report ready before startEngine returns anyway. */
+const READY_WAIT_MS = 60_000;
+
 /** The front-door modules of the three services (orders, market data, risk), in routing order. */
 function frontDoorModules(deps: FrontDoorDeps): FrontDoorModule[] {
   return [createOrdersModule(deps), createMarketDataModule(deps), createRiskModule(deps)];
@@ -109,6 +112,14 @@ export async function startEngine(
     supervisor.on('exit', publishHealth);
     const healthTimer = setInterval(publishHealth, 1000);
     healthTimer.unref();
+    // main.ts prints the ready line when this returns: wait until every component is ready (the orders
+    // module replays its journal and reconciles with the broker in the background), so that "engine ready"
+    // means /healthz answers 200 and the gRPC health service SERVING. Bounded: a component that stays down
+    // is reported by /healthz, not by a start that never ends.
+    const readyBy = Date.now() + READY_WAIT_MS;
+    while (!Object.values(health()).every(Boolean) && Date.now() < readyBy) await new Promise((r) => setTimeout(r, 20));
+    if (!Object.values(health()).every(Boolean)) logger.warn({ components: health() }, 'engine started with components not ready');
+    publishHealth();
 
     let stopped: Promise<void> | undefined;
     const httpServer = http;
