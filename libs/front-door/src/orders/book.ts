@@ -2,25 +2,29 @@
 // custom tag and (account, client order id). Fed by the executor's answers, the risk-manager's
 // user-hub events and reconciliation. Main thread only.
 import { OrderStateMachine, newOrderRecord, type OrderEvent, type OrderRecord, isFinalOrderState } from '@gateway/orders';
-import type { ReservationRecord } from '@gateway/order-journal';
+import type { PlaceTask, ReservationRecord } from '@gateway/order-journal';
 
-export interface OrderEntry {
-  readonly orderId: string;
-  readonly accountId: number;
-  readonly accountSlot: number;
-  readonly contractId: string;
-  readonly contractSlot: number;
-  readonly symbol: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly quantity: number;
-  readonly orderType: string;
+/** The fields an entry shares with the executor's task (documented there). */
+type TaskFields =
+  | 'orderId'
+  | 'accountId'
+  | 'accountSlot'
+  | 'contractId'
+  | 'contractSlot'
+  | 'symbol'
+  | 'side'
+  | 'quantity'
+  | 'orderType'
+  | 'strategyName'
+  | 'clientOrderId'
+  | 'paramsKey'
+  | 'customTag'
+  | 'counter';
+
+export interface OrderEntry extends Pick<PlaceTask, TaskFields> {
   /** The order's own price level (limit, stop or trail start) as a double; undefined for market/join orders. */
   readonly price: number | undefined;
-  readonly strategyName: string;
-  readonly clientOrderId: string;
-  readonly paramsKey: string;
-  readonly customTag: string;
-  readonly counter: number;
+  /** Bracket ticks as sent; 0 = none. */
   readonly stopLossTicks: number;
   readonly takeProfitTicks: number;
   readonly sm: OrderStateMachine;

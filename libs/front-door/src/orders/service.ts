@@ -35,7 +35,7 @@ import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError } from '../errors';
-import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, isFinal, type OrderEntry } from './book';
+import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, isFinal, type OrderEntry, type OrderEntryInit } from './book';
 
 export interface OrdersOptions {
   /** Largest quantity of one order (default 1000). */
@@ -190,26 +190,7 @@ export class OrdersService {
     const account = this.deps.runtime.accounts.find((a) => a.accountId === intent.accountId);
     this.raiseCounterFloor(intent.accountId, intent.counter);
     if (this.book.get(intent.orderId)) return undefined;
-    const entry = this.book.add({
-      orderId: intent.orderId,
-      accountId: intent.accountId,
-      accountSlot: account?.slot ?? -1,
-      contractId: intent.contractId,
-      contractSlot: contract?.slot ?? -1,
-      symbol: intent.symbol,
-      side: intent.side,
-      quantity: intent.quantity,
-      orderType: intent.orderType,
-      price: intent.limitPrice ?? intent.stopPrice ?? intent.trailPrice,
-      strategyName: intent.strategyName,
-      clientOrderId: intent.clientOrderId,
-      paramsKey: intent.paramsKey,
-      customTag: intent.customTag,
-      counter: intent.counter,
-      stopLossTicks: intent.stopLossTicks ?? 0,
-      takeProfitTicks: intent.takeProfitTicks ?? 0,
-      createdAtMs: intent.createdAtMs,
-    });
+    const entry = this.book.add(entryInitOf(intent, account?.slot ?? -1, contract?.slot ?? -1));
     entry.sentAtMs = intent.sentAtMs;
     this.book.apply(entry, { kind: 'sent', atMs: intent.sentAtMs });
     return entry;
@@ -500,26 +481,6 @@ export class OrdersService {
     const now = this.clock();
     const tag = factory.next(v.strategyName, v.orderType, now);
     const orderId = `${this.runId}-${++this.seq}`;
-    const entry = this.book.add({
-      orderId,
-      accountId: v.accountId,
-      accountSlot: account.slot,
-      contractId: contract.contractId,
-      contractSlot: contract.slot,
-      symbol: v.symbol,
-      side: v.side,
-      quantity: v.quantity,
-      orderType: v.orderType,
-      price: unitsOrUndefined(v.limitPriceUnits ?? v.stopPriceUnits ?? v.trailPriceUnits),
-      strategyName: v.strategyName,
-      clientOrderId: v.clientOrderId,
-      paramsKey,
-      customTag: tag.tag,
-      counter: tag.counter,
-      stopLossTicks: v.stopLoss?.ticks ?? 0,
-      takeProfitTicks: v.takeProfit?.ticks ?? 0,
-      createdAtMs: now,
-    });
     const task: PlaceTask = {
       kind: 'place',
       orderId,
@@ -547,6 +508,7 @@ export class OrdersService {
       deadlineMs,
       ...(preReservation ? { reservation: preReservation } : {}),
     };
+    const entry = this.book.add(entryInitOf(task, account.slot, contract.slot));
     return { kind: 'order', entry, task, startedMs: started };
   }
 
@@ -1066,8 +1028,28 @@ export class OrdersService {
   }
 }
 
-function unitsOrUndefined(units: number | undefined): number | undefined {
-  return units === undefined ? undefined : unitsToPrice(units);
+/** The book entry of an order, from its task or from its journalled intent (a subset of the task's fields). */
+function entryInitOf(t: IntentRecord | PlaceTask, accountSlot: number, contractSlot: number): OrderEntryInit {
+  return {
+    orderId: t.orderId,
+    accountId: t.accountId,
+    accountSlot,
+    contractId: t.contractId,
+    contractSlot,
+    symbol: t.symbol,
+    side: t.side,
+    quantity: t.quantity,
+    orderType: t.orderType,
+    price: t.limitPrice ?? t.stopPrice ?? t.trailPrice,
+    strategyName: t.strategyName,
+    clientOrderId: t.clientOrderId,
+    paramsKey: t.paramsKey,
+    customTag: t.customTag,
+    counter: t.counter,
+    stopLossTicks: t.stopLossTicks ?? 0,
+    takeProfitTicks: t.takeProfitTicks ?? 0,
+    createdAtMs: t.createdAtMs,
+  };
 }
 
 /** Canonical order parameters. Bracket levels as requested (not ticks, which move with the mark). */
