@@ -5,8 +5,8 @@
 // Start: log in, subscribe the user hub (events wait in the queue), rebuild the day from REST
 // (Account/search, Position/searchOpen, Order/v2/query working statuses, Trade/search since 17:00 CT),
 // publish, then set the ready flag — until then the gate answers RISK_NOT_READY (fail closed).
-// Every hub event is applied → published → emitted as user.order / user.trade / user.position, in that
-// order, so the main thread releases a reservation only once the order is counted in shared memory.
+// Every hub event is applied → published; order events are then emitted to the main thread as user.order,
+// so the main thread releases a reservation only once the order is counted in shared memory.
 // A timer re-marks positions from the shared marks and runs the state machine; its events go out as
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,6 @@ import {
   WORKING_ORDER_STATUSES,
   type GatewayUserAccount,
   type GatewayUserOrder,
-  type GatewayUserPosition,
   type GatewayUserTrade,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type PersistedRisk } from './account-risk';
@@ -267,15 +266,11 @@ export function createApp(ctx: WorkerContext): ServiceApp {
         ar.applyTrade(t);
         evaluateAndPublish(ar);
       }
-      channel.emit('user.trade', t);
     }),
   );
-  hub.onPosition((p: GatewayUserPosition) =>
-    void enqueue('position', () => {
-      // Size comes from the fills; the broker's position is the check after a reconnect (reconcile).
-      channel.emit('user.position', p);
-    }),
-  );
+  // Position events are not applied: size comes from the fills, and the broker's positions are read back
+  // from REST on a reconnect (reconcile). Trades and positions are not forwarded to the main thread, which
+  // only needs orders: each forwarded event was a structured clone and a dispatch on the gRPC thread.
   hub.onAccount((a: GatewayUserAccount) =>
     void enqueue('account', () => {
       const ar = accounts.get(a.id);

@@ -75,9 +75,27 @@ describe('soak helpers', () => {
     const s = soak([150, 151]);
     s.samples[0]!.heapMb = { engine: 14.26, 'market-data': 20.5, 'risk-manager': 12, 'order-executor': 11.04 };
     s.samples[1]!.heapMb = { engine: 15, 'market-data': 21 };
+    s.samples[0]!.rssAnonMb = 95.04;
+    s.samples[0]!.heapCommittedMb = 70.55;
+    s.samples[0]!.externalMb = 17.6;
     const rows = renderSoak(s, new Date(0)).split('\n').filter((l) => /^\| \d/.test(l));
-    expect(rows[0]).toBe('| 0 | 150.0 | 1.50 | 12.0 | 14.3 · 20.5 · 12.0 · 11.0 |');
-    expect(rows[1]).toBe('| 10 | 151.0 | 1.50 | 12.0 | 15.0 · 21.0 · — · — |');
+    expect(rows[0]).toBe('| 0 | 150.0 | 95.0 | 70.6 | 17.6 | 1.50 | 12.0 | 14.3 · 20.5 · 12.0 · 11.0 |');
+    expect(rows[1]).toBe('| 10 | 151.0 | — | — | — | 1.50 | 12.0 | 15.0 · 21.0 · — · — |');
+  });
+
+  it('splits the trend into its parts and reports the last third on its own, so a filling cache tells from a leak', () => {
+    // RSS climbs 1 MB per sample for 6 samples (a cache filling), then stays: the whole window grows, the last third does not.
+    const rss = [100, 101, 102, 103, 104, 105, 106, 106, 106, 106, 106, 106];
+    const samples = rss.map((r, i) => ({ tSec: i * 60, rssMb: r, rssAnonMb: r - 55, heapCommittedMb: 70 + i, externalMb: 17, eldP99Ms: 1, cpuPct: 10 }));
+    const t = rssTrend(samples, 0);
+    expect(t.flat).toBe(false);
+    expect(t.lastThirdSlopeMbPerMin).toBeCloseTo(0, 9);
+    expect(t.partSlopesMbPerMin?.heapCommitted).toBeCloseTo(1, 9);
+    expect(t.partSlopesMbPerMin?.external).toBeCloseTo(0, 9);
+    expect(t.partSlopesMbPerMin?.anon).toBeCloseTo(t.rssSlopeMbPerMin, 9);
+    const md = renderSoak({ durationSec: 720, warmupSec: 0, tradesPerSec: 10_000, subscribers: 100, ordersPerSec: 5, samples, ...t }, new Date(0));
+    expect(md).toContain('V8 committed (all threads) 1.000');
+    expect(md).toContain('RSS slope over the last third of the window: 0.000 MB/min');
   });
 
   it('plots one column per sample with the extremes on the top and bottom rows', () => {

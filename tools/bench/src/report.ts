@@ -16,6 +16,12 @@ export interface SoakSample {
   /** Seconds since the soak started. */
   tSec: number;
   rssMb: number;
+  /** The anonymous part of rssMb (V8 heaps, malloc arenas, thread stacks); the rest is file-backed (the node binary). */
+  rssAnonMb?: number;
+  /** V8 heap committed by all threads together (nodejs_heap_size_total_bytes summed), MB. */
+  heapCommittedMb?: number;
+  /** Memory outside the V8 heaps that V8 knows of (nodejs_external_memory_bytes summed: buffers, sockets), MB. */
+  externalMb?: number;
   /** Engine main-thread event-loop delay p99 over the last interval (from its /metrics), ms; NaN if unknown. */
   eldP99Ms: number;
   cpuPct: number;
@@ -38,6 +44,10 @@ export interface SoakResult {
   /** RSS growth over the post-warm-up window predicted by the slope, MB. */
   rssGrowthMb: number;
   flat: boolean;
+  /** Slopes after warm-up of the parts of RSS, MB per minute: where a growth is. */
+  partSlopesMbPerMin?: { anon?: number; heapCommitted?: number; external?: number };
+  /** RSS slope over the last third of the window, MB per minute: a cache that fills early flattens here. */
+  lastThirdSlopeMbPerMin?: number;
 }
 
 export interface ReportInput {
@@ -116,20 +126,36 @@ export function renderSoak(s: SoakResult, date: Date): string {
     asciiPlot(s.samples),
     '```',
     '',
+    ...soakTrendLines(s),
     'V8 heap in use is sampled from /metrics without forcing a collection, so it includes garbage not yet collected: a thread whose',
     'figure keeps rising across major collections is the one to look at.',
     '',
-    `| t (s) | RSS (MB) | event-loop delay p99 (ms) | CPU (% of a core) | V8 heap used, MB (${SOAK_HEAP_APPS.join(' · ')}) |`,
-    '|---|---|---|---|---|',
+    'Memory columns: RSS = anonymous + file-backed (the node binary, about 55 MB); V8 committed and external are summed over',
+    'the four threads (nodejs_heap_size_total_bytes, nodejs_external_memory_bytes).',
+    '',
+    `| t (s) | RSS (MB) | of it anonymous (MB) | V8 committed (MB) | external (MB) | event-loop delay p99 (ms) | CPU (% of a core) | V8 heap used, MB (${SOAK_HEAP_APPS.join(' · ')}) |`,
+    '|---|---|---|---|---|---|---|---|',
   ];
   const step = Math.max(1, Math.ceil(s.samples.length / 20));
   for (let i = 0; i < s.samples.length; i += step) {
     const x = s.samples[i]!;
     const heap = SOAK_HEAP_APPS.map((a) => (x.heapMb?.[a] !== undefined ? fmt(x.heapMb[a]!, 1) : '—')).join(' · ');
-    lines.push(`| ${fmt(x.tSec, 0)} | ${fmt(x.rssMb, 1)} | ${Number.isFinite(x.eldP99Ms) ? fmt(x.eldP99Ms, 2) : '—'} | ${fmt(x.cpuPct, 1)} | ${heap} |`);
+    const opt = (v: number | undefined): string => (v === undefined ? '—' : fmt(v, 1));
+    lines.push(`| ${fmt(x.tSec, 0)} | ${fmt(x.rssMb, 1)} | ${opt(x.rssAnonMb)} | ${opt(x.heapCommittedMb)} | ${opt(x.externalMb)} | ${Number.isFinite(x.eldP99Ms) ? fmt(x.eldP99Ms, 2) : '—'} | ${fmt(x.cpuPct, 1)} | ${heap} |`);
   }
   lines.push(SOAK_END);
   return lines.join('\n');
+}
+
+function soakTrendLines(s: SoakResult): string[] {
+  const out: string[] = [];
+  const p = s.partSlopesMbPerMin;
+  const part = (label: string, v: number | undefined): string[] => (v === undefined ? [] : [`${label} ${fmt(v, 3)}`]);
+  const parts = p ? [...part('anonymous', p.anon), ...part('V8 committed (all threads)', p.heapCommitted), ...part('external', p.external)] : [];
+  if (parts.length) out.push(`Slopes of the parts after warm-up, MB/min: ${parts.join(' · ')}.`);
+  if (s.lastThirdSlopeMbPerMin !== undefined) out.push(`RSS slope over the last third of the window: ${fmt(s.lastThirdSlopeMbPerMin, 3)} MB/min (bounded caches that are still filling early in the run flatten here).`);
+  if (out.length) out.push('');
+  return out;
 }
 
 /** The soak section of an existing PERFORMANCE.md, markers included, or undefined. */

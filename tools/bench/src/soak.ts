@@ -3,7 +3,7 @@
 // interval. RSS is "flat" when the least-squares trend after warm-up predicts < 5 MB growth over the window.
 import { startClient, type RunningClient } from './clients';
 import { metricValue, scrapeMetrics, type EngineProcess } from './engine-process';
-import { cpuSeconds, rssMb } from './proc';
+import { cpuSeconds, rssBreakdownMb, rssMb } from './proc';
 import { SOAK_HEAP_APPS, slope, type SoakResult, type SoakSample } from './report';
 
 export interface SoakOptions {
@@ -20,17 +20,41 @@ export interface SoakOptions {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const FLAT_GROWTH_MB = 5;
+const MB = 1024 * 1024;
 
-/** Trend of post-warm-up samples → SoakResult fields. */
-export function rssTrend(samples: readonly SoakSample[], warmupSec: number): { rssSlopeMbPerMin: number; rssGrowthMb: number; flat: boolean } {
+type TrendFields = Pick<SoakResult, 'rssSlopeMbPerMin' | 'rssGrowthMb' | 'flat' | 'partSlopesMbPerMin' | 'lastThirdSlopeMbPerMin'>;
+
+/** Least-squares slope of one field over the samples that have it, MB per minute; undefined under 2 points. */
+function slopePerMin(samples: readonly SoakSample[], pick: (s: SoakSample) => number | undefined): number | undefined {
+  const pts = samples.filter((s) => pick(s) !== undefined);
+  if (pts.length < 2) return undefined;
+  return (
+    slope(
+      pts.map((s) => s.tSec),
+      pts.map((s) => pick(s)!),
+    ) * 60
+  );
+}
+
+/** Trend of post-warm-up samples → SoakResult fields. The verdict is on the whole post-warm-up RSS. */
+export function rssTrend(samples: readonly SoakSample[], warmupSec: number): TrendFields {
   const post = samples.filter((s) => s.tSec >= warmupSec);
   if (post.length < 2) return { rssSlopeMbPerMin: 0, rssGrowthMb: 0, flat: true };
-  const perSec = slope(
-    post.map((s) => s.tSec),
-    post.map((s) => s.rssMb),
-  );
-  const growth = perSec * (post[post.length - 1]!.tSec - post[0]!.tSec);
-  return { rssSlopeMbPerMin: perSec * 60, rssGrowthMb: growth, flat: growth < FLAT_GROWTH_MB };
+  const perMin = slopePerMin(post, (s) => s.rssMb)!;
+  const growth = (perMin / 60) * (post[post.length - 1]!.tSec - post[0]!.tSec);
+  const parts = {
+    anon: slopePerMin(post, (s) => s.rssAnonMb),
+    heapCommitted: slopePerMin(post, (s) => s.heapCommittedMb),
+    external: slopePerMin(post, (s) => s.externalMb),
+  };
+  const lastThird = slopePerMin(post.slice(Math.floor((post.length * 2) / 3)), (s) => s.rssMb);
+  return {
+    rssSlopeMbPerMin: perMin,
+    rssGrowthMb: growth,
+    flat: growth < FLAT_GROWTH_MB,
+    ...(Object.values(parts).some((v) => v !== undefined) ? { partSlopesMbPerMin: parts } : {}),
+    ...(lastThird !== undefined ? { lastThirdSlopeMbPerMin: lastThird } : {}),
+  };
 }
 
 export async function runSoak(engine: EngineProcess, o: SoakOptions, log: (s: string) => void): Promise<SoakResult> {
@@ -58,13 +82,21 @@ export async function runSoak(engine: EngineProcess, o: SoakOptions, log: (s: st
       const metrics = await scrapeMetrics(engine.httpUrl);
       const eld = metricValue(metrics, 'nodejs_eventloop_lag_p99_seconds', { app: 'engine' });
       const heapMb: Record<string, number> = {};
+      let heapCommittedMb: number | undefined;
+      let externalMb: number | undefined;
+      const add = (sum: number | undefined, bytes: number | undefined): number | undefined => (bytes === undefined ? sum : (sum ?? 0) + bytes / MB);
       for (const app of SOAK_HEAP_APPS) {
         const v = metricValue(metrics, 'nodejs_heap_size_used_bytes', { app });
-        if (v !== undefined) heapMb[app] = v / (1024 * 1024);
+        if (v !== undefined) heapMb[app] = v / MB;
+        heapCommittedMb = add(heapCommittedMb, metricValue(metrics, 'nodejs_heap_size_total_bytes', { app }));
+        externalMb = add(externalMb, metricValue(metrics, 'nodejs_external_memory_bytes', { app }));
       }
       const s: SoakSample = {
         tSec: (now - t0) / 1000,
         rssMb: rssMb(engine.pid),
+        rssAnonMb: rssBreakdownMb(engine.pid).anonMb,
+        ...(heapCommittedMb !== undefined ? { heapCommittedMb } : {}),
+        ...(externalMb !== undefined ? { externalMb } : {}),
         eldP99Ms: eld === undefined ? Number.NaN : eld * 1000,
         cpuPct: ((cpu - lastCpu) / ((now - lastT) / 1000)) * 100,
         heapMb,
