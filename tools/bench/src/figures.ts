@@ -63,6 +63,7 @@ export const ROWS: readonly RowSpec[] = [
   { key: 'tick_to_subscriber_p99_ms', label: 'Trade → WebSocket subscriber, p99 (100 subs, 10k trades/s)', seed: '—', goal: { op: '<=', value: 1 }, unit: 'ms', digits: 3 },
   { key: 'subscriber_kb_each', label: 'Memory per connected subscriber (1,000 connected)', seed: '—', unit: 'KB', digits: 1 },
   { key: 'engine_idle_rss_mb', label: 'Engine RSS, idle after warm-up', seed: '< 100 MB memory', goal: { op: '<=', value: 100 }, unit: 'MB', digits: 1 },
+  { key: 'engine_idle_settled_rss_mb', label: 'Engine RSS, idle 30 s after the order runs (V8 has released memory)', seed: '—', unit: 'MB', digits: 1 },
   { key: 'engine_load_rss_mb', label: 'Engine RSS, steady load (max)', seed: '< 100 MB memory', goal: { op: '<=', value: 150 }, unit: 'MB', digits: 1 },
   { key: 'engine_cpu_pct', label: 'Engine CPU at steady load (share of one core)', seed: '< 30 % CPU', goal: { op: '<=', value: 30 }, unit: '%', digits: 1 },
 ];

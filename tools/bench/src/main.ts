@@ -158,7 +158,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const failed = build(log);
     const engineKeys: Record<string, string[]> = {
       orders: ['order_grpc_p50_ms', 'order_grpc_p99_ms', 'order_grpc_max_ms', 'order_grpc_python_p50_ms', 'order_grpc_python_p99_ms', 'grpc_floor_p50_ms', 'grpc_floor_p99_ms', 'order_rest_p50_ms', 'order_rest_p99_ms', 'bare_place_p50_ms', 'order_overhead_p50_ms', 'batch100_ms'],
-      idle: ['engine_idle_rss_mb'],
+      idle: ['engine_idle_rss_mb', 'engine_idle_settled_rss_mb'],
       load: ['load_orders', 'load_lost', 'load_duplicated', 'load_p99_ms'],
       steady: ['engine_load_rss_mb', 'engine_cpu_pct', 'tick_to_subscriber_p99_ms', 'mark_to_pnl_p99_ms', 'subscriber_kb_each'],
       soak: [],
@@ -185,6 +185,12 @@ export async function main(argv: readonly string[]): Promise<number> {
             notes.push(
               `Idle RSS: VmRSS of the engine process only (not its simulator child), mean of samples every 250 ms over ${q ? 2 : 5} s, after start-up and the order round trips (warm-up) and ${q ? 1.5 : 5} s of quiet (simulator at 2 trades/s per contract).`,
             );
+            if (!q) {
+              // V8's memory reducer gives back the garbage of the order runs about 20 s into a quiet spell: the
+              // settled figure is what an engine waiting for the next signal holds.
+              figures['engine_idle_settled_rss_mb'] = await measureIdleRss(engine.pid, 20_000, 5000);
+              notes.push('Idle RSS, settled: the same sampling continued, 30 s after the order runs ended (5 s + 5 s above, 20 s more of quiet, then 5 s of samples).');
+            }
           }
           if (wants('load')) {
             const n = q ? 1_000 : 10_000;
