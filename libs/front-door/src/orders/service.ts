@@ -35,7 +35,7 @@ import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError } from '../errors';
-import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, isFinal, type OrderEntry, type OrderEntryInit } from './book';
+import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, clientKey, isFinal, type OrderEntry, type OrderEntryInit } from './book';
 
 export interface OrdersOptions {
   /** Largest quantity of one order (default 1000). */
@@ -163,7 +163,9 @@ export class OrdersService {
       }
     }
     const pending: OrderEntry[] = [];
-    for (const intent of intents.values()) {
+    // Oldest first (an account's tag counters only grow, across runs too), not in file-name order: a client
+    // order id refused once and placed later must end up bound to the later order.
+    for (const intent of [...intents.values()].sort((a, b) => a.counter - b.counter)) {
       const entry = this.restoreEntry(intent);
       if (!entry) continue;
       const outs = (outcomes.get(intent.orderId) ?? []).sort((a, b) => a.atMs - b.atMs);
@@ -251,6 +253,8 @@ export class OrdersService {
       }
       const found = await this.searchByTag(unresolved);
       if (found === undefined) break;
+      // Found at the broker: the risk-manager counts it from its own reconciliation (as resolveTick does).
+      for (const e of found) this.releaseReservation(e);
       unresolved = unresolved.filter((e) => !found.has(e));
     }
     for (const e of unresolved) {
@@ -290,7 +294,9 @@ export class OrdersService {
 
   /**
    * Searches the broker's orders of each account for the entries' tags and applies what it finds.
-   * Returns the entries found, or undefined when the search itself failed (nothing is concluded).
+   * Returns the entries found, or undefined when every account's search failed (nothing is concluded).
+   * An account whose search failed concludes nothing for its entries (no absence counted) and does not
+   * hold back the others' (an old journal's account the broker no longer answers for).
    */
   private async searchByTag(entries: OrderEntry[]): Promise<Set<OrderEntry> | undefined> {
     const byAccount = new Map<number, OrderEntry[]>();
@@ -300,6 +306,7 @@ export class OrdersService {
       list.push(e);
     }
     const found = new Set<OrderEntry>();
+    let searched = 0;
     for (const [accountId, list] of byAccount) {
       const since = Math.min(...list.map((e) => e.sentAtMs ?? e.sm.record.createdAtMs)) - SEARCH_SKEW_MS;
       let rows: BrokerOrder[] | undefined;
@@ -307,9 +314,10 @@ export class OrdersService {
         rows = await this.broker<BrokerOrder[] | null>('searchOrders', { accountId, startTimestamp: new Date(since).toISOString() }) ?? undefined;
       } catch (err) {
         this.deps.logger.warn({ err, accountId }, 'order search failed: resolution retried later');
-        return undefined;
+        continue;
       }
-      if (rows === undefined) return undefined;
+      if (rows === undefined) continue;
+      searched += 1;
       const byTag = new Map<string, BrokerOrder>();
       for (const row of rows) {
         if (row.customTag) {
@@ -328,7 +336,7 @@ export class OrdersService {
         }
       }
     }
-    return found;
+    return searched > 0 ? found : undefined;
   }
 
   private raiseCounterFloor(accountId: number, counter: number): void {
@@ -517,12 +525,19 @@ export class OrdersService {
     try {
       outcome = await this.deps.executor.run<PlaceOutcome>(task);
     } catch (err) {
-      // The task never ran (queue full, pool closed): nothing was sent. A batch journalled its intent
-      // already: the outcome line tells the replay it never left.
       const e = FrontDoorError.from(err);
-      const code = e.code === 'QUEUE_FULL' ? 'QUEUE_FULL' : 'INTERNAL';
-      outcome = { outcome: 'not-sent', code, message: e.message, ...(task.reservation ? { reservation: task.reservation } : {}) };
-      if (task.journaled) this.journal.appendOutcome({ t: 'outcome', v: 1, orderId: entry.orderId, outcome: 'not-sent', reasonCode: code, message: e.message, atMs: this.clock() });
+      const reservation = task.reservation ? { reservation: task.reservation } : {};
+      if (e.code === 'QUEUE_FULL') {
+        // The task never ran: nothing was sent. A batch journalled its intent already: the outcome line
+        // tells the replay it never left.
+        outcome = { outcome: 'not-sent', code: 'QUEUE_FULL', message: e.message, ...reservation };
+        if (task.journaled) this.journal.appendOutcome({ t: 'outcome', v: 1, orderId: entry.orderId, outcome: 'not-sent', reasonCode: 'QUEUE_FULL', message: e.message, atMs: this.clock() });
+      } else {
+        // Anything else (the thread died or was terminated with the task on it) may have come after the
+        // send: resolved by custom tag like any unknown outcome, never answered "not sent".
+        outcome = { outcome: 'unknown', message: `executor task failed: ${e.message}`, sentAtMs: this.clock(), ...reservation };
+        if (task.journaled) this.journal.appendOutcome({ t: 'outcome', v: 1, orderId: entry.orderId, outcome: 'unknown', message: outcome.message, atMs: this.clock() });
+      }
     }
     const result = this.applyOutcome(entry, outcome);
     this.placed.inc({ outcome: outcome.outcome });
@@ -707,6 +722,11 @@ export class OrdersService {
     if (req.quantity !== undefined) {
       if (!Number.isInteger(req.quantity) || req.quantity < 1 || req.quantity > this.maxQuantity) {
         throw new FrontDoorError('INVALID_ARGUMENT', `quantity: must be an integer from 1 to ${this.maxQuantity}, got ${req.quantity}`, 'quantity');
+      }
+      // A modify is not gated: more than the size the risk gate passed would bypass it (and the order's
+      // record bounds its fills by that size). More size is a new order.
+      if (req.quantity > e.quantity) {
+        throw new FrontDoorError('INVALID_ARGUMENT', `quantity: ${req.quantity} is above the ${e.quantity} this order was placed with; place a new order for more`, 'quantity');
       }
       args.size = req.quantity;
     }
@@ -898,6 +918,21 @@ export class OrdersService {
     }
     if (!failure && !this.ready) failure = { index: 0, code: 'UNAVAILABLE', message: 'orders: the engine is recovering its order book' };
     const reservations: Array<ReservationRecord | undefined> = [];
+    if (!failure) {
+      // A client order id bound (on the book or earlier in this batch) to other parameters is ALREADY_EXISTS:
+      // a failure of the whole batch, found before anything is reserved.
+      const seen = new Map<string, string>();
+      for (let i = 0; i < validated.length && !failure; i++) {
+        const v = validated[i]!;
+        if (v.clientOrderId === '') continue;
+        const key = clientKey(v.accountId, v.clientOrderId);
+        const bound = this.book.byClientOrderId(v.accountId, v.clientOrderId)?.paramsKey ?? seen.get(key);
+        const params = paramsKeyOf(v, list[i] as OrderRequestInput);
+        if (bound !== undefined && bound !== params) {
+          failure = { index: i, code: 'ALREADY_EXISTS', message: `client_order_id: ${JSON.stringify(v.clientOrderId)} was already used with different parameters` };
+        } else seen.set(key, params);
+      }
+    }
     if (!failure) {
       for (let i = 0; i < validated.length; i++) {
         const v = validated[i]!;

@@ -279,7 +279,10 @@ export interface CancelOrderResponse {
 
 export interface ModifyOrderRequest {
   orderId: string;
-  /** New total size; unset = unchanged. */
+  /**
+   * New total size, at most the size the order was placed with (a modify is not gated: more size is a new
+   * order, else INVALID_ARGUMENT naming quantity); unset = unchanged.
+   */
   quantity?: number | undefined;
   price?: number | undefined;
   stopPrice?: number | undefined;
