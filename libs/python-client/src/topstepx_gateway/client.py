@@ -325,7 +325,11 @@ class GatewayClient:
         trail_price: Optional[float] = None,
         timeout: Optional[float] = None,
     ) -> ModifyResult:
-        """Changes size or prices of a working order; None leaves a field unchanged."""
+        """Changes size or prices of a working order; None leaves a field unchanged.
+
+        ``quantity`` may lower the size, not raise it above the size the order was placed with (a modify is
+        not risk-gated): more size is a new order, else ``GatewayError`` INVALID_ARGUMENT with ``field="quantity"``.
+        """
         changes = {"quantity": quantity, "price": price, "stop_price": stop_price, "trail_price": trail_price}
         request = orders_pb2.ModifyOrderRequest(order_id=str(order_id), **{k: v for k, v in changes.items() if v is not None})
         return ModifyResult.from_proto(self._unary(self._orders.ModifyOrder, request, "ModifyOrder", timeout))
