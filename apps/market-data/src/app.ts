@@ -59,6 +59,8 @@ interface Feed {
   bid: number;
   ask: number;
   last: number;
+  /** Timestamp of the trade `last` came from (at most the local clock then): an older print does not replace it. */
+  lastTradeTs: number;
   lastUpdateMs: number;
   quoteMs: number;
 }
@@ -142,6 +144,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       bid: 0,
       ask: 0,
       last: 0,
+      lastTradeTs: 0,
       lastUpdateMs: 0,
       quoteMs: 0,
     };
@@ -303,8 +306,14 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     }
     feed.tradesPending++;
     const now = Date.now();
-    feed.last = units;
-    state.marks.writeTrade(feed.info.slot, units, ts, now);
+    // The mark follows the newest print by exchange time, as a bar's close does: a batch or a late print
+    // arriving out of order must not move last (P&L, price band) back to an older price. The stamp kept is capped at
+    // the local clock so one print stamped in the future cannot freeze the mark until that time.
+    if (ts >= feed.lastTradeTs) {
+      feed.lastTradeTs = Math.min(ts, now);
+      feed.last = units;
+      state.marks.writeTrade(feed.info.slot, units, ts, now);
+    }
     touch(feed, now);
     feed.agg.onTrade(units, vol, ts);
     const series = feed.series;
@@ -347,6 +356,9 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
 
   // ---- staleness ------------------------------------------------------------------------------
   const staleFlags = new Map<Feed, boolean>(feeds.map((f) => [f, true]));
+  // Shared memory outlives this thread: a restarted thread finds the flags its predecessor left (often fresh).
+  // Every contract is stale until this thread sees its feed, or a feed that never comes back would stay fresh.
+  for (const f of feeds) state.marks.setStale(f.info.slot, true);
 
   function touch(feed: Feed, now: number): void {
     feed.lastUpdateMs = now;

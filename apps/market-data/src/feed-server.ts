@@ -417,7 +417,7 @@ export class FeedServer {
     const m = msg as Record<string, unknown>;
     switch (m['op']) {
       case 'ping':
-        c.ws.send(this.pongFrame, { binary: false });
+        this.reply(c, this.pongFrame);
         return;
       case 'subscribe':
         return this.subscribe(c, m);
@@ -441,12 +441,14 @@ export class FeedServer {
     const timeframe = this.requireString(m, 'timeframe');
     const quotes = m['quotes'] ?? false;
     if (typeof quotes !== 'boolean') throw new FeedRequestError('BAD_REQUEST', 'quotes must be true or false', 'quotes');
-    const snap = m['snapshot'] ?? this.o.defaultSnapshot;
+    const snap = m['snapshot'] ?? Math.min(this.o.defaultSnapshot, this.o.maxSnapshot);
     if (typeof snap !== 'number' || !Number.isInteger(snap) || snap < 0 || snap > this.o.maxSnapshot) {
       throw new FeedRequestError('BAD_REQUEST', `snapshot must be an integer 0–${this.o.maxSnapshot}`, 'snapshot');
     }
     const topic = this.o.source.resolve(symbol, timeframe);
     this.o.source.flushPending?.();
+    // The flush may have closed this very connection (over its byte budget): it must not rejoin a topic.
+    if (c.closed) return;
     const had = c.topics.has(topic.key);
     if (!had && c.topics.size >= this.o.maxSubscriptions) {
       throw new FeedRequestError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.o.maxSubscriptions} subscriptions per connection`);
@@ -459,12 +461,12 @@ export class FeedServer {
       this.o.source.onInterest?.(topic.key, set.size);
     }
     if (quotes) this.addQuote(c, topic.contractId, topic.key);
-    c.ws.send(this.o.source.snapshotFrame(topic, snap), { binary: false });
+    if (!this.reply(c, this.o.source.snapshotFrame(topic, snap))) return;
     const cur = this.o.source.currentFrame(topic);
-    if (cur !== undefined) c.ws.send(cur, { binary: false });
+    if (cur !== undefined && !this.reply(c, cur)) return;
     if (quotes) {
       const q = this.o.source.quoteFrame(topic.contractId);
-      if (q !== undefined) c.ws.send(q, { binary: false });
+      if (q !== undefined) this.reply(c, q);
     }
   }
 
@@ -474,9 +476,7 @@ export class FeedServer {
     const topic = this.o.source.resolve(symbol, timeframe);
     if (!c.topics.has(topic.key)) throw new FeedRequestError('NOT_SUBSCRIBED', `not subscribed to ${symbol} ${timeframe}`, 'symbol');
     this.removeTopic(c, topic.key);
-    c.ws.send(Buffer.from(JSON.stringify({ type: 'unsubscribed', symbol: topic.symbol, contractId: topic.contractId, timeframe: topic.timeframe })), {
-      binary: false,
-    });
+    this.reply(c, Buffer.from(JSON.stringify({ type: 'unsubscribed', symbol: topic.symbol, contractId: topic.contractId, timeframe: topic.timeframe })));
   }
 
   /** quoteContracts counts the topics that asked for quotes per contract; `quoteKeys` remembers which. */
@@ -530,7 +530,23 @@ export class FeedServer {
   private sendError(c: Conn, err: FeedRequestError): void {
     if (c.closed) return;
     const frame = { type: 'error', code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
-    c.ws.send(JSON.stringify(frame));
+    this.reply(c, Buffer.from(JSON.stringify(frame)));
+  }
+
+  /**
+   * Sends a frame a client's own message caused (snapshot, open bar, latest quote, pong, unsubscribed, error)
+   * under the same byte budget as bars: a client that sends requests but never reads would otherwise queue
+   * without bound (a subscribe/unsubscribe pair queues a snapshot and leaves no topic for publishBars to check).
+   * Over budget the connection is closed with 4008 instead. Returns false when the frame was not sent.
+   */
+  private reply(c: Conn, frame: Buffer): boolean {
+    if (c.closed) return false;
+    if (c.ws.bufferedAmount + frame.length > this.o.maxBufferedBytes) {
+      this.slowConsumer(c);
+      return false;
+    }
+    c.ws.send(frame, { binary: false });
+    return true;
   }
 
   private slowConsumer(c: Conn): void {

@@ -193,6 +193,83 @@ describe('FeedServer back-pressure', () => {
     expect(server.subscribers('MNQ|1s')).toBe(2);
   }, 20_000);
 
+  it('closes with 4008 a client that sends requests but never reads, even when no bar is published to it', async () => {
+    const events: string[] = [];
+    const snapshot = Buffer.from(JSON.stringify({ type: 'snapshot', symbol: 'MNQ', timeframe: '1s', bars: [], pad: 's'.repeat(256 * 1024) }));
+    let snapshots = 0;
+    server = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      source: { ...source, snapshotFrame: () => (snapshots++, snapshot) },
+      maxBufferedBytes: 1024 * 1024,
+      messageBurst: 1000,
+      messagesPerSecond: 1000,
+      floodTolerance: 1000,
+      hooks: { disconnected: (reason) => events.push(reason) },
+    });
+    const port = await server.start();
+    const c = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(c);
+    await c.opened;
+    (c.ws as unknown as { _socket: Socket })._socket.pause();
+    // Subscribe then unsubscribe: each pair queues a 256 KiB snapshot and leaves no topic, so no bar publish
+    // ever looks at this connection's unsent bytes. 200 pairs would queue 50 MiB.
+    for (let i = 0; i < 200 && !events.includes('slow_consumer'); i++) {
+      c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s' });
+      c.send({ op: 'unsubscribe', symbol: 'MNQ', timeframe: '1s' });
+      await waitFor(() => snapshots > i || events.includes('slow_consumer'), 10_000, `subscribe ${i} handled`);
+    }
+    expect(events).toEqual(['slow_consumer']);
+    expect(server.connections).toBe(0);
+  }, 60_000);
+
+  it('a subscribe whose pending flush closes the subscriber does not put the closed connection back into a topic', async () => {
+    const events: string[] = [];
+    const big = Buffer.from(`{"type":"bar","pad":"${'f'.repeat(128 * 1024)}"}`);
+    const srv: FeedServer = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      // The source publishes what it holds before a subscription is added (as the app does): here a frame over
+      // the budget for the topic this client already has.
+      source: { ...source, flushPending: () => void srv.publishBar('MNQ|1s', big) },
+      maxBufferedBytes: 64 * 1024,
+      hooks: { disconnected: (reason) => events.push(reason) },
+    });
+    server = srv;
+    const port = await srv.start();
+    const c = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(c);
+    await c.opened;
+    c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1s', snapshot: 0 });
+    await c.waitFrame((f) => f['type'] === 'snapshot', 5_000, 'first snapshot');
+    c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1m', snapshot: 0 });
+    await waitFor(() => events.includes('slow_consumer'), 5_000, 'slow consumer dropped');
+    expect(await c.closed).toBe(CLOSE_CODES.SLOW_CONSUMER);
+    expect(srv.connections).toBe(0);
+    expect(srv.subscribers('MNQ|1s')).toBe(0);
+    expect(srv.subscribers('MNQ|1m')).toBe(0);
+  }, 20_000);
+
+  it('a subscribe without `snapshot` gets the cache size when that is below the default 100, not an error', async () => {
+    const counts: number[] = [];
+    server = new FeedServer({
+      host: '127.0.0.1',
+      port: 0,
+      maxSnapshot: 50,
+      source: { ...source, snapshotFrame: (t, count) => (counts.push(count), source.snapshotFrame(t, count)) },
+    });
+    const port = await server.start();
+    const c = new Client(`ws://127.0.0.1:${port}`);
+    clients.push(c);
+    await c.opened;
+    c.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1m' });
+    c.send({ op: 'ping' });
+    await c.waitFrame((f) => f['type'] === 'pong', 5_000, 'pong');
+    expect(c.of('error')).toEqual([]);
+    expect(c.of('snapshot')).toHaveLength(1);
+    expect(counts).toEqual([50]);
+  }, 20_000);
+
   it('encodeTextFrame builds a final unmasked text frame with the shortest length encoding', () => {
     const small = encodeTextFrame(Buffer.from('hi'));
     expect([...small]).toEqual([0x81, 2, 0x68, 0x69]);

@@ -76,8 +76,8 @@ export async function startHarness(opts: {
   sim?: SimulatorOptions;
   app?: MarketDataAppOptions;
   contracts?: string[];
-  /** Runs after the harness logged in and before the app starts (e.g. to break the broker's REST API). */
-  beforeStart?: (sim: Simulator) => void;
+  /** Runs after the harness logged in and before the app is created (e.g. to break the broker's REST API). */
+  beforeStart?: (sim: Simulator, state: SharedState) => void;
 }): Promise<Harness> {
   const sim = await createSimulator({ rateLimits: false, ...opts.sim });
   const config = loadConfig({
@@ -102,7 +102,7 @@ export async function startHarness(opts: {
     const slot = state.directory.register({ contractId: c.id, tickSize: tickSizeUnits, tickValue: tickValueUnits, weight: 1 });
     return { contractId: c.id, root, name: c.name, symbolId: c.symbolId, tickSizeUnits, tickValueUnits, isMicro: root.startsWith('M'), slot };
   });
-  opts.beforeStart?.(sim);
+  opts.beforeStart?.(sim, state);
   const registry = createMetricsRegistry('market-data', { defaultMetrics: false });
   const mc = new MessageChannel();
   const channel = new WorkerChannel({ app: 'market-data', port: mc.port1, registry, onShutdown: async () => undefined });

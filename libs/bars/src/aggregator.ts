@@ -49,7 +49,7 @@ export interface BarAggregatorOptions {
 export class BarSeries {
   /** The bar being built, or null when none (no trade yet in this bucket, or closed by the timer). */
   current: Bar | null = null;
-  /** Bucket of the latest opened bar, [curStart, curEnd); kept after a timer close so later trades in it are late. */
+  /** Bucket of the latest opened (or, before any live trade, warmed) bar, [curStart, curEnd); kept after a timer close so later trades in it are late. */
   curStart = Number.NEGATIVE_INFINITY;
   curEnd = Number.NEGATIVE_INFINITY;
   /** Trades older than this timeframe's current bucket: counted, not applied (see README, late trades). */
@@ -118,6 +118,13 @@ export class BarSeries {
     for (const s of this.sma) s.reset();
     for (const e of this.ema) e.reset();
     for (const b of merged) this.commit(b);
+    // Warmed before any live trade: a print delivered later for a bucket the cache now holds is late, as after a
+    // timer close, instead of opening a second bar for that bucket (or one older than the newest held).
+    const newest = this.cache.newest();
+    if (this.current === null && newest !== undefined && newest.endMs > this.curEnd) {
+      this.curStart = newest.startMs;
+      this.curEnd = newest.endMs;
+    }
     return used;
   }
 }

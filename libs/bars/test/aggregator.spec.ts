@@ -210,6 +210,21 @@ describe('backfill warm-up and the seam', () => {
     expect(s.cache.size).toBe(16);
   });
 
+  it('warmed before any live trade: a delayed print for a bucket the history holds is late, not a second bar', () => {
+    const agg = new BarAggregator({ timeframes: ['1m'] });
+    const s = agg.get('1m')!;
+    expect(s.warm(historyToBars('1m', history(10, T0), T0 + 10 * MIN))).toBe(10);
+    // Stamped inside the newest history bucket (9) and an older one (3), delivered after the warm-up.
+    expect(agg.onTrade(P, 7, T0 + 9 * MIN + 59_000)).toBe(0);
+    agg.onTrade(P, 5, T0 + 3 * MIN);
+    agg.onTrade(P, 1, T0 + 10 * MIN + 1);
+    agg.onTrade(P, 1, T0 + 11 * MIN + 1);
+    const starts = s.cache.snapshot().map((b) => (b.startMs - T0) / MIN);
+    expect(starts).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(s.cache.at(9)!.volume).toBe(19); // history's bar 9, unchanged
+    expect(s.late).toBe(2);
+  });
+
   it('rejects inconsistent history bars', () => {
     const s = new BarAggregator({ timeframes: ['1m'] }).get('1m')!;
     const good = historyToBars('1m', history(2, T0), T0 + 2 * MIN);
