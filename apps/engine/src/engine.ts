@@ -67,6 +67,13 @@ export async function startEngine(
     })),
     { logger },
   );
+  // The stale flags' writer is the market-data thread. While it is dead (until the supervisor's restart
+  // is ready, seconds of back-off) nobody would age the marks, so the executor would gate entries on
+  // frozen prices: fail closed here, and the new thread clears each flag once its feed delivers.
+  supervisor.on('exit', (app: string) => {
+    if (app !== 'market-data') return;
+    for (const c of runtime.contracts) runtime.state.marks.setStale(c.slot, true);
+  });
   const executor = new ExecutorPool({
     file: appEntry(moduleUrl, 'order-executor', 'worker'),
     threads: config.executorThreads,

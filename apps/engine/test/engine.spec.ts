@@ -92,4 +92,29 @@ describe('engine', () => {
     expect(after).toEqual(before);
     expect(engine.supervisor.status().find((s) => s.app === 'risk-manager')!.restarts).toBe(1);
   }, 120_000);
+
+  it('marks every contract stale the moment the market-data thread dies, before its restart', async () => {
+    const { state, contracts } = engine.runtime;
+    const thaw = await request(`${engine.runtime.broker.apiUrl}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ feedFrozen: false }),
+    });
+    expect(thaw.statusCode).toBe(200);
+    await thaw.body.dump();
+    await waitFor(() => contracts.every((c) => !state.marks.isStale(c.slot)), 60_000);
+    // Read at the exit event, after the engine's own listener (registered at start) and before any restart.
+    const atExit = new Promise<boolean[]>((resolve) => {
+      const onExit = (app: string): void => {
+        if (app !== 'market-data') return;
+        engine.supervisor.off('exit', onExit);
+        resolve(contracts.map((c) => state.marks.isStale(c.slot)));
+      };
+      engine.supervisor.on('exit', onExit);
+    });
+    await engine.supervisor.kill('market-data');
+    expect(await atExit).toEqual(contracts.map(() => true));
+    await waitFor(async () => (await request(`${base}/healthz`)).statusCode === 200, 60_000);
+    await waitFor(() => contracts.every((c) => !state.marks.isStale(c.slot)), 60_000);
+  }, 180_000);
 });

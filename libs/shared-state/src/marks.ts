@@ -19,7 +19,8 @@ export function newMark(): Mark {
 
 /**
  * Marks region: one seqlocked record per contract slot plus a separate atomic stale flag.
- * Writer: the market-data thread only (write*, setStale). Readers: any thread (read, isStale).
+ * Writer: the market-data thread only (write*, setStale); while that thread is dead, the main thread sets
+ * every flag (setStale(…, true) only: fail closed until the restarted thread sees its feed). Readers: any thread.
  * Every stale flag starts at 1 (allocateSharedState): entries fail closed until market-data has a live feed.
  */
 export class Marks {
@@ -104,7 +105,7 @@ export class Marks {
     return this.reader.livelock(seq, `marks[${slot}]`);
   }
 
-  /** market-data thread only. A contract whose feed went quiet is marked stale; the executor refuses entries on it. */
+  /** market-data thread (and the main thread, to true only, while market-data is dead). A contract whose feed went quiet is marked stale; the executor refuses entries on it. */
   setStale(slot: number, stale: boolean): void {
     checkSlot(slot, this.capacity, 'contractSlot');
     Atomics.store(this.a, this.staleBase + slot, stale ? 1 : 0);
