@@ -121,6 +121,46 @@ describe('AccountRisk', () => {
     ar.haltFlatten = true;
     expect(ar.evaluate(state).actions.map((a) => a.type)).toEqual(['CANCEL_ALL_ORDERS', 'FLATTEN', 'SWEEP_CONTRACT_ORDERS']);
   });
+
+  it('counts a closing fill\'s realised loss against the MLL before the broker\'s balance update arrives', () => {
+    const { state, ar } = setup();
+    ar.setBalance(48_500); // floor 48,000: $500 of MLL room
+    expect(ar.evaluate(state).state).toBe('ACTIVE');
+    // Long 1 ES closed 12 points lower: -$600 realised. The hub's account event (new balance) may come later or be lost.
+    ar.applyTrade({ id: 1, contractId: ES, creationTimestamp: ts(NOW), price: 6_000, fees: 0, side: 0, size: 1, voided: false });
+    ar.applyTrade({ id: 2, contractId: ES, creationTimestamp: ts(NOW), price: 5_988, fees: 0, side: 1, size: 1, voided: false });
+    const ev = ar.evaluate(state);
+    expect([ev.state, ev.reason]).toEqual(['HALTED', 'MAX_LOSS_LIMIT']);
+    expect(ev.headroom.mllRemainingUnits).toBe(-100 * 10_000);
+    // The balance event brings the same loss: it is not counted twice.
+    ar.setBalance(47_900);
+    expect(ar.evaluate(state).headroom.mllRemainingUnits).toBe(-100 * 10_000);
+  });
+
+  it('enforces at once when a loss limit halts an account the kill switch already halted without flatten', () => {
+    const { state, ar, es, clock } = setup();
+    ar.applyTrade({ id: 1, contractId: ES, creationTimestamp: ts(NOW), price: 6_000, fees: 0, side: 0, size: 1, voided: false });
+    state.marks.writeTrade(es, 6_000 * 1e9, NOW, NOW);
+    ar.killSwitch = true;
+    ar.haltFlatten = false;
+    expect(ar.evaluate(state).actions).toHaveLength(0);
+    clock.advance(500);
+    state.marks.writeTrade(es, 5_960 * 1e9, NOW + 500, NOW + 500); // -$2,000: equity at the floor
+    const ev = ar.evaluate(state);
+    expect([ev.state, ev.reason]).toEqual(['HALTED', 'MAX_LOSS_LIMIT']);
+    expect(ev.actions.map((a) => a.type)).toEqual(['CANCEL_ALL_ORDERS', 'FLATTEN', 'SWEEP_CONTRACT_ORDERS']);
+  });
+
+  it('still auto-flattens at 15:08 CT while the kill switch is on without flatten', () => {
+    const { state, ar, mnq, clock } = setup();
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });
+    state.marks.writeTrade(mnq, 20_000 * 1e9, NOW, NOW);
+    ar.killSwitch = true;
+    ar.haltFlatten = false;
+    expect(ar.evaluate(state).actions).toHaveLength(0);
+    clock.set(Date.UTC(2026, 11, 2, 21, 8)); // 15:08 CT
+    expect(ar.evaluate(state).actions.map((a) => a.type)).toEqual(['CANCEL_ALL_ORDERS', 'FLATTEN', 'SWEEP_CONTRACT_ORDERS']);
+  });
 });
 
 describe('limitsFromConfig', () => {

@@ -433,17 +433,22 @@ export class AccountRisk {
       if (p.netSize === 0 || mark === undefined || c === undefined) continue;
       this.stopRisk += workingStopRiskUnits([{ contractId: p.contractId, netSize: p.netSize, markPriceUnits: mark, tickSizeUnits: c.spec.tickSizeUnits, tickValueMoneyUnits: c.spec.tickValueMoneyUnits }], stops);
     }
+    // The broker's balance moves with its account event, which may come after the fill's trade event or be lost
+    // (topstepx-api.md §12): a realised loss counts at once through start-of-day balance + today's realised net.
+    const balance = Math.min(this.balanceUnits, this.startOfDayBalanceUnits + totals.dayRealizedNetUnits);
     const ev = this.machine.evaluate({
       dayNetPnlUnits: totals.dayNetPnlUnits,
       pnlDayId: totals.dayId,
-      balanceUnits: this.balanceUnits,
+      balanceUnits: balance,
       unrealizedUnits: totals.unrealizedUnits,
       workingStopRiskUnits: this.stopRisk,
       killSwitch: this.killSwitch,
       openContractIds: this.book.openContractIds(),
       workingOrderCount: this.orders.size,
     });
-    if (ev.reason === 'KILL_SWITCH' && !this.haltFlatten) ev.actions.length = 0;
+    // A kill switch without flatten leaves positions alone, but not in the auto-flatten window: there the
+    // machine's actions are the auto-flatten's (folded into the halt's when both are due).
+    if (ev.reason === 'KILL_SWITCH' && !this.haltFlatten && !ev.hours.flattenDue) ev.actions.length = 0;
     this.last = ev;
     return ev;
   }

@@ -133,15 +133,20 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   }
 
   /** The day from REST, for one account: balance, trades since 17:00 CT, open positions, working orders. */
-  async function rebuild(ar: AccountRisk, balance: number | undefined): Promise<void> {
+  async function rebuild(ar: AccountRisk): Promise<void> {
     const day = tradingDayOf(clock.now());
     const [positions, orders, trades] = await Promise.all([
       rest.searchOpenPositions(ar.accountId),
       rest.queryAllOrders({ accountId: ar.accountId, statuses: [...WORKING_ORDER_STATUSES] }),
       rest.searchTrades({ accountId: ar.accountId, startTimestamp: new Date(day.startMs).toISOString() }),
     ]);
+    // The balance is read after the trades: a fill between the two reads is then in the balance but not in the
+    // replay, which can only overstate the start-of-day balance (the limits take the broker's balance when it is
+    // lower), never understate it by a profit the balance has not seen yet.
+    const row = ((await rest.searchAccounts(true)) ?? []).find((x) => x.id === ar.accountId);
+    if (row === undefined && !accounts.has(ar.accountId)) throw new Error(`accountId ${ar.accountId}: not among the active accounts (Account/search)`);
     for (const id of new Set([...(positions ?? []), ...orders, ...(trades ?? [])].map((r) => r.contractId))) await ensureContract(id);
-    if (balance !== undefined) ar.setBalance(balance);
+    if (row !== undefined) ar.setBalance(row.balance);
     ar.rebuild(day.id, trades ?? [], positions ?? [], orders);
     ar.beginDayFromRebuild(day.id);
   }
@@ -279,13 +284,30 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       evaluateAndPublish(ar);
     }),
   );
+  // While the user hub's socket is down its events are lost (no replay, topstepx-api.md §9.1): the published
+  // state is stale from the drop until a reconcile that started after the reconnect has rebuilt the day, so
+  // the gate fails closed (RISK_NOT_READY) in between. `hubEpoch` counts drops: a rebuild sets ready only if
+  // no drop happened since it began.
+  let hubUp = true;
+  let hubEpoch = 0;
+  const setReadyIfCurrent = (epoch: number, slot: number): void => {
+    if (hubUp && epoch === hubEpoch) state.accounts.setReady(slot, true);
+  };
+  hub.connection.on('reconnecting', () => {
+    hubUp = false;
+    hubEpoch++;
+    for (const a of init.accounts) state.accounts.setReady(a.slot, false);
+    logger.warn('user hub lost: risk state not ready until the day is reconciled');
+  });
   hub.connection.on('reconnected', () => {
+    hubUp = true;
+    const epoch = hubEpoch;
     void enqueue('reconcile', async () => {
       logger.warn('user hub reconnected: reconciling the day from REST');
-      const all = (await rest.searchAccounts(true)) ?? [];
       for (const ar of accounts.values()) {
-        await rebuild(ar, all.find((x) => x.id === ar.accountId)?.balance);
+        await rebuild(ar);
         evaluateAndPublish(ar);
+        setReadyIfCurrent(epoch, ar.slot);
       }
     });
   });
@@ -336,16 +358,14 @@ export function createApp(ctx: WorkerContext): ServiceApp {
         await Promise.all([hub.subscribeOrders(a.accountId), hub.subscribeTrades(a.accountId), hub.subscribePositions(a.accountId)]);
       }
       await hub.subscribeAccounts();
+      const epoch = hubEpoch;
       await enqueue('rebuild', async () => {
-        const all = (await rest.searchAccounts(true)) ?? [];
         for (const a of init.accounts) {
           const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId));
-          const row = all.find((x) => x.id === a.accountId);
-          if (row === undefined) throw new Error(`accountId ${a.accountId}: not among the active accounts (Account/search)`);
-          await rebuild(ar, row.balance);
+          await rebuild(ar);
           accounts.set(a.accountId, ar);
           evaluateAndPublish(ar);
-          state.accounts.setReady(a.slot, true);
+          setReadyIfCurrent(epoch, a.slot);
           const v = ar.view(state);
           logger.info({ accountId: a.accountId, state: v.tradingState, reason: v.reason, dayNetPnl: v.dayNetPnlUnits, positions: v.positions.length, openOrders: v.openOrders }, 'risk state rebuilt: ready');
         }

@@ -134,6 +134,53 @@ describe('RiskGate', () => {
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.BUY, size: 1 }))).toBe('ALLOWED');
   });
 
+  // The clock is read between the snapshot and the claims: the hook plays a thread preempted there while an earlier
+  // order is handed over (the risk-manager publishes it as working, then the main thread releases its reservation).
+  it('counts an order handed over between the snapshot and the size claim', () => {
+    const f = fixture();
+    f.publish({ maxPositionUnits: 10, maxOrdersPerMinute: 0 });
+    const main = new RiskGate(f.state, { clock: () => IN_SESSION_MS });
+    const x = main.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.BUY, size: 1 });
+    if (!x.allowed) throw new Error('first order denied');
+    let handedOver = false;
+    const other = new RiskGate(f.state, {
+      clock: () => {
+        if (!handedOver) {
+          handedOver = true;
+          f.position(f.es, { workingBuy: 1 });
+          f.publish({ positionUnits: 10 });
+          main.release(x.reservation);
+        }
+        return IN_SESSION_MS;
+      },
+    });
+    expect(reasonOf(other.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.BUY, size: 1 }))).toBe('MAX_POSITION');
+    expect([f.state.reservations.pendingUnits(f.acct), f.state.reservations.pendingOpenOrders(f.acct)]).toEqual([0, 0]);
+  });
+
+  it('counts a reducing order handed over between the snapshot and the reducing claim', () => {
+    const f = fixture();
+    f.position(f.es, { netSize: 2 });
+    f.publish({ ...haltedBy('DAILY_LOSS_LIMIT'), positionUnits: 20 });
+    const main = new RiskGate(f.state, { clock: () => IN_SESSION_MS });
+    let handedOver = false;
+    const other = new RiskGate(f.state, {
+      clock: () => {
+        if (!handedOver) {
+          handedOver = true;
+          const x = main.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.SELL, size: 2 });
+          if (!x.allowed) throw new Error('first reducing order denied');
+          f.position(f.es, { netSize: 2, workingSell: 2 });
+          main.release(x.reservation);
+        }
+        return IN_SESSION_MS;
+      },
+    });
+    // With the first sell working, a second sell of 2 would flip the position short: it is an entry, and halted.
+    expect(reasonOf(other.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.SELL, size: 2 }))).toBe('DAILY_LOSS_LIMIT');
+    expect(f.state.reservations.pending(f.acct, f.es, Side.SELL)).toBe(0);
+  });
+
   it('rejects a malformed order naming the field', () => {
     const f = fixture();
     const gate = new RiskGate(f.state, { clock: () => IN_SESSION_MS });

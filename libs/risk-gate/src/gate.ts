@@ -16,7 +16,8 @@
 //   4. decide() from @gateway/risk (precedence and codes documented there).
 //   5. Claims, each one atomic: size (tryReserve: MAX_POSITION), one open order (tryReserveOpenOrder:
 //      MAX_OPEN_ORDERS), then the order rate (tryAcquireOrderRate: ORDER_RATE, last because a grant
-//      cannot be given back). A failed claim undoes the earlier ones.
+//      cannot be given back). A failed claim undoes the earlier ones. Before the rate, size and open orders are
+//      re-checked on a fresh account record (an order handed over since the snapshot is counted).
 // Reducing orders never fail a claim (they get out of risk) but still claim their size on their side
 // and an open-order slot, with unbounded limits: the side claim makes the reducing test race-free
 // (claim, then re-check with every concurrent claim visible; see checkReducing), and the open-order
@@ -191,12 +192,24 @@ export class RiskGate {
     if (!d.allowed) return d;
 
     // 5. Atomic claims.
-    if (isReducing) return this.claimReducing(order, weight, pos.netSize, reducingSide);
+    if (isReducing) return this.claimReducing(order, weight);
     const r = s.reservations;
     if (!r.tryReserve(accountSlot, contractSlot, side, size, weight, acc.maxPositionUnits, acc.positionUnits)) return DENIALS.MAX_POSITION;
     if (!r.tryReserveOpenOrder(accountSlot, acc.maxOpenOrders, acc.openOrders)) {
       r.release(accountSlot, contractSlot, side, size, weight);
       return DENIALS.MAX_OPEN_ORDERS;
+    }
+    // Re-check on fresh numbers: an order handed over since the snapshot (published by the risk-manager, then
+    // released by the main thread) is in neither the snapshot nor pendingUnits. In-flight totals first, then the
+    // record: an order released before those reads was published before the record is read.
+    const pendingUnits = r.pendingUnits(accountSlot);
+    const pendingOpen = r.pendingOpenOrders(accountSlot);
+    const fresh = s.accounts.readAccount(accountSlot, this.acc);
+    const over = fresh.positionUnits + pendingUnits > fresh.maxPositionUnits ? DENIALS.MAX_POSITION : fresh.openOrders + pendingOpen > fresh.maxOpenOrders ? DENIALS.MAX_OPEN_ORDERS : undefined;
+    if (over !== undefined) {
+      r.releaseOpenOrder(accountSlot);
+      r.release(accountSlot, contractSlot, side, size, weight);
+      return over;
     }
     if (acc.maxOrdersPerMinute > 0 && s.rate.tryAcquireOrderRate(accountSlot, now, acc.maxOrdersPerMinute) !== 0) {
       r.releaseOpenOrder(accountSlot);
@@ -208,16 +221,19 @@ export class RiskGate {
 
   /**
    * A reducing order claims its size on its side first (unbounded, so it cannot fail), then re-reads the
-   * side's pending total, which now includes every concurrent claim made before it: if working + pending
-   * still fits in |net|, no set of concurrently passing reducers can flip the position (the last of them to
-   * claim saw all the others). Otherwise it gives the claim back and is judged as an entry.
+   * side's pending total, which now includes every concurrent claim made before it, and then the position
+   * record (an order released before the pending read was published before this read): if working + pending
+   * still only reduces the net position, no set of concurrently passing reducers can flip it (the last of them
+   * to claim saw all the others). Otherwise it gives the claim back and is judged as an entry.
    */
-  private claimReducing(order: GateOrder, weight: number, netSize: number, workingReduce: number): GateResult {
+  private claimReducing(order: GateOrder, weight: number): GateResult {
     const { accountSlot, contractSlot, side, size } = order;
     const r = this.state.reservations;
     r.tryReserve(accountSlot, contractSlot, side, size, weight, INT32_MAX, 0);
     const pending = r.pending(accountSlot, contractSlot, side);
-    if (workingReduce + pending > Math.abs(netSize)) {
+    const pos = this.state.accounts.readPosition(accountSlot, contractSlot, this.pos);
+    const working = side === Side.SELL ? pos.workingSell : pos.workingBuy;
+    if (!orderReducesPosition(pos.netSize, working + pending - size, side === Side.BUY ? 'BUY' : 'SELL', size)) {
       r.release(accountSlot, contractSlot, side, size, weight);
       // Lost the race to other reducers: with theirs, this order would flip the position, so it is an entry.
       return order.reduceOnly === true ? DENIALS.REDUCE_ONLY : this.evaluate(order, false);

@@ -265,7 +265,9 @@ export class AccountRiskMachine {
       this.current = next;
       this.currentReason = reason;
       events.push(this.event('STATE_CHANGED', from, next, reason, now, this.describe(from, next, reason, headroom, dayNet)));
-      if (next === 'HALTED' && from !== 'HALTED') {
+      // Entering HALTED, or a new halt reason while halted (a loss limit over a kill switch that did not flatten):
+      // enforce now, not at the next retry.
+      if (next === 'HALTED') {
         this.enforce(actions, inputs.openContractIds, reason, now);
       }
     } else if (next === 'HALTED' && exposed && now - this.lastEnforceMs >= this.limits.enforceRetryMs) {
