@@ -41,6 +41,26 @@ describe('AccountRisk', () => {
     expect(ar.applyTrade({ id: 7, contractId: MNQ, creationTimestamp: ts(NOW - 60_000), price: 20_010, fees: 0.37, side: 0, size: 1, voided: false })).toBe(false);
   });
 
+  it('tells the contracts whose net size differs from the broker\'s open positions (short = −size)', () => {
+    const { ar } = setup();
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0.37, side: 1, size: 2, voided: false });
+    ar.applyTrade({ id: 2, contractId: ES, creationTimestamp: ts(NOW), price: 6_000, fees: 1.4, side: 0, size: 1, voided: false });
+    // Same sizes, another average: no drift.
+    const same = [
+      { contractId: MNQ, type: 2, size: 2, averagePrice: 20_001 },
+      { contractId: ES, type: 1, size: 1, averagePrice: 6_000 },
+    ];
+    expect(ar.positionDrift(same)).toEqual([]);
+    // The broker's MNQ short is 3 (a lost sell fill), its ES position closed (a lost closing fill).
+    expect(ar.positionDrift([{ contractId: MNQ, type: 2, size: 3, averagePrice: 20_000 }])).toEqual([
+      { contractId: MNQ, brokerNet: -3, bookNet: -2 },
+      { contractId: ES, brokerNet: 0, bookNet: 1 },
+    ]);
+    // A broker position on a contract the book never saw.
+    const other = 'CON.F.US.GCE.Z26';
+    expect(ar.positionDrift([...same, { contractId: other, type: 1, size: 1, averagePrice: 2_400 }])).toEqual([{ contractId: other, brokerNet: 1, bookNet: 0 }]);
+  });
+
   it('publishes working sizes, worst-case weighted exposure, open orders and P&L to shared memory', () => {
     const { state, ar, slot, mnq, es } = setup();
     ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0.37, side: 0, size: 2, voided: false });
@@ -171,10 +191,19 @@ describe('limitsFromConfig', () => {
     expect(limitsFromConfig(loadConfig({ RISK_PRESET: '100K' }).risk).maxLossDrawdownUnits).toBe(3_000 * 10_000);
   });
 
+  it('reads RISK_RECONCILE_INTERVAL_MS: 30 s by default, 0 turns the drift check off', () => {
+    expect(loadConfig({}).risk.reconcileIntervalMs).toBe(30_000);
+    expect(loadConfig({ RISK_RECONCILE_INTERVAL_MS: '0' }).risk.reconcileIntervalMs).toBe(0);
+    expect(loadConfig({ RISK_RECONCILE_INTERVAL_MS: '100' }).risk.reconcileIntervalMs).toBe(100);
+  });
+
   it('names the RISK_* key of a bad value', () => {
     expect(() => loadConfig({ RISK_PRESET: '75K' })).toThrow(/^RISK_PRESET: /);
     expect(() => loadConfig({ RISK_REDUCE_AT: '1.5' })).toThrow(/^RISK_REDUCE_AT: /);
     expect(() => loadConfig({ RISK_MAX_POSITION: '-1' })).toThrow(/^RISK_MAX_POSITION: /);
+    for (const bad of ['50', '-1', '1.5', 'soon', '3600001']) {
+      expect(() => loadConfig({ RISK_RECONCILE_INTERVAL_MS: bad })).toThrow(/^RISK_RECONCILE_INTERVAL_MS: /);
+    }
     let err: unknown;
     try {
       limitsFromConfig(loadConfig({ RISK_MLL: '60000' }).risk);

@@ -106,6 +106,14 @@ export interface PositionRow {
   averagePrice: number;
 }
 
+/** A contract whose net size in the book is not the broker's (periodic drift check). */
+export interface PositionDrift {
+  contractId: string;
+  /** Net size at the broker: long +size, short −size. */
+  brokerNet: number;
+  bookNet: number;
+}
+
 /** What survives a worker restart beyond what the REST rebuild gives back (risk-state-<account>.json). */
 export interface PersistedRisk {
   machine: RiskMachineSnapshot;
@@ -340,6 +348,25 @@ export class AccountRisk {
     }
     for (const [id, p] of prior) if (!this.live.has(id) && p.filled > 0) this.pendingFills.set(id, p.filled);
     this.versions.rebuild(orders.map((o) => ({ id: o.id, stamp: orderStamp(o) })));
+  }
+
+  /**
+   * The contracts whose net size in the book differs from the broker's open positions (Position/searchOpen):
+   * a position the broker has and the book not (or of another size), and one the book holds that the broker
+   * closed. Average prices are not compared: a fill moves the size, and only the size tells a lost fill.
+   */
+  positionDrift(positions: readonly PositionRow[]): PositionDrift[] {
+    const broker = new Map<string, number>();
+    for (const p of positions) broker.set(p.contractId, (broker.get(p.contractId) ?? 0) + (p.type === PositionType.Short ? -p.size : p.size));
+    const out: PositionDrift[] = [];
+    for (const [contractId, brokerNet] of broker) {
+      const bookNet = this.book.netSize(contractId);
+      if (bookNet !== brokerNet) out.push({ contractId, brokerNet, bookNet });
+    }
+    for (const v of this.book.positions()) {
+      if (v.netSize !== 0 && !broker.has(v.contractId)) out.push({ contractId: v.contractId, brokerNet: 0, bookNet: v.netSize });
+    }
+    return out;
   }
 
   /** Forces every contract's size and average to the broker's open positions (REST rebuild, hub reconnect). */

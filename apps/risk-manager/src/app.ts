@@ -9,9 +9,11 @@
 // so the main thread releases a reservation only once the order is counted in shared memory.
 // A timer re-marks positions from the shared marks and runs the state machine; its events go out as
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
+// A second, slower timer (RISK_RECONCILE_INTERVAL_MS) compares each book with the broker's open positions and
+// refreshes the balance: a hub event lost while the socket stays up is otherwise noticed only at a reconnect.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { limitsFromConfig, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { tradingDayOf } from '@gateway/session';
@@ -24,10 +26,26 @@ import {
   type GatewayUserOrder,
   type GatewayUserTrade,
 } from '@gateway/topstepx';
-import { AccountRisk, type ContractEntry, type PersistedRisk } from './account-risk';
+import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
 
 /** CME micro roots (10 micros count as 1 mini where the account type says so). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
+
+/**
+ * How long a drift is given to go away before the day is rebuilt: a fill whose hub events are merely in flight
+ * (the broker's REST answer can be ahead of its hub push) matches by then.
+ */
+const DRIFT_RECHECK_MS = 1_000;
+
+/** The day as REST tells it, for one account (read first, applied in one step). */
+interface DayRows {
+  dayId: number;
+  positions: readonly PositionRow[];
+  orders: readonly VersionedOrderRow[];
+  trades: readonly TradeRow[];
+  /** Undefined when Account/search did not list the account. */
+  balance: number | undefined;
+}
 
 /** A request failed for a stable reason (serialised to the caller with its code). */
 class RiskRequestError extends Error {
@@ -66,6 +84,28 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.25, 0.5, 1],
     registers: [registry],
   });
+  const reconcileChecks = new Counter({
+    name: 'risk_reconcile_checks_total',
+    help:
+      'Periodic drift checks completed (RISK_RECONCILE_INTERVAL_MS), one per account per interval: Position/searchOpen compared ' +
+      'with the book and the balance refreshed from Account/search. A check whose REST reads failed is not counted here ' +
+      '(risk_reconcile_failures_total).',
+    registers: [registry],
+  });
+  const reconcileDrift = new Counter({
+    name: 'risk_reconcile_drift_total',
+    help:
+      'Drift the periodic check found and still saw on its re-check 1 s later (a lost user-hub event), per contract; each ' +
+      "is followed by a full REST rebuild of the account's day. kind=position: the broker's net size differed from the book's.",
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  reconcileDrift.inc({ kind: 'position' }, 0);
+  const reconcileFailures = new Counter({
+    name: 'risk_reconcile_failures_total',
+    help: 'REST reads of the periodic drift check (check, re-check or rebuild) that failed; retried at the next interval.',
+    registers: [registry],
+  });
   let timer: NodeJS.Timeout | undefined;
   let tickQueued = false;
   let stopped = false;
@@ -75,7 +115,8 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   // Jobs that apply the broker's events (fills, orders, positions, the evaluation tick) must not fail:
   // one that does leaves the books unknown. Requests (halt, resume, state) may fail on bad input and
   // only answer with the error.
-  const EVENT_JOBS = new Set(['tick', 'order', 'trade', 'position', 'account', 'reconcile']);
+  // The drift check catches its REST failures itself: what reaches here from it failed while applying.
+  const EVENT_JOBS = new Set(['tick', 'order', 'trade', 'position', 'account', 'reconcile', 'drift-check']);
   const enqueue = (what: string, job: () => Promise<void> | void): Promise<void> => {
     const run = queue.then(job);
     queue = run.catch((err: unknown) => {
@@ -134,6 +175,11 @@ export function createApp(ctx: WorkerContext): ServiceApp {
 
   /** The day from REST, for one account: balance, trades since 17:00 CT, open positions, working orders. */
   async function rebuild(ar: AccountRisk): Promise<void> {
+    applyDay(ar, await fetchDay(ar));
+  }
+
+  /** The REST reads of a rebuild. Changes nothing but the contracts known (a failure leaves the book as it was). */
+  async function fetchDay(ar: AccountRisk): Promise<DayRows> {
     const day = tradingDayOf(clock.now());
     const [positions, orders, trades] = await Promise.all([
       rest.searchOpenPositions(ar.accountId),
@@ -146,9 +192,13 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     const row = ((await rest.searchAccounts(true)) ?? []).find((x) => x.id === ar.accountId);
     if (row === undefined && !accounts.has(ar.accountId)) throw new Error(`accountId ${ar.accountId}: not among the active accounts (Account/search)`);
     for (const id of new Set([...(positions ?? []), ...orders, ...(trades ?? [])].map((r) => r.contractId))) await ensureContract(id);
-    if (row !== undefined) ar.setBalance(row.balance);
-    ar.rebuild(day.id, trades ?? [], positions ?? [], orders);
-    ar.beginDayFromRebuild(day.id);
+    return { dayId: day.id, positions: positions ?? [], orders, trades: trades ?? [], balance: row?.balance };
+  }
+
+  function applyDay(ar: AccountRisk, d: DayRows): void {
+    if (d.balance !== undefined) ar.setBalance(d.balance);
+    ar.rebuild(d.dayId, d.trades, d.positions, d.orders);
+    ar.beginDayFromRebuild(d.dayId);
   }
 
   /**
@@ -312,6 +362,102 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     });
   });
 
+  // ---- periodic drift check ----------------------------------------------------------------------------------
+  // Each check is a queue job, so no event is applied between its comparison and its repair. Its REST reads
+  // run inside the job on purpose: every event applied before the job was sent before the reads, so what they
+  // return is never older than the state it replaces (a balance read outside the queue could overwrite a newer
+  // one from an account event). Events that arrive meanwhile wait behind the job: two REST round trips per
+  // account per interval. The 1 s pause before the re-check runs outside the queue: events go on meanwhile.
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let wakeReconcile: (() => void) | undefined;
+  /** Waits `ms`, or less when stop() wakes it. */
+  const reconcilePause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      wakeReconcile = resolve;
+      reconcileTimer = setTimeout(resolve, ms);
+    });
+
+  /**
+   * A REST read of the drift check; undefined when it failed (logged and counted: the next interval retries)
+   * or when the thread is stopping (its answer is dropped, nothing more is read or applied).
+   */
+  async function driftRead<T>(ar: AccountRisk, step: string, read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      const v = await read();
+      return stopped ? undefined : v;
+    } catch (err) {
+      if (stopped) return undefined;
+      reconcileFailures.inc();
+      logger.warn({ err, accountId: ar.accountId, step }, 'drift check: REST read failed, retried at the next interval');
+      return undefined;
+    }
+  }
+
+  /**
+   * The check: balance refreshed and published; returns whether any contract's size differs from the broker's
+   * (undefined when REST failed or nothing was read).
+   */
+  async function checkDrift(ar: AccountRisk): Promise<boolean | undefined> {
+    let drifted: boolean | undefined;
+    await enqueue('drift-check', async () => {
+      if (stopped || !hubUp) return;
+      const rows = await driftRead(ar, 'Position/searchOpen + Account/search', () => Promise.all([rest.searchOpenPositions(ar.accountId), rest.searchAccounts(true)]));
+      if (rows === undefined) return;
+      const [positions, accountRows] = rows;
+      const row = (accountRows ?? []).find((x) => x.id === ar.accountId);
+      if (row !== undefined) ar.setBalance(row.balance);
+      evaluateAndPublish(ar);
+      // A reply without a position list says nothing about the positions: not compared, not counted.
+      if (positions === undefined) return;
+      drifted = ar.positionDrift(positions).length > 0;
+      reconcileChecks.inc();
+    });
+    return drifted;
+  }
+
+  /** The re-check: a drift still there is logged, counted, and repaired by a full rebuild of the day. */
+  async function recheckDrift(ar: AccountRisk): Promise<void> {
+    await enqueue('drift-check', async () => {
+      if (stopped || !hubUp) return;
+      const positions = await driftRead(ar, 'Position/searchOpen (re-check)', () => rest.searchOpenPositions(ar.accountId));
+      if (positions === undefined) return;
+      const drift = ar.positionDrift(positions);
+      if (drift.length === 0) return;
+      for (const d of drift) {
+        reconcileDrift.inc({ kind: 'position' });
+        logger.warn(
+          { accountId: ar.accountId, contractId: d.contractId, brokerSize: d.brokerNet, bookSize: d.bookNet },
+          'position drift from the broker (a user-hub event was lost): rebuilding the day from REST',
+        );
+      }
+      // Trades are idempotent by id: the rebuild adds the lost fills and forces sizes to the broker's.
+      const day = await driftRead(ar, 'rebuild', () => fetchDay(ar));
+      if (day === undefined) return;
+      applyDay(ar, day);
+      evaluateAndPublish(ar);
+    });
+  }
+
+  /**
+   * Every `intervalMs` (counted from the end of the previous round, so rounds never overlap), each account in
+   * turn. Skipped while the hub is down: the reconcile that follows its reconnect rebuilds the day anyway.
+   * A job that failed while applying has already failed the thread (enqueue): the loop only stops waiting on
+   * it. Never rejects: each step catches.
+   */
+  async function runReconcile(intervalMs: number): Promise<void> {
+    while (!stopped) {
+      await reconcilePause(intervalMs);
+      for (const ar of [...accounts.values()]) {
+        if (stopped || !hubUp) break;
+        const drifted = await checkDrift(ar).catch(() => undefined);
+        if (drifted !== true) continue;
+        await reconcilePause(DRIFT_RECHECK_MS);
+        if (stopped || !hubUp) break;
+        await recheckDrift(ar).catch(() => undefined);
+      }
+    }
+  }
+
   channel.onRequest('getRiskState', (params) => enqueue('getRiskState', () => undefined).then(() => accountOf(params).view(state)));
   channel.onRequest('halt', async (params) => {
     const p = (params ?? {}) as { reason?: string; flatten?: boolean };
@@ -371,10 +517,15 @@ export function createApp(ctx: WorkerContext): ServiceApp {
         }
       });
       timer = setInterval(tick, cfg.risk.evalIntervalMs);
+      // Started once the first rebuild is done; with no account there is nothing to ask the broker.
+      if (cfg.risk.reconcileIntervalMs > 0 && accounts.size > 0) void runReconcile(cfg.risk.reconcileIntervalMs);
     },
     async stop() {
       stopped = true;
       clearInterval(timer);
+      // The loop ends at its next step; a read still in flight finishes inside rest.close() below and is dropped.
+      clearTimeout(reconcileTimer);
+      wakeReconcile?.();
       for (const a of init.accounts) state.accounts.setReady(a.slot, false);
       await hub.stop().catch((err: unknown) => logger.warn({ err }, 'user hub stop failed'));
       await rest.close();

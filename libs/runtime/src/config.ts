@@ -62,6 +62,12 @@ export interface RiskConfig {
   readonly microsAsTenths: boolean | undefined;
   /** `RISK_EVAL_INTERVAL_MS` (default 100): the mark-to-market and state-machine timer. */
   readonly evalIntervalMs: number;
+  /**
+   * `RISK_RECONCILE_INTERVAL_MS` (default 30000; 0 = off; else 100–3600000): the risk-manager's drift check
+   * against `Position/searchOpen` and `Account/search`, which catches a user-hub event lost while the socket
+   * stayed up. Two REST requests per account per check, out of the broker's 200 per 60 s.
+   */
+  readonly reconcileIntervalMs: number;
   /** `RISK_CLOCK_OFFSET_MS` (default 0): test hook, added to the risk-manager's clock. */
   readonly clockOffsetMs: number;
   /** `RISK_TEST_CLOCK` (true|false, default false): test hook, lets `setClockOffset` requests move the clock. */
@@ -252,6 +258,11 @@ function readRiskConfig(env: Env): RiskConfig {
     clockOffsetMs = Number(rawOffset);
     if (!Number.isSafeInteger(clockOffsetMs)) throw new ConfigError('RISK_CLOCK_OFFSET_MS', `must be an integer (ms), got "${rawOffset}"`);
   }
+  const reconcileIntervalMs = readInt(env, 'RISK_RECONCILE_INTERVAL_MS', 30_000, 0, 3_600_000);
+  // The floor catches seconds written as milliseconds (30 for 30 s); 0 is the way to turn the check off.
+  if (reconcileIntervalMs !== 0 && reconcileIntervalMs < 100) {
+    throw new ConfigError('RISK_RECONCILE_INTERVAL_MS', `must be 0 (off) or an integer 100–3600000, got "${env.RISK_RECONCILE_INTERVAL_MS}"`);
+  }
   const rawMicros = env.RISK_MICROS_AS_TENTHS;
   return Object.freeze({
     preset,
@@ -265,6 +276,7 @@ function readRiskConfig(env: Env): RiskConfig {
     flattenMinutesBeforeClose: optionalInt(env, 'RISK_FLATTEN_MINUTES_BEFORE_CLOSE', 0, 600),
     microsAsTenths: rawMicros === undefined || rawMicros === '' ? undefined : readBool(env, 'RISK_MICROS_AS_TENTHS', true),
     evalIntervalMs: readInt(env, 'RISK_EVAL_INTERVAL_MS', 100, 10, 60_000),
+    reconcileIntervalMs,
     clockOffsetMs,
     testClock: readBool(env, 'RISK_TEST_CLOCK', false),
   });

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
     ['BROKER_RATE_LIMIT', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['CONTRACTS', 'MNQ,bad id'],
+    ['RISK_RECONCILE_INTERVAL_MS', '50'],
   ])('names the key of a bad value: %s=%s', (key, value) => {
     let caught: unknown;
     try {

@@ -59,6 +59,12 @@ export interface FaultSettings {
   placeTimeoutMode: 'hang' | 'reset';
   /** Market hub sockets stay open (pings answered) but receive no market events. */
   feedFrozen: boolean;
+  /**
+   * The next N user-hub events (order, trade, position or account) that a subscribed client would receive are
+   * not sent, to any connection: an event lost while the socket stays up. REST state and the in-process
+   * listeners (`sim.on('trade', …)`) are unaffected; an event nobody subscribed to is not counted.
+   */
+  userEventsDropped: number;
 }
 
 export interface MarketOptions {
@@ -234,4 +240,5 @@ export const DEFAULT_FAULTS: FaultSettings = {
   placeTimeouts: 0,
   placeTimeoutMode: 'hang',
   feedFrozen: false,
+  userEventsDropped: 0,
 };

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Broker, accountView, orderView, positionView, tradeView, userOrderView } from './broker';
 import { parsePrice, stringify } from './fixed';
-import { Hubs, type HubKind } from './hub';
+import { Hubs, type HubKind, type UserTarget } from './hub';
 import { Market, parseReplayCsv } from './market';
 import {
   DEFAULT_BARS_LIMIT,
@@ -130,23 +130,23 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         // tell: a market order fills in the same millisecond it is created (and test clocks stand still).
         const action = this.announcedOrders.has(o) ? 1 : 0;
         this.announcedOrders.add(o);
-        if (this.hubs.wantsUser('GatewayUserOrder', o.accountId)) {
+        if (this.sendsUser('GatewayUserOrder', o.accountId)) {
           this.hubs.publishUser('GatewayUserOrder', o.accountId, action, stringify(userOrderView(o)));
         }
         if (this.listenerCount('order') > 0) this.emit('order', orderView(o, true));
       },
       trade: (t) => {
-        if (this.hubs.wantsUser('GatewayUserTrade', t.accountId)) this.hubs.publishUser('GatewayUserTrade', t.accountId, 0, stringify(tradeView(t)));
+        if (this.sendsUser('GatewayUserTrade', t.accountId)) this.hubs.publishUser('GatewayUserTrade', t.accountId, 0, stringify(tradeView(t)));
         if (this.listenerCount('trade') > 0) this.emit('trade', JSON.parse(stringify(tradeView(t))) as GatewayView);
       },
       position: (p) => {
-        if (this.hubs.wantsUser('GatewayUserPosition', p.accountId)) {
+        if (this.sendsUser('GatewayUserPosition', p.accountId)) {
           this.hubs.publishUser('GatewayUserPosition', p.accountId, p.size === 0 ? 2 : 1, stringify(positionView(p)));
         }
         if (this.listenerCount('position') > 0) this.emit('position', JSON.parse(stringify(positionView(p))) as GatewayView);
       },
       account: (a) => {
-        if (this.hubs.wantsUser('GatewayUserAccount', a.id)) this.hubs.publishUser('GatewayUserAccount', a.id, 1, stringify(accountView(a)));
+        if (this.sendsUser('GatewayUserAccount', a.id)) this.hubs.publishUser('GatewayUserAccount', a.id, 1, stringify(accountView(a)));
         if (this.listenerCount('account') > 0) this.emit('account', JSON.parse(stringify(accountView(a))) as GatewayView);
       },
     });
@@ -234,6 +234,19 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     this.ctx.credentials = { userName: c.userName, apiKey: c.apiKey };
   }
 
+  /**
+   * Whether a user-hub event goes out: someone subscribed to it, and the userEventsDropped fault does not
+   * swallow it (each swallowed event counts once, however many connections wanted it).
+   */
+  private sendsUser(target: UserTarget, accountId: number): boolean {
+    if (!this.hubs.wantsUser(target, accountId)) return false;
+    if (this.fault.userEventsDropped > 0) {
+      this.fault.userEventsDropped--;
+      return false;
+    }
+    return true;
+  }
+
   private applyFaults(patch: FaultPatch): FaultSettings {
     if (patch.reset) this.fault = { ...DEFAULT_FAULTS, latencyByEndpoint: {} };
     const f = this.fault;
@@ -262,6 +275,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       if (typeof patch.feedFrozen !== 'boolean') throw new TypeError('faults.feedFrozen must be a boolean');
       f.feedFrozen = patch.feedFrozen;
     }
+    if (patch.userEventsDropped !== undefined) f.userEventsDropped = Math.floor(count('userEventsDropped', patch.userEventsDropped));
     if (patch.expireTokens === true) this.ctx.tokens.expireAll();
     if (patch.disconnectHubs === true) this.hubs.dropAll();
     return this.faults.current();

@@ -116,6 +116,59 @@ describe('faults', () => {
     expect(t.arguments[1][0].price).toBe(21002);
   });
 
+  it('drops the next N user-hub events for every connection, leaves REST alone, then sends again', async () => {
+    sim = await quietSim();
+    sim.setPrice(MNQ, 21000);
+    const c = await client(sim);
+    const a = await RawHub.connect(sim.userHubUrl, c.token);
+    const b = await RawHub.connect(sim.userHubUrl, c.token);
+    hubs.push(a, b);
+    for (const h of [a, b]) {
+      for (const m of ['SubscribeOrders', 'SubscribePositions', 'SubscribeTrades']) await h.invoke(m, 1001);
+      await h.invoke('SubscribeAccounts');
+    }
+    const userEvents = (h: RawHub) => h.records.filter((r) => r.type === 1 && String(r.target).startsWith('GatewayUser'));
+    // A filled market order produces five: order added, trade, position, account, order filled.
+    sim.faults.set({ userEventsDropped: 5 });
+    const lost = (await c.place({ type: 2, side: 0 })).json['orderId'] as number;
+    expect(sim.faults.current().userEventsDropped).toBe(0);
+    expect(await c.positions()).toMatchObject([{ contractId: MNQ, type: 1, size: 1 }]);
+    expect((await c.trades()).map((t) => t['orderId'])).toEqual([lost]);
+    expect((await c.order(lost))['status']).toBe(2);
+    // Resumed: the next fill's events arrive, and on one connection they keep their order, so nothing of the
+    // first fill can still be on its way behind them.
+    const next = (await c.place({ type: 2, side: 0 })).json['orderId'] as number;
+    for (const h of [a, b]) {
+      await h.waitFor((r) => r.target === 'GatewayUserOrder' && r.arguments[0].id === next && r.arguments[0].status === 2);
+      expect(userEvents(h).map((r) => r.target)).toEqual(['GatewayUserOrder', 'GatewayUserTrade', 'GatewayUserPosition', 'GatewayUserAccount', 'GatewayUserOrder']);
+      expect(h.events('GatewayUserTrade')[0].arguments[0].orderId).toBe(next);
+      expect(h.events('GatewayUserPosition')[0].arguments[0].size).toBe(2);
+    }
+  });
+
+  it('counts only user-hub events someone subscribed to; rejects a bad count naming the field; reset clears it', async () => {
+    sim = await quietSim();
+    sim.setPrice(MNQ, 21000);
+    const c = await client(sim);
+    const h = await RawHub.connect(sim.userHubUrl, c.token);
+    hubs.push(h);
+    await h.invoke('SubscribeTrades', 1001);
+    sim.faults.set({ userEventsDropped: 1 });
+    await c.place({ type: 2, side: 0 }); // its order, position and account events have no subscriber
+    expect(sim.faults.current().userEventsDropped).toBe(0);
+    const second = (await c.place({ type: 2, side: 0 })).json['orderId'] as number;
+    await h.waitFor((r) => r.target === 'GatewayUserTrade');
+    expect(h.events('GatewayUserTrade').map((r) => r.arguments[0].orderId)).toEqual([second]);
+    expect(() => sim!.faults.set({ userEventsDropped: -1 })).toThrow('faults.userEventsDropped');
+    expect(() => sim!.faults.set({ userEventsDropped: 'all' as unknown as number })).toThrow('faults.userEventsDropped');
+    const bad = await admin(sim, 'POST', 'faults', { userEventsDropped: -2 });
+    expect(bad.status).toBe(400);
+    expect(bad.json['error']).toContain('userEventsDropped');
+    expect((await admin(sim, 'POST', 'faults', { userEventsDropped: 3 })).json['userEventsDropped']).toBe(3);
+    expect((await admin(sim, 'GET', 'faults')).json['userEventsDropped']).toBe(3);
+    expect(sim.faults.reset().userEventsDropped).toBe(0);
+  });
+
   it('expires every token now; a new login works', async () => {
     sim = await quietSim();
     const token = await login(sim);
