@@ -13,11 +13,7 @@ const reasonCode = (r: (typeof STATE_REASONS)[number]): number => STATE_REASONS.
 
 describe('risk-manager: daily loss limit and restart (simulator)', () => {
   let h: Harness;
-  const entry = (size = 1): string => {
-    const r = h.gate.check({ accountSlot: h.accountSlot, contractSlot: h.contractSlot, side: Side.BUY, size });
-    if (r.allowed) h.gate.release(r.reservation);
-    return r.allowed ? 'ALLOWED' : r.reason;
-  };
+  const entry = (size = 1): string => h.entry(size);
 
   beforeAll(async () => {
     h = await startHarness();

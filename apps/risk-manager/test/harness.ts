@@ -9,7 +9,7 @@ import { bootstrapRuntime, createLogger, loadConfig, WorkerSupervisor, type Runt
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
 import { clearRiskReadyOnExit } from '@gateway/front-door';
 import { RiskGate } from '@gateway/risk-gate';
-import { newAccountRecord, newPositionRecord, PRICE_SCALE, type AccountRecord, type PositionRecord } from '@gateway/shared-state';
+import { newAccountRecord, newPositionRecord, PRICE_SCALE, Side, type AccountRecord, type PositionRecord } from '@gateway/shared-state';
 import type { RiskEvent } from '@gateway/risk';
 
 const WORKER = fileURLToPath(new URL('../src/worker.dev.mjs', import.meta.url));
@@ -37,6 +37,8 @@ export interface Harness {
   /** Orders still working at the broker (Open, Pending, PendingCancellation, Suspended). */
   workingAtBroker(): number;
   brokerNet(): number;
+  /** The gate's answer to a BUY entry of `size` (released at once when allowed): 'ALLOWED' or the denial reason. */
+  entry(size?: number): string;
   market(side: 0 | 1, size: number): Promise<number>;
   close(): Promise<void>;
 }
@@ -112,6 +114,11 @@ export async function startHarness(env: Record<string, string> = {}, startMs = T
     position: () => state.accounts.readPosition(account.slot, contract.slot, newPositionRecord()),
     workingAtBroker: () => sim.orders(ACCOUNT_ID).filter((o) => [1, 6, 7, 8].includes(o['status'] as number)).length,
     brokerNet: () => sim.positions(ACCOUNT_ID).reduce((n, p) => n + (p['type'] === 2 ? -(p['size'] as number) : (p['size'] as number)), 0),
+    entry(size = 1) {
+      const r = this.gate.check({ accountSlot: account.slot, contractSlot: contract.slot, side: Side.BUY, size });
+      if (r.allowed) this.gate.release(r.reservation);
+      return r.allowed ? 'ALLOWED' : r.reason;
+    },
     market: (side, size) => runtime.rest.placeOrder({ accountId: ACCOUNT_ID, contractId: contract.contractId, type: 2, side, size }),
     async close() {
       await supervisor.stop(4000);

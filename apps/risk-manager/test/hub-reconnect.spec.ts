@@ -2,16 +2,11 @@
 // sent while its socket was down (topstepx-api.md §9.1), so from the drop until the REST reconcile has rebuilt
 // the day the published risk state is stale and the gate must fail closed (RISK_NOT_READY).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Side } from '@gateway/shared-state';
 import { startHarness, waitFor, type Harness } from './harness';
 
 describe('risk-manager: user hub reconnect (simulator)', () => {
   let h: Harness;
-  const entry = (): string => {
-    const r = h.gate.check({ accountSlot: h.accountSlot, contractSlot: h.contractSlot, side: Side.BUY, size: 1 });
-    if (r.allowed) h.gate.release(r.reservation);
-    return r.allowed ? 'ALLOWED' : r.reason;
-  };
+  const entry = (size = 1): string => h.entry(size);
 
   beforeAll(async () => {
     h = await startHarness();

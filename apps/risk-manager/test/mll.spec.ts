@@ -3,7 +3,7 @@
 // to the floor goes REDUCING then HALTED (MAX_LOSS_LIMIT), flattens, and stays halted on later days.
 // Also pins the simulator fact the sweep exists for: Position/closeContract leaves a working stop alive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountState, Side } from '@gateway/shared-state';
+import { AccountState } from '@gateway/shared-state';
 import { STATE_REASONS } from '@gateway/risk';
 import { DAY_MS, startHarness, T0, waitFor, type Harness } from './harness';
 
@@ -11,11 +11,7 @@ const usd = (d: number): number => d * 10_000;
 
 describe('risk-manager: trailing maximum loss limit (simulator)', () => {
   let h: Harness;
-  const entry = (): string => {
-    const r = h.gate.check({ accountSlot: h.accountSlot, contractSlot: h.contractSlot, side: Side.BUY, size: 1 });
-    if (r.allowed) h.gate.release(r.reservation);
-    return r.allowed ? 'ALLOWED' : r.reason;
-  };
+  const entry = (size = 1): string => h.entry(size);
 
   beforeAll(async () => {
     h = await startHarness({ RISK_DLL: '0' }, T0 - DAY_MS);

@@ -49,7 +49,8 @@ export const EXECUTOR_METRICS_CHANNEL = 'gateway:executor-metrics';
 /**
  * V8 limits for every engine thread. A worker isolate's young generation defaults to tens of MB of
  * semi-space that a low-allocation service never needs; 2 MB keeps the engine's RSS near the
- * 100 MB goal (the main thread gets the same through --max-semi-space-size=1 in `npm start`).
+ * 100 MB goal (the main thread gets the same through --max-semi-space-size=1 in `npm start`, which also caps V8's
+ * helper threads at two with --v8-pool-size=2).
  * Old space stays unlimited by us: the default heap limit applies.
  */
 export const THREAD_RESOURCE_LIMITS = Object.freeze({ maxYoungGenerationSizeMb: 2 });

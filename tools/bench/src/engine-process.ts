@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+/** Node flags of the engine, as `npm start` passes them (tools/scripts/start.mjs): keep the two in step. */
+export const ENGINE_NODE_FLAGS = ['--max-semi-space-size=1', '--v8-pool-size=2'] as const;
+
 export interface EngineProcess {
   pid: number;
   grpcAddress: string;
@@ -68,7 +71,7 @@ export async function startEngineProcess(launch: EngineLaunch): Promise<EnginePr
     ...launch.env,
   };
   delete env['TOPSTEPX_API_URL'];
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', path.join(launch.root, 'dist/apps/engine/main.js')], {
+  const child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, path.join(launch.root, 'dist/apps/engine/main.js')], {
     cwd: launch.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 // docs/PERFORMANCE.md, rendered from one run's figures (never hand-edited: `npm run bench` rewrites it).
 // The soak section sits between markers so a run without --soak keeps the previous soak's section.
+import { ENGINE_NODE_FLAGS } from './engine-process';
 import { ROWS, isMeasured, meetsGoal, type Figures, type Goal, type RowSpec } from './figures';
 
 export interface MachineInfo {
@@ -196,7 +197,7 @@ export function renderReport(input: ReportInput, previousMd?: string): string {
     ...(m.loadAvg
       ? [`- Load average (1 min) at start / end of the run: ${fmt(m.loadAvg[0], 1)} / ${fmt(m.loadAvg[1], 1)}${Math.max(...m.loadAvg) > m.cores ? ' — the machine was busy with other work: latencies and CPU figures are pessimistic' : ''}`]
       : []),
-    '- The engine runs compiled (`node --max-semi-space-size=1 dist/apps/engine/main.js`) with its embedded simulator on loopback;',
+    `- The engine runs compiled (\`node ${ENGINE_NODE_FLAGS.join(' ')} dist/apps/engine/main.js\`) with its embedded simulator on loopback;`,
     '  load generators run in separate processes, so their CPU and memory are not the engine\'s.',
     '',
     renderTable(figures),
