@@ -48,6 +48,21 @@ export class FrontDoorError extends Error {
   }
 }
 
+/**
+ * Longest details of a gRPC error. They travel percent-encoded in a trailer: one of ~100 KB (an echoed
+ * 100,000-character symbol) never reached the client, whose call and channel then hung.
+ */
+export const MAX_ERROR_DETAILS_CHARS = 2_048;
+
+function capDetails(text: string): string {
+  if (text.length <= MAX_ERROR_DETAILS_CHARS) return text;
+  let end = MAX_ERROR_DETAILS_CHARS;
+  // Never cut a surrogate pair: grpc-js encodeURI()s the details and throws on a lone surrogate.
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+}
+
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const e = FrontDoorError.from(err);
   const metadata = new Metadata();
@@ -56,6 +71,6 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
   if (e.field) metadata.set(FIELD_METADATA_KEY, e.field);
   for (const [k, v] of Object.entries(e.metadata ?? {})) metadata.set(k, v);
   // The reason code leads the message so that a client that only prints details still sees it.
-  const details = reason && !e.message.startsWith(reason) ? `${reason}: ${e.message}` : e.message;
+  const details = capDetails(reason && !e.message.startsWith(reason) ? `${reason}: ${e.message}` : e.message);
   return { code: e.grpcStatus, details, message: details, metadata };
 }

@@ -25,7 +25,7 @@ export interface GrpcServiceBinding {
 export interface GrpcFrontDoor {
   readonly port: number;
   readonly server: Server;
-  /** Set a service's health ("" = the whole engine); Watch streams see the change. */
+  /** Set a service's health ("" = the whole engine); Watch streams see a change, nothing when unchanged. */
   setServing(service: string, serving: boolean): void;
   /** Stop taking calls, let in-flight calls finish for graceMs, then cancel what is left. */
   close(graceMs: number): Promise<void>;
@@ -78,6 +78,8 @@ export async function startGrpcFrontDoor(options: {
     server,
     setServing(service, serving) {
       const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+      // Watch streams hear changes only (the health protocol), though the engine republishes every second.
+      if (statuses.get(service) === status) return;
       statuses.set(service, status);
       for (const call of watchers.get(service) ?? []) call.write({ status });
     },

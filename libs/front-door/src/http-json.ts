@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FrontDoorError } from './errors';
 
-/** Bodies beyond this are refused (413) before they are parsed. */
+/** Bodies beyond this are refused (400 INVALID_ARGUMENT naming `body`) before they are parsed. */
 export const MAX_JSON_BODY_BYTES = 1_048_576;
 
 export async function readJson(req: IncomingMessage, maxBytes = MAX_JSON_BODY_BYTES): Promise<unknown> {

@@ -1,7 +1,7 @@
 // Front-door module of the orders service: the gRPC `orders.OrderService`, its REST twins under
 // /api/go/orders and their OpenAPI paths. The work is done by OrdersService. Main thread.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { orders } from '@gateway/proto';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
@@ -12,6 +12,12 @@ import { OrdersService, type OrdersOptions } from './service';
 
 export { OrdersService, type OrdersOptions, type PlaceResult } from './service';
 export { OrderBook, type OrderEntry } from './book';
+
+/**
+ * Order updates buffered for one StreamOrderUpdates client that does not read (HTTP/2 flow control holds
+ * them in the stream, ~250 B each); past it the stream ends RESOURCE_EXHAUSTED instead of growing for ever.
+ */
+export const ORDER_STREAM_MAX_QUEUED = 4_096;
 
 /** Retry delay of a start-up recovery whose broker search failed. */
 const RECOVER_RETRY_MS = 2_000;
@@ -55,15 +61,23 @@ export function createOrdersModule(deps: FrontDoorDeps, options: OrdersOptions =
     streamOrderUpdates(call: ServerWritableStream<orders.StreamOrderUpdatesRequest, orders.OrderUpdate>) {
       const { strategyName, accountId } = call.request;
       streams.add(call);
-      const unsubscribe = svc.book.subscribe((e) => {
-        if (strategyName !== '' && e.strategyName !== strategyName) return;
-        if (accountId !== 0 && e.accountId !== accountId) return;
-        call.write(svc.update(e));
-      });
       const end = (): void => {
         unsubscribe();
         streams.delete(call);
       };
+      const unsubscribe = svc.book.subscribe((e) => {
+        if (strategyName !== '' && e.strategyName !== strategyName) return;
+        if (accountId !== 0 && e.accountId !== accountId) return;
+        if (call.writableLength >= ORDER_STREAM_MAX_QUEUED) {
+          end();
+          call.emit('error', {
+            code: GrpcStatus.RESOURCE_EXHAUSTED,
+            details: `slow consumer: ${ORDER_STREAM_MAX_QUEUED} order updates queued unread; subscribe again and read the orders back with GetOrderStatus`,
+          });
+          return;
+        }
+        call.write(svc.update(e));
+      });
       call.on('cancelled', end);
       call.on('close', end);
       call.on('error', end);
@@ -126,18 +140,27 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
     let m = STATUS_RE.exec(path);
     if (m) {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
-      const e = svc.status(decodeURIComponent(m[1]!));
+      const e = svc.status(pathId(m[1]!));
       return sendJson(res, 200, { ...(orders.OrderStatusResponse.toJSON(svc.statusResponse(e)) as object), found: true });
     }
     m = CANCEL_RE.exec(path);
     if (m) {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      const r = await svc.cancel(decodeURIComponent(m[1]!));
+      const r = await svc.cancel(pathId(m[1]!));
       return sendJson(res, 200, { ...(orders.CancelOrderResponse.toJSON(r) as object), success: r.success });
     }
     throw new FrontDoorError('NOT_FOUND', `no route ${req.method} ${path}`);
   } catch (err) {
     sendError(res, err);
+  }
+}
+
+/** The order id of a path, percent-decoded; a broken escape is the client's error, not a 500. */
+function pathId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new FrontDoorError('INVALID_ARGUMENT', 'order_id: malformed percent-encoding in the path', 'order_id');
   }
 }
 

@@ -849,7 +849,8 @@ export class OrdersService {
     if (list.length > this.maxBatch) throw new FrontDoorError('INVALID_ARGUMENT', `orders: at most ${this.maxBatch} orders per batch, got ${list.length}`, 'orders');
     const mc = req.maxConcurrency ?? 0;
     if (typeof mc !== 'number' || !Number.isInteger(mc) || mc < 0 || mc > 1000) {
-      throw new FrontDoorError('INVALID_ARGUMENT', `max_concurrency: must be an integer from 0 to 1000, got ${String(mc)}`, 'max_concurrency');
+      // Only a number is echoed: String() of a deeply nested JSON array overflows the stack (a 500).
+      throw new FrontDoorError('INVALID_ARGUMENT', `max_concurrency: must be an integer from 0 to 1000, got ${typeof mc === 'number' ? mc : `a ${typeof mc}`}`, 'max_concurrency');
     }
     const allOrNone = req.allOrNone ?? false;
     if (typeof allOrNone !== 'boolean') throw new FrontDoorError('INVALID_ARGUMENT', 'all_or_none: must be a boolean', 'all_or_none');

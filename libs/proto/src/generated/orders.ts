@@ -3360,7 +3360,11 @@ export const OrderServiceService = {
     responseSerialize: (value: ModifyOrderResponse): Buffer => Buffer.from(ModifyOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModifyOrderResponse => ModifyOrderResponse.decode(value),
   },
-  /** Server streaming: every status change of matching orders, in the order the engine applied them. */
+  /**
+   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
+   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   */
   streamOrderUpdates: {
     path: "/orders.OrderService/StreamOrderUpdates" as const,
     requestStream: false as const,
@@ -3419,7 +3423,11 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
   /** Changes size or prices of a working order. Unset fields are left unchanged. */
   modifyOrder: handleUnaryCall<ModifyOrderRequest, ModifyOrderResponse>;
-  /** Server streaming: every status change of matching orders, in the order the engine applied them. */
+  /**
+   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
+   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   */
   streamOrderUpdates: handleServerStreamingCall<StreamOrderUpdatesRequest, OrderUpdate>;
   /**
    * Closes the open position of one contract with a market order and cancels the contract's working
@@ -3522,7 +3530,11 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ModifyOrderResponse) => void,
   ): ClientUnaryCall;
-  /** Server streaming: every status change of matching orders, in the order the engine applied them. */
+  /**
+   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
+   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   */
   streamOrderUpdates(
     request: StreamOrderUpdatesRequest,
     options?: Partial<CallOptions>,
