@@ -156,10 +156,15 @@ export class Hubs {
   }
 
   private onRecord(c: HubConnection, record: string): void {
-    let msg: Record<string, unknown>;
+    let msg: Record<string, unknown> | null = null;
     try {
-      msg = JSON.parse(record) as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(record);
+      // `null` or a bare number is JSON but no message: indexing it would throw out of the socket listener.
+      if (parsed !== null && typeof parsed === 'object') msg = parsed as Record<string, unknown>;
     } catch {
+      msg = null;
+    }
+    if (msg === null) {
       this.closeWith(c, 'Connection closed with an error. InvalidDataException: Error reading JSON.');
       return;
     }

@@ -53,6 +53,17 @@ describe('SignalR JSON protocol', () => {
     await h.waitClosed();
   });
 
+  it('a record that parses to a non-object (null) closes that socket with an error, and the hub keeps serving', async () => {
+    sim = await quietSim();
+    const token = await login(sim);
+    const h = await connect(sim, 'market', token);
+    h.ws.send('null\x1e');
+    expect(await h.waitFor((r) => r.type === 7)).toMatchObject({ type: 7, error: expect.stringContaining('InvalidDataException') });
+    await h.waitClosed();
+    const again = await connect(sim, 'market', token);
+    expect(await again.invoke('SubscribeContractQuotes', MNQ)).toEqual({ type: 3, invocationId: '1' });
+  });
+
   it('sends market events with two arguments (contractId, data); trades batched as arrays; sparse quotes', async () => {
     sim = await quietSim();
     const h = await connect(sim, 'market', await login(sim));

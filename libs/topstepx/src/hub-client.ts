@@ -35,7 +35,11 @@ export interface HubConnectionOptions {
   url: string;
   /** Read on every (re)connect so a rotated token is picked up. */
   accessTokenFactory: () => string;
-  /** Delay before each reconnect attempt; the last one repeats forever. Default [0, 1000, 2000, 5000, 10000, 30000]. */
+  /**
+   * Delay before each reconnect attempt; the last one repeats forever. The sequence starts over only
+   * after a socket that stayed up `keepAliveIntervalMs` (or one retired for a token rotation); a socket
+   * that dies sooner continues it. Default [0, 1000, 2000, 5000, 10000, 30000].
+   */
   reconnectDelaysMs?: readonly number[];
   /** Send a ping after this much outbound silence. Default 15 000 ms. */
   keepAliveIntervalMs?: number;
@@ -106,6 +110,10 @@ export class HubConnection {
   private reconnectSleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   private reconnectLoopActive = false;
   private frameAt = 0;
+  /** Clock time of the last completed handshake; undefined = the last socket was retired on purpose (token rotation). */
+  private connectedAt: number | undefined;
+  /** Index into `delays` of the attempt after the last successful connect. */
+  private nextDelayIndex = 0;
 
   constructor(options: HubConnectionOptions) {
     if (!options || typeof options.url !== 'string') throw new TypeError('hub option url is required');
@@ -203,6 +211,8 @@ export class HubConnection {
       throw err;
     }
     this.currentState = 'connected';
+    this.connectedAt = this.clock();
+    this.nextDelayIndex = 0;
     await this.resubscribeAll();
     this.emit('connected');
   }
@@ -253,7 +263,10 @@ export class HubConnection {
       return;
     }
     const conn = this.conn;
-    if (conn && conn.handshakeDone) this.retire(conn, 'token rotated');
+    if (conn && conn.handshakeDone) {
+      this.connectedAt = undefined; // a deliberate retirement: reconnect at the first delay
+      this.retire(conn, 'token rotated');
+    }
   }
 
   /**
@@ -301,8 +314,8 @@ export class HubConnection {
 
   /**
    * Records a subscription and invokes it when connected; every recorded subscription is re-sent
-   * after each reconnect. A server-side error removes the record and rejects; a lost connection
-   * keeps the record (it is sent on the next connect).
+   * after each reconnect. A server-side error on this call removes the record and rejects; a lost
+   * connection keeps the record (it is sent on the next connect), and so does a refused re-send.
    */
   async subscribe(method: string, ...args: unknown[]): Promise<void> {
     const key = subscriptionKey(method, args);
@@ -448,6 +461,12 @@ export class HubConnection {
       this.log.warn({ excerpt: record.slice(0, 200) }, 'hub record is not JSON; dropped');
       return;
     }
+    // `null` or a bare number is valid JSON but no hub message; reading `.type` off null would throw
+    // out of the socket's message listener and take the thread down.
+    if (msg === null || typeof msg !== 'object') {
+      this.log.warn({ excerpt: record.slice(0, 200) }, 'hub record is not an object; dropped');
+      return;
+    }
     switch (msg.type) {
       case 1: {
         const list = msg.target ? this.handlers.get(msg.target) : undefined;
@@ -507,8 +526,11 @@ export class HubConnection {
     this.currentState = 'reconnecting';
     this.log.warn({ reason, url: this.redactedUrl }, 'hub connection lost; reconnecting');
     this.emit('reconnecting', reason);
+    // The backoff starts over only after a socket that lived a keep-alive interval: one that dies at
+    // once (a server that accepts and drops) continues it, or the loop would reconnect at delay 0 forever.
+    const first = this.connectedAt !== undefined && this.clock() - this.connectedAt < this.keepAliveMs ? this.nextDelayIndex : 0;
     try {
-      for (let attempt = 0; !this.stopped; attempt++) {
+      for (let attempt = first; !this.stopped; attempt++) {
         const delay = this.delays[Math.min(attempt, this.delays.length - 1)]!;
         if (delay > 0) {
           await new Promise<void>((resolve) => {
@@ -526,6 +548,8 @@ export class HubConnection {
         }
         if (this.stopped) return;
         this.currentState = 'connected';
+        this.connectedAt = this.clock();
+        this.nextDelayIndex = Math.min(attempt + 1, this.delays.length - 1);
         const conn = this.conn;
         await this.resubscribeAll();
         if (this.conn !== conn || this.stopped) return;
@@ -544,12 +568,13 @@ export class HubConnection {
     if (this.subscriptions.size === 0) return;
     const subs = [...this.subscriptions.entries()];
     const results = await Promise.allSettled(subs.map(([, s]) => this.invoke(s.method, ...s.args)));
+    // A refused re-send keeps its record: the caller's subscribe() resolved long ago and cannot learn
+    // of the refusal, so forgetting it would lose the subscription for good over one transient error.
+    // It goes out again at the next (re)connect.
     results.forEach((r, i) => {
       if (r.status === 'rejected') {
-        const [key, s] = subs[i]!;
-        const err = r.reason as Error;
-        if (err instanceof HubError && err.kind === 'invocation-failed') this.subscriptions.delete(key);
-        this.log.error({ method: s.method, err: err.message }, 're-subscribe failed');
+        const s = subs[i]![1];
+        this.log.error({ method: s.method, err: (r.reason as Error).message }, 're-subscribe failed; kept for the next reconnect');
       }
     });
   }

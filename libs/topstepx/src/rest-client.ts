@@ -392,28 +392,46 @@ export class GatewayRestClient {
 
   /**
    * Every order matching `filter`, fetching pages of `pageSize` sorted by id ascending until a short
-   * page. `pageOffset` is sent as the number of rows already fetched. Rows are de-duplicated by id;
-   * if the server's totalCount says rows are missing, throws InconsistentResponseError rather than
-   * return a silently partial list.
+   * page. `pageOffset` is a row offset; every page after the first starts one row early, on the
+   * previous page's last row. If that row is not there, rows ahead of the offset left or joined the
+   * filtered set while paging (an order filled or was cancelled between two pages) and a row may have
+   * slid past the offset unseen: the query starts over (at most 3 passes). Rows are de-duplicated by
+   * id; if the server's totalCount says rows are missing, throws InconsistentResponseError rather
+   * than return a silently partial list.
    */
   async queryAllOrders(filter: OrderQueryFilter, options: { pageSize?: number; maxPages?: number } = {}): Promise<Order[]> {
     const pageSize = Math.floor(positive('pageSize', options.pageSize, 100));
+    if (pageSize < 2) throw new RangeError(`GatewayRestClient queryAllOrders pageSize must be at least 2 (pages overlap by one row), got ${pageSize}`);
     const maxPages = Math.floor(positive('maxPages', options.maxPages, 1000));
-    const byId = new Map<number, Order>();
-    let offset = 0;
-    let total: number | undefined;
-    for (let page = 0; page < maxPages; page++) {
-      const r = await this.queryOrders({ filter, pageSize, pageOffset: offset, sortBy: 1, sortDirection: 0, includeTotalCount: true });
-      if (r.totalCount !== undefined) total = r.totalCount;
-      const rows = r.orders ?? [];
-      for (const o of rows) byId.set(o.id, o);
-      offset += rows.length;
-      if (rows.length < pageSize || (total !== undefined && offset >= total)) break;
+    const maxPasses = 3;
+    for (let pass = 1; pass <= maxPasses; pass++) {
+      const byId = new Map<number, Order>();
+      let total: number | undefined;
+      let lastId: number | undefined;
+      let shifted = false;
+      for (let page = 0; page < maxPages; page++) {
+        const pageOffset = lastId === undefined ? 0 : byId.size - 1;
+        const r = await this.queryOrders({ filter, pageSize, pageOffset, sortBy: 1, sortDirection: 0, includeTotalCount: true });
+        if (r.totalCount !== undefined) total = r.totalCount;
+        const rows = r.orders ?? [];
+        if (lastId !== undefined && rows[0]?.id !== lastId) {
+          shifted = true;
+          break;
+        }
+        for (const o of rows) byId.set(o.id, o);
+        if (rows.length < pageSize || (total !== undefined && byId.size >= total)) break;
+        lastId = rows[rows.length - 1]!.id;
+      }
+      if (shifted) {
+        this.log.debug({ endpoint: 'Order/v2/query', pass }, 'filtered order set changed while paging; querying again');
+        continue;
+      }
+      if (total !== undefined && byId.size < total) {
+        throw new InconsistentResponseError('Order/v2/query', 200, '', `paging stopped at ${byId.size} of totalCount ${total}`);
+      }
+      return [...byId.values()];
     }
-    if (total !== undefined && byId.size < total) {
-      throw new InconsistentResponseError('Order/v2/query', 200, '', `paging stopped at ${byId.size} of totalCount ${total}`);
-    }
-    return [...byId.values()];
+    throw new InconsistentResponseError('Order/v2/query', 200, '', `the filtered order set kept changing while paging (${maxPasses} passes)`);
   }
 
   async searchOpenPositions(accountId: number): Promise<Position[] | undefined> {

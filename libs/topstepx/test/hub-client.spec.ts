@@ -79,6 +79,22 @@ describe('HubConnection protocol', () => {
     expect(got).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }]);
   });
 
+  it('a record that parses to a non-object (null, a number) is dropped without killing the connection', async () => {
+    const srv = await fakeHub();
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't' }));
+    const got: unknown[] = [];
+    hub.on('GatewayUserAccount', (a) => got.push(a));
+    await hub.start();
+    const conn = srv.live()[0]!;
+    const rec = (id: number): string => JSON.stringify({ type: 1, target: 'GatewayUserAccount', arguments: [{ id }] }) + RS;
+    srv.sendRaw(conn, `null${RS}` + rec(1) + `42${RS}`);
+    srv.sendRaw(conn, rec(2));
+    await waitUntil(() => got.length === 2, 'both events after the junk records');
+    expect(got).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(hub.state).toBe('connected');
+    expect(srv.connections).toHaveLength(1);
+  });
+
   it('invoke resolves on completion and rejects on a completion error; send is fire-and-forget', async () => {
     const srv = await fakeHub({ failMethods: { SubscribeContractDepth: 'Method does not exist.' } });
     const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => 't' }));
@@ -202,6 +218,24 @@ describe('HubConnection reconnects', () => {
     expect(invocations(srv.connections[2]!.records)).toEqual(expected.slice(0, 3));
   });
 
+  it('a re-subscribe the server refuses once is kept and re-sent at the next reconnect, not silently forgotten', async () => {
+    const options: { failMethods: Record<string, string> } = { failMethods: {} };
+    const srv = await fakeHub(options);
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't', reconnectDelaysMs: [0] }));
+    let reconnects = 0;
+    user.connection.on('reconnected', () => reconnects++);
+    await user.start();
+    await user.subscribeOrders(7);
+    options.failMethods['SubscribeOrders'] = "An unexpected error occurred invoking 'SubscribeOrders' on the server.";
+    srv.dropAll();
+    await waitUntil(() => reconnects === 1, 'first reconnect (re-subscribe refused)');
+    expect(invocations(srv.connections[1]!.records)).toEqual([['SubscribeOrders', [7]]]);
+    delete options.failMethods['SubscribeOrders'];
+    srv.dropAll();
+    await waitUntil(() => reconnects === 2, 'second reconnect');
+    expect(invocations(srv.connections[2]!.records)).toEqual([['SubscribeOrders', [7]]]);
+  });
+
   it('reconnectWithFreshToken rebuilds the URL with the new token and re-subscribes', async () => {
     const srv = await fakeHub();
     let token = 'tok-1';
@@ -221,6 +255,21 @@ describe('HubConnection reconnects', () => {
       ['SubscribeContractTrades', ['CON.F.US.EP.U25']],
       ['SubscribeContractMarketDepth', ['CON.F.US.ENQ.U25']],
     ]);
+  });
+
+  it('a server that drops each connection right after it is made is not hammered: the backoff keeps growing', async () => {
+    const srv = await fakeHub();
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 't', reconnectDelaysMs: [0, 60_000] }));
+    await hub.start();
+    srv.dropAll();
+    await waitUntil(() => srv.live().length === 1 && srv.connections.length === 2, 'first reconnect, at once');
+    srv.dropAll(); // the new connection dies within milliseconds: not a reason to start the backoff over
+    await waitUntil(() => srv.connections[1]!.closed, 'second connection dropped');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(srv.connections).toHaveLength(2);
+    expect(hub.state).toBe('reconnecting');
+    hub.reconnectWithFreshToken(); // cuts the 60 s wait short: the client was backing off, not dead
+    await waitUntil(() => hub.state === 'connected' && srv.connections.length === 3, 'reconnected after the cut-short wait');
   });
 
   it('keeps retrying while the server refuses, then recovers', async () => {

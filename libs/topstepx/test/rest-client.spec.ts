@@ -417,6 +417,19 @@ describe('order reconciliation', () => {
     expect(createdAfter).toBe('2025-07-18T20:59:00.000Z');
   });
 
+  it('queryAllOrders never skips a row when an earlier one leaves the status-filtered set between two pages', async () => {
+    makeClient();
+    let working = Array.from({ length: 5 }, (_, i) => mkOrder(i + 1, null));
+    authed('/api/Order/v2/query', (res, nth, body) => {
+      const b = body as { pageSize: number; pageOffset: number };
+      json(res, ok({ orders: working.slice(b.pageOffset, b.pageOffset + b.pageSize), totalCount: working.length }));
+      // Order 1 fills right after the first page was read: every later row moves one place up.
+      if (nth === 1) working = working.filter((o) => o.id !== 1);
+    });
+    const rows = await client.queryAllOrders({ accountId: 7, statuses: [1] }, { pageSize: 2 });
+    expect(rows.map((o) => o.id).sort((a, b) => a - b)).toEqual([2, 3, 4, 5]);
+  });
+
   it('resolveOrderByTag falls back to Order/search when v2/query lacks customTag', async () => {
     makeClient();
     authed('/api/Order/v2/query', (res) => json(res, ok({ orders: [mkOrder(5, null)], totalCount: 1 })));
