@@ -23,12 +23,25 @@ import { tradingDayOf } from '@gateway/session';
 import { moneyToUnits, newAccountRecord, newMark, newPositionRecord, priceToUnits, type AccountRecord, type Mark, type SharedState } from '@gateway/shared-state';
 import { OrderType, PositionType, WORKING_ORDER_STATUSES, type OrderStatus as OrderStatusCode } from '@gateway/topstepx';
 import { OrderVersions } from './order-versions';
+import { NO_OUTSIDE_PRICES, type OutsidePriceSource } from './outside-prices';
 import { RecentMap } from './recent-map';
 
-/** A contract the account may trade: its P&L facts and its shared-memory slot (-1: not in the directory). */
+/**
+ * A contract the account may trade: its P&L facts and its shared-memory slot (-1: not in the directory, so no
+ * shared mark: such a position is priced from OutsidePriceSource).
+ */
 export interface ContractEntry {
   spec: ContractSpec;
   slot: number;
+  /** The root to add to CONTRACTS (MES of MESZ6), for the log lines about a contract outside the directory. */
+  root?: string;
+}
+
+/** An open position in a contract outside the directory changed pricing (the app logs each once). */
+export interface UnpricedChange {
+  contractId: string;
+  /** unpriced: no usable price now; priced: usable again; closed: the position closed while unpriced. */
+  change: 'unpriced' | 'priced' | 'closed';
 }
 
 export interface WorkingOrder {
@@ -197,6 +210,12 @@ export class AccountRisk {
    * an open position; the app times them (risk_mark_to_pnl_seconds). Reused; valid until the next publish().
    */
   readonly publishedMarkTimes: number[] = [];
+  /** Contracts outside the directory (slot -1) with an open position, as of the last evaluate(): what the app's own feed must watch. */
+  readonly outsideOpen = new Set<string>();
+  /** Of those, the ones without a usable price: the account is REDUCING (UNPRICED_POSITION) while any is here. */
+  readonly unpriced = new Set<string>();
+  /** What the last evaluate() changed in `unpriced`. Reused; valid until the next evaluate(). */
+  readonly unpricedChanges: UnpricedChange[] = [];
 
   constructor(
     readonly accountId: number,
@@ -205,6 +224,7 @@ export class AccountRisk {
     private readonly clock: Clock,
     private readonly contract: (contractId: string) => ContractEntry | undefined,
     persisted?: PersistedRisk,
+    private readonly prices: OutsidePriceSource = NO_OUTSIDE_PRICES,
   ) {
     this.book = new PositionBook(accountId, (id) => contract(id)?.spec);
     this.machine = new AccountRiskMachine(accountId, limits, clock, persisted?.machine);
@@ -412,10 +432,14 @@ export class AccountRisk {
     }
   }
 
-  /** Mark of a contract from shared memory: last trade, else the mid, else unknown. */
+  /**
+   * Mark of a contract: from shared memory (last trade, else the mid, else unknown), or for a contract outside
+   * the directory the latest price of the risk-manager's own feed (possibly stale: `unpriced` says so).
+   */
   markOf(state: SharedState, contractId: string): number | undefined {
     const c = this.contract(contractId);
-    if (c === undefined || c.slot < 0) return undefined;
+    if (c === undefined) return undefined;
+    if (c.slot < 0) return this.prices.price(contractId);
     return markPrice(state.marks.read(c.slot, this.mark));
   }
 
@@ -438,6 +462,9 @@ export class AccountRisk {
         Object.assign(prev, m);
         if (price !== undefined) fresh.set(contractId, m.updatedMs);
       }
+    } else if (c !== undefined) {
+      // Outside the directory: not timed by risk_mark_to_pnl_seconds (no shared mark was written).
+      price = this.prices.price(contractId);
     }
     this.publishMarks.set(contractId, price);
     return price;
@@ -454,9 +481,11 @@ export class AccountRisk {
       if (STOP_TYPES.has(o.type) && o.stopPriceUnits !== undefined) stops.push({ contractId: o.contractId, side: o.side, size: o.remaining, stopPriceUnits: o.stopPriceUnits });
     }
     this.stopRisk = 0;
+    this.unpricedChanges.length = 0;
     for (const p of this.book.positions()) {
       const mark = markOf(p.contractId);
       const c = this.contract(p.contractId);
+      if (c !== undefined && c.slot < 0) this.trackOutside(p.contractId, p.netSize !== 0);
       if (p.netSize === 0 || mark === undefined || c === undefined) continue;
       this.stopRisk += workingStopRiskUnits([{ contractId: p.contractId, netSize: p.netSize, markPriceUnits: mark, tickSizeUnits: c.spec.tickSizeUnits, tickValueMoneyUnits: c.spec.tickValueMoneyUnits }], stops);
     }
@@ -472,12 +501,30 @@ export class AccountRisk {
       killSwitch: this.killSwitch,
       openContractIds: this.book.openContractIds(),
       workingOrderCount: this.orders.size,
+      unpricedPositions: this.unpriced.size,
     });
     // A kill switch without flatten leaves positions alone, but not in the auto-flatten window: there the
     // machine's actions are the auto-flatten's (folded into the halt's when both are due).
     if (ev.reason === 'KILL_SWITCH' && !this.haltFlatten && !ev.hours.flattenDue) ev.actions.length = 0;
     this.last = ev;
     return ev;
+  }
+
+  /** Keeps `outsideOpen` / `unpriced` of one contract outside the directory, noting each change of `unpriced`. */
+  private trackOutside(contractId: string, open: boolean): void {
+    if (!open) {
+      this.outsideOpen.delete(contractId);
+      if (this.unpriced.delete(contractId)) this.unpricedChanges.push({ contractId, change: 'closed' });
+      return;
+    }
+    this.outsideOpen.add(contractId);
+    const usable = this.prices.usable(contractId);
+    if (!usable && !this.unpriced.has(contractId)) {
+      this.unpriced.add(contractId);
+      this.unpricedChanges.push({ contractId, change: 'unpriced' });
+    } else if (usable && this.unpriced.delete(contractId)) {
+      this.unpricedChanges.push({ contractId, change: 'priced' });
+    }
   }
 
   /**

@@ -11,22 +11,29 @@
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
 // A second, slower timer (RISK_RECONCILE_INTERVAL_MS) compares each book with the broker's open positions and
 // refreshes the balance: a hub event lost while the socket stays up is otherwise noticed only at a reconnect.
+// A position in a contract outside CONTRACTS has no shared mark: this thread opens its own market-hub
+// connection (lazily, for exactly those contracts) and prices it from there; until it is priced (and while its
+// price is stale) the account is REDUCING, UNPRICED_POSITION (outside-prices.ts).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { limitsFromConfig, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
-import { tradingDayOf } from '@gateway/session';
-import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
+import { isSessionOpen, tradingDayOf } from '@gateway/session';
+import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits, priceToUnits } from '@gateway/shared-state';
 import {
   GatewayRestClient,
+  MarketHubClient,
   UserHubClient,
   WORKING_ORDER_STATUSES,
+  type GatewayQuote,
+  type GatewayTrade,
   type GatewayUserAccount,
   type GatewayUserOrder,
   type GatewayUserTrade,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
+import { OutsidePrices } from './outside-prices';
 
 /** CME micro roots (10 micros count as 1 mini where the account type says so). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
@@ -36,6 +43,14 @@ const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'M
  * (the broker's REST answer can be ahead of its hub push) matches by then.
  */
 const DRIFT_RECHECK_MS = 1_000;
+
+/**
+ * After a failed connect of the market hub (for contracts outside CONTRACTS), or a subscription the hub refused,
+ * the next attempt waits this long (the evaluation timer would otherwise retry every RISK_EVAL_INTERVAL_MS);
+ * failed connects double the wait up to OUTSIDE_FEED_MAX_RETRY_MS. A connected hub reconnects by itself.
+ */
+const OUTSIDE_FEED_RETRY_MS = 1_000;
+const OUTSIDE_FEED_MAX_RETRY_MS = 30_000;
 
 /** The day as REST tells it, for one account (read first, applied in one step). */
 interface DayRows {
@@ -68,7 +83,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   const hub = new UserHubClient({ url: init.broker.userHubUrl, accessTokenFactory: () => rest.token ?? init.broker.token, logger });
   const contracts = new Map<string, ContractEntry>();
   for (const c of init.contracts) {
-    contracts.set(c.contractId, { slot: c.slot, spec: { contractId: c.contractId, tickSizeUnits: c.tickSizeUnits, tickValueMoneyUnits: c.tickValueUnits, isMicro: c.isMicro } });
+    contracts.set(c.contractId, { slot: c.slot, root: c.root, spec: { contractId: c.contractId, tickSizeUnits: c.tickSizeUnits, tickValueMoneyUnits: c.tickValueUnits, isMicro: c.isMicro } });
   }
   const accounts = new Map<number, AccountRisk>();
   const enforcing = new Set<number>();
@@ -109,6 +124,145 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   let timer: NodeJS.Timeout | undefined;
   let tickQueued = false;
   let stopped = false;
+
+  // ---- contracts outside CONTRACTS: the thread's own market-hub feed ----------------------------------------
+  // Opened on the first open position in a contract without a directory slot, subscribed (trades and quotes) for
+  // exactly the contracts some account holds, unsubscribed when none does; the connection stays open until stop.
+  // Prices are parsed to price units the way market-data parses them, and read by AccountRisk.markOf.
+  const outside = new OutsidePrices({ staleAfterMs: cfg.staleAfterMs, now: Date.now, sessionOpen: () => isSessionOpen(clock.now()) });
+  /** Contracts the outside feed watches (subscribed, or recorded to be subscribed at connect). */
+  const watched = new Set<string>();
+  /** Contract → Date.now() before which a refused subscription is not tried again. */
+  const watchRetryAt = new Map<string, number>();
+  let market: MarketHubClient | undefined;
+  let marketStarting: Promise<void> | undefined;
+  let marketStarted = false;
+  let marketRetryAt = 0;
+  let marketRetryMs = OUTSIDE_FEED_RETRY_MS;
+  new Gauge({
+    name: 'risk_unpriced_positions',
+    help:
+      'Open positions, all accounts, in contracts outside CONTRACTS (no shared mark) without a usable price from the ' +
+      "risk-manager's own market-hub feed: none yet, or none for longer than STALE_AFTER_MS while the session is open. " +
+      'Each keeps its account REDUCING (UNPRICED_POSITION). Nonzero: add the contract root to CONTRACTS.',
+    registers: [registry],
+    collect() {
+      let n = 0;
+      for (const ar of accounts.values()) n += ar.unpriced.size;
+      this.set(n);
+    },
+  });
+
+  function marketHub(): MarketHubClient {
+    if (market === undefined) {
+      // staleAfterMs 0: no watchdog here, OutsidePrices judges each price's age itself (connected or not).
+      market = new MarketHubClient({ url: init.broker.marketHubUrl, accessTokenFactory: () => rest.token ?? init.broker.token, staleAfterMs: 0, logger });
+      market.onTrade((contractId: string, t: GatewayTrade) => {
+        let units: number;
+        try {
+          units = priceToUnits(t.price, 'price');
+        } catch {
+          return;
+        }
+        outside.trade(contractId, units, Date.parse(t.timestamp));
+      });
+      market.onQuote((contractId: string, q: Readonly<GatewayQuote>) => {
+        // The merged quote: a field the update left out keeps its last value.
+        let bid: number;
+        let ask: number;
+        try {
+          bid = q.bestBid === undefined ? 0 : priceToUnits(q.bestBid, 'bestBid');
+          ask = q.bestAsk === undefined ? 0 : priceToUnits(q.bestAsk, 'bestAsk');
+        } catch {
+          return;
+        }
+        outside.quote(contractId, bid, ask);
+      });
+      market.connection.on('reconnecting', () => logger.warn('market hub (contracts outside CONTRACTS) lost: their prices go stale after STALE_AFTER_MS'));
+      market.connection.on('reconnected', () => logger.info('market hub (contracts outside CONTRACTS) reconnected'));
+    }
+    return market;
+  }
+
+  /** Connects the market hub unless it is connected, connecting or waiting out a failed attempt. */
+  function startMarketHub(hub: MarketHubClient): void {
+    if (marketStarted || marketStarting !== undefined || stopped || Date.now() < marketRetryAt) return;
+    marketStarting = hub
+      .start()
+      .then(
+        () => {
+          marketStarted = true;
+          logger.info({ contracts: [...watched] }, 'market hub connected for contracts outside CONTRACTS');
+        },
+        (err: unknown) => {
+          marketRetryAt = Date.now() + marketRetryMs;
+          if (!stopped) logger.warn({ err, retryInMs: marketRetryMs }, 'market hub connect failed: positions outside CONTRACTS stay unpriced; retrying');
+          marketRetryMs = Math.min(2 * marketRetryMs, OUTSIDE_FEED_MAX_RETRY_MS);
+        },
+      )
+      .finally(() => {
+        marketStarting = undefined;
+      });
+  }
+
+  function watchOutside(contractId: string): void {
+    if (Date.now() < (watchRetryAt.get(contractId) ?? 0)) return;
+    watchRetryAt.delete(contractId);
+    watched.add(contractId);
+    outside.watch(contractId);
+    const hub = marketHub();
+    logger.info({ contractId, root: contracts.get(contractId)?.root }, 'pricing a position outside CONTRACTS from the market hub');
+    // Before the hub is connected the subscriptions are recorded and sent at connect.
+    Promise.all([hub.subscribeTrades(contractId), hub.subscribeQuotes(contractId)]).catch((err: unknown) => {
+      if (stopped || !watched.has(contractId)) return;
+      logger.warn({ err, contractId }, 'market hub refused the subscription: the position stays unpriced; retrying');
+      watched.delete(contractId);
+      outside.forget(contractId);
+      watchRetryAt.set(contractId, Date.now() + OUTSIDE_FEED_RETRY_MS);
+    });
+  }
+
+  function unwatchOutside(contractId: string): void {
+    watched.delete(contractId);
+    outside.forget(contractId);
+    logger.info({ contractId }, 'no account holds this contract outside CONTRACTS any more: market hub unsubscribed');
+    const hub = market;
+    if (hub === undefined) return;
+    Promise.all([hub.unsubscribeTrades(contractId), hub.unsubscribeQuotes(contractId)]).catch((err: unknown) => {
+      // Its events are ignored from now on anyway (OutsidePrices forgot the contract).
+      if (!stopped) logger.warn({ err, contractId }, 'market hub unsubscribe failed');
+    });
+  }
+
+  /** Watches exactly the contracts outside the directory that some account holds open. */
+  function syncOutsideFeeds(): void {
+    if (stopped) return;
+    let held: Set<string> | undefined;
+    for (const ar of accounts.values()) for (const id of ar.outsideOpen) (held ??= new Set()).add(id);
+    for (const id of watched) if (held === undefined || !held.has(id)) unwatchOutside(id);
+    if (held === undefined) return;
+    for (const id of held) if (!watched.has(id)) watchOutside(id);
+    if (market !== undefined && watched.size > 0) startMarketHub(market);
+  }
+
+  /** One log line per change of an account's unpriced positions. */
+  function reportUnpriced(ar: AccountRisk): void {
+    for (const ch of ar.unpricedChanges) {
+      const root = contracts.get(ch.contractId)?.root ?? ch.contractId;
+      const line = { accountId: ar.accountId, contractId: ch.contractId, root };
+      if (ch.change === 'unpriced') {
+        logger.warn(
+          line,
+          `account ${ar.accountId}: open position in ${ch.contractId}, a contract outside CONTRACTS, has no usable price (none yet, or older than STALE_AFTER_MS): ` +
+            `its loss is not in the limits, so the account is REDUCING (UNPRICED_POSITION) until it is priced. Add ${root} to CONTRACTS`,
+        );
+      } else if (ch.change === 'priced') {
+        logger.info(line, `account ${ar.accountId}: position in ${ch.contractId} priced again from the risk-manager's own feed; add ${root} to CONTRACTS to have market-data mark it`);
+      } else {
+        logger.info(line, `account ${ar.accountId}: unpriced position in ${ch.contractId} closed`);
+      }
+    }
+  }
 
   // Every state change runs through this queue, one job at a time, in arrival order.
   let queue: Promise<void> = Promise.resolve();
@@ -164,6 +318,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     const root = /^([A-Z0-9]+?)[FGHJKMNQUVXZ]\d{1,2}$/.exec(c.name)?.[1] ?? c.name;
     contracts.set(contractId, {
       slot: state.directory.slotOf(contractId),
+      root,
       spec: {
         contractId,
         tickSizeUnits: parseDecimalToUnits(String(c.tickSize), PRICE_SCALE, 'tickSize'),
@@ -227,7 +382,10 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     const ev = ar.evaluate(state);
     ar.publish(state);
     observeMarkToPnl(ar.publishedMarkTimes);
+    if (ar.unpricedChanges.length > 0) reportUnpriced(ar);
     report(ar, ev.events);
+    // Only when a contract outside the directory is (or was) involved: the usual path allocates nothing here.
+    if (ar.outsideOpen.size > 0 || watched.size > 0) syncOutsideFeeds();
     if (ev.actions.length > 0) void enforce(ar, ev.actions);
   }
 
@@ -507,7 +665,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       const epoch = hubEpoch;
       await enqueue('rebuild', async () => {
         for (const a of init.accounts) {
-          const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId));
+          const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId), outside);
           await rebuild(ar);
           accounts.set(a.accountId, ar);
           evaluateAndPublish(ar);
@@ -528,6 +686,9 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       wakeReconcile?.();
       for (const a of init.accounts) state.accounts.setReady(a.slot, false);
       await hub.stop().catch((err: unknown) => logger.warn({ err }, 'user hub stop failed'));
+      // A connect still in flight finishes first, so the socket it opens is closed here too.
+      await marketStarting;
+      await market?.stop().catch((err: unknown) => logger.warn({ err }, 'market hub stop failed'));
       await rest.close();
     },
     readyInfo: () => ({ accounts: accounts.size }),

@@ -12,7 +12,9 @@
 //   3. HALTED             state HALTED: the state's reason — DAILY_LOSS_LIMIT, MAX_LOSS_LIMIT, or
 //                         HALTED (kill switch); the kill-switch flag alone also gives HALTED (it is
 //                         checked here too so a halt is effective before the state machine has run).
-//   4. REDUCE_ONLY        state REDUCING (≥ reduceAt of a loss limit used, counting working stops).
+//   4. REDUCE_ONLY        state REDUCING (≥ reduceAt of a loss limit used, counting working stops; or
+//                         an open position without a usable price, reason UNPRICED_POSITION: same code,
+//                         its own detail, UNPRICED_DENIAL).
 //   5. TRADING_HOURS      session closed, or past the no-new-positions time (15:10 CT).
 //   6. STALE_MARKET_DATA  the contract's marks are stale: P&L and limits cannot be trusted.
 //   7. ORDER_RATE         orders in the last 60 s ≥ maxOrdersPerMinute.
@@ -43,8 +45,13 @@ export type ReasonCode = (typeof REASON_CODES)[number];
 export const TRADING_STATES = ['ACTIVE', 'REDUCING', 'HALTED'] as const;
 export type TradingState = (typeof TRADING_STATES)[number];
 
-/** Why the account is REDUCING or HALTED; the index is the code stored in shared memory. */
-export const STATE_REASONS = ['NONE', 'DAILY_LOSS_LIMIT', 'MAX_LOSS_LIMIT', 'KILL_SWITCH'] as const;
+/**
+ * Why the account is REDUCING or HALTED; the index is the code stored in shared memory, so a new reason is
+ * only ever appended. UNPRICED_POSITION (REDUCING only): an open position has no usable price (a contract
+ * outside the engine's CONTRACTS whose own feed has not priced it yet, or whose price is stale), so its
+ * open loss is not in the limits.
+ */
+export const STATE_REASONS = ['NONE', 'DAILY_LOSS_LIMIT', 'MAX_LOSS_LIMIT', 'KILL_SWITCH', 'UNPRICED_POSITION'] as const;
 export type StateReason = (typeof STATE_REASONS)[number];
 
 export interface GateInput {
@@ -105,6 +112,18 @@ export const DENIALS: Readonly<Record<ReasonCode, GateDenied>> = Object.freeze(
   >,
 );
 
+/**
+ * The REDUCE_ONLY denial of an account REDUCING for UNPRICED_POSITION. The wire code stays REDUCE_ONLY (the
+ * order-entry codes are a separate contract, mapped to gRPC/HTTP status in @gateway/orders); the detail says why.
+ */
+export const UNPRICED_DENIAL: GateDenied = Object.freeze({
+  allowed: false,
+  reason: 'REDUCE_ONLY',
+  detail:
+    'account is reducing (UNPRICED_POSITION): an open position has no usable price (a contract outside CONTRACTS not priced yet, ' +
+    'or its price is stale), so its loss is not counted in the limits; only orders that reduce a position are accepted',
+});
+
 /** The gate decision for one order. Pure and allocation-free. */
 export function decide(input: GateInput): GateDecision {
   if (!input.ready) return DENIALS.RISK_NOT_READY;
@@ -115,7 +134,7 @@ export function decide(input: GateInput): GateDecision {
     return DENIALS.HALTED;
   }
   if (input.killSwitch) return DENIALS.HALTED;
-  if (input.state === 'REDUCING') return DENIALS.REDUCE_ONLY;
+  if (input.state === 'REDUCING') return input.reasonCode === 'UNPRICED_POSITION' ? UNPRICED_DENIAL : DENIALS.REDUCE_ONLY;
   if (!input.withinTradingHours || !input.entryAllowedByTime) return DENIALS.TRADING_HOURS;
   if (input.staleMarketData) return DENIALS.STALE_MARKET_DATA;
   if (input.ordersLastMinute >= input.maxOrdersPerMinute) return DENIALS.ORDER_RATE;

@@ -16,7 +16,10 @@
 //            DLL: dayNetPnl ≤ −dll            → halted until the next trading day (17:00 CT)
 //            MLL: balance + unrealized ≤ floor → halted until resetMll() (the account is broken)
 //            kill switch on                   → halted until it is switched off
-// Precedence of the reason: MAX_LOSS_LIMIT > DAILY_LOSS_LIMIT > KILL_SWITCH.
+//   REDUCING (UNPRICED_POSITION) while an open position has no usable price (`unpricedPositions` > 0): its open
+//            P&L is missing from the numbers above, so no new risk until it is priced; back to ACTIVE then.
+// Precedence of the reason: MAX_LOSS_LIMIT > DAILY_LOSS_LIMIT > KILL_SWITCH (all HALTED), then REDUCING by
+// MAX_LOSS_LIMIT > DAILY_LOSS_LIMIT > UNPRICED_POSITION.
 import { addSafe, requireSafeInt } from './money';
 import { tradingDayOf } from '@gateway/session';
 import type { StateReason, TradingState } from './gate';
@@ -61,6 +64,11 @@ export interface RiskInputs {
   openContractIds: readonly string[];
   /** Working orders on the account. */
   workingOrderCount: number;
+  /**
+   * Open positions valued without a usable price (none, or a stale one): their open P&L is unknown or old, so
+   * the account takes no new risk (REDUCING, UNPRICED_POSITION) until they are priced. ≥ 0.
+   */
+  unpricedPositions: number;
 }
 
 export interface Headroom {
@@ -228,6 +236,8 @@ export class AccountRiskMachine {
     requireSafeInt(inputs.unrealizedUnits, 'unrealizedUnits');
     requireSafeInt(inputs.workingStopRiskUnits, 'workingStopRiskUnits');
     if (inputs.workingStopRiskUnits < 0) throw new RangeError(`workingStopRiskUnits must be >= 0, got ${inputs.workingStopRiskUnits}`);
+    requireSafeInt(inputs.unpricedPositions, 'unpricedPositions');
+    if (inputs.unpricedPositions < 0) throw new RangeError(`unpricedPositions must be >= 0, got ${inputs.unpricedPositions}`);
 
     const hours = this.hours.status(now);
     if (hours.dayId !== this.dayId) {
@@ -258,13 +268,14 @@ export class AccountRiskMachine {
     else if (inputs.killSwitch) [next, reason] = ['HALTED', 'KILL_SWITCH'];
     else if (dd > 0 && reached(dd - headroom.mllRemainingUnits, dd, this.limits.reduceAt)) [next, reason] = ['REDUCING', 'MAX_LOSS_LIMIT'];
     else if (dll > 0 && reached(dll - headroom.dllRemainingUnits, dll, this.limits.reduceAt)) [next, reason] = ['REDUCING', 'DAILY_LOSS_LIMIT'];
+    else if (inputs.unpricedPositions > 0) [next, reason] = ['REDUCING', 'UNPRICED_POSITION'];
 
     const exposed = inputs.openContractIds.length > 0 || inputs.workingOrderCount > 0;
     if (next !== this.current || reason !== this.currentReason) {
       const from = this.current;
       this.current = next;
       this.currentReason = reason;
-      events.push(this.event('STATE_CHANGED', from, next, reason, now, this.describe(from, next, reason, headroom, dayNet)));
+      events.push(this.event('STATE_CHANGED', from, next, reason, now, this.describe(from, next, reason, headroom, dayNet, inputs.unpricedPositions)));
       // Entering HALTED, or a new halt reason while halted (a loss limit over a kill switch that did not flatten):
       // enforce now, not at the next retry.
       if (next === 'HALTED') {
@@ -323,8 +334,9 @@ export class AccountRiskMachine {
     return { type, accountId: this.accountId, from, to, reason, atMs, message };
   }
 
-  private describe(from: TradingState, to: TradingState, reason: StateReason, h: Headroom, dayNet: number): string {
+  private describe(from: TradingState, to: TradingState, reason: StateReason, h: Headroom, dayNet: number, unpriced: number): string {
     const fmt = (v: number): string => (v === UNLIMITED ? 'off' : String(v));
-    return `account ${this.accountId}: ${from} → ${to} (${reason}); dayNet ${dayNet}, DLL remaining ${fmt(h.dllRemainingUnits)}, MLL remaining ${fmt(h.mllRemainingUnits)}, floor ${this.mll.floorUnits} (money units 1e-4 USD)`;
+    const why = reason === 'UNPRICED_POSITION' ? `; ${unpriced} open position(s) without a usable price, not counted in the limits` : '';
+    return `account ${this.accountId}: ${from} → ${to} (${reason}); dayNet ${dayNet}, DLL remaining ${fmt(h.dllRemainingUnits)}, MLL remaining ${fmt(h.mllRemainingUnits)}, floor ${this.mll.floorUnits} (money units 1e-4 USD)${why}`;
   }
 }

@@ -70,6 +70,7 @@ class Harness {
       killSwitch: this.killSwitch,
       openContractIds: this.book.openContractIds(),
       workingOrderCount: this.stops.length,
+      unpricedPositions: 0,
     });
   }
 
@@ -182,7 +183,7 @@ describe('a 2-lot MNQ long through the daily loss limit', () => {
     const snap = JSON.parse(JSON.stringify(a.machine.snapshot()));
     const clock = new TestClock(ct(2026, 1, 14, 10, 0));
     const restored = new AccountRiskMachine(7, COMBINE_50K, clock, snap);
-    const inputs = { dayNetPnlUnits: 0, pnlDayId: 20260114, balanceUnits: usd('49000'), unrealizedUnits: 0, workingStopRiskUnits: 0, killSwitch: false, openContractIds: [], workingOrderCount: 0 };
+    const inputs = { dayNetPnlUnits: 0, pnlDayId: 20260114, balanceUnits: usd('49000'), unrealizedUnits: 0, workingStopRiskUnits: 0, killSwitch: false, openContractIds: [], workingOrderCount: 0, unpricedPositions: 0 };
     let e = restored.evaluate(inputs);
     expect([e.state, e.reason, e.events, e.actions]).toEqual(['HALTED', 'DAILY_LOSS_LIMIT', [], []]);
     clock.set(ct(2026, 1, 14, 17, 0));

@@ -5,7 +5,7 @@
 //
 // REST twins (JSON; money in US dollars as doubles, like the proto):
 //   GET  /api/go/risk/state?accountId=N   → AccountRiskState
-//   POST /api/go/risk/halt   {accountId?, reason?, flatten?}  → { state }
+//   POST /api/go/risk/halt   {accountId?, reason?, flatten?}  → { state }   (account_id accepted too)
 //   POST /api/go/risk/resume {accountId?, reason?}            → { state } | 422 with the loss-limit reason code
 //   GET  /api/go/risk/events?accountId=N  → text/event-stream, one `data: <RiskEvent JSON>` per event
 //
@@ -23,7 +23,8 @@ import { readJson, sendError, sendJson } from '../http-json';
 import type { FrontDoorModule } from '../module';
 
 const APP = 'risk-manager';
-const STATE_REASONS = ['', 'DAILY_LOSS_LIMIT', 'MAX_LOSS_LIMIT', 'HALTED'];
+// By the index stored in shared memory (STATE_REASONS of @gateway/risk); KILL_SWITCH is shown as HALTED.
+const STATE_REASONS = ['', 'DAILY_LOSS_LIMIT', 'MAX_LOSS_LIMIT', 'HALTED', 'UNPRICED_POSITION'];
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
 /** The `risk.event` payload of the risk-manager (RiskEvent of @gateway/risk). */
@@ -236,7 +237,9 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
     if (typeof b !== 'object' || Array.isArray(b)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: must be a JSON object', 'body');
     return b as Record<string, unknown>;
   };
-  const field = <T>(b: Record<string, unknown>, key: string, type: 'number' | 'string' | 'boolean', dflt: T): T => {
+  /** A body field by its camelCase name or its proto (snake_case) name: an ignored `account_id` would halt the default account. */
+  const field = <T>(b: Record<string, unknown>, camel: string, type: 'number' | 'string' | 'boolean', dflt: T, snake = camel): T => {
+    const key = b[camel] === undefined ? snake : camel;
     const v = b[key];
     if (v === undefined) return dflt;
     if (typeof v !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a ${type}`, key);
@@ -251,10 +254,10 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
         sendJson(res, 200, stateOf(accountParam(url)));
       } else if (what === 'POST /api/go/risk/halt') {
         const b = await body(req);
-        sendJson(res, 200, { state: await halt(field(b, 'accountId', 'number', 0), field(b, 'reason', 'string', ''), field(b, 'flatten', 'boolean', false)) });
+        sendJson(res, 200, { state: await halt(field(b, 'accountId', 'number', 0, 'account_id'), field(b, 'reason', 'string', ''), field(b, 'flatten', 'boolean', false)) });
       } else if (what === 'POST /api/go/risk/resume') {
         const b = await body(req);
-        sendJson(res, 200, { state: await resume(field(b, 'accountId', 'number', 0), field(b, 'reason', 'string', '')) });
+        sendJson(res, 200, { state: await resume(field(b, 'accountId', 'number', 0, 'account_id'), field(b, 'reason', 'string', '')) });
       } else if (what === 'GET /api/go/risk/events') {
         const want = accountParam(url);
         if (want !== 0) slotOf(want);
@@ -294,14 +297,14 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
       '/api/go/risk/halt': {
         post: {
           summary: 'Kill switch on (Halt): no new entries; flatten=true also cancels working orders and closes positions',
-          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, reason: { type: 'string' }, flatten: { type: 'boolean' } } } } } },
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, account_id: { type: 'integer' }, reason: { type: 'string' }, flatten: { type: 'boolean' } } } } } },
           responses: { '200': { description: '{ state }' }, ...errors },
         },
       },
       '/api/go/risk/resume': {
         post: {
           summary: 'Kill switch off (Resume); 422 with the reason code while a loss limit still holds',
-          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, reason: { type: 'string' } } } } } },
+          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, account_id: { type: 'integer' }, reason: { type: 'string' } } } } } },
           responses: { '200': { description: '{ state }' }, '422': { description: 'DAILY_LOSS_LIMIT or MAX_LOSS_LIMIT still holds (reasonCode)' }, ...errors },
         },
       },

@@ -102,6 +102,23 @@ describe('risk front-door module', () => {
     await unknown.body.dump();
   });
 
+  it('halt and resume over REST take account_id (the proto JSON name) like accountId: never the default account instead', async () => {
+    const m = setup();
+    m.publish();
+    const base = await serve(m);
+    const other = await request(`${base}/api/go/risk/halt`, { method: 'POST', body: JSON.stringify({ account_id: 7, flatten: true }) });
+    expect(other.statusCode).toBe(404);
+    expect(((await other.body.json()) as { error: { field: string } }).error.field).toBe('account_id');
+    expect(m.calls).toEqual([]);
+    const resume = await request(`${base}/api/go/risk/resume`, { method: 'POST', body: JSON.stringify({ account_id: 7 }) });
+    expect(resume.statusCode).toBe(404);
+    await resume.body.dump();
+    const halt = await request(`${base}/api/go/risk/halt`, { method: 'POST', body: JSON.stringify({ account_id: 1001 }) });
+    expect(halt.statusCode).toBe(200);
+    await halt.body.dump();
+    expect(m.calls).toEqual([['halt', { accountId: 1001, reason: '', flatten: false }]]);
+  });
+
   it('streams risk events as server-sent events and exports gauges from shared memory', async () => {
     const m = setup();
     m.publish();

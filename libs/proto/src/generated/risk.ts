@@ -98,7 +98,11 @@ export interface Position {
 export interface AccountRiskState {
   accountId: number;
   tradingState: TradingState;
-  /** Why the account is not ACTIVE (a reason code such as DAILY_LOSS_LIMIT, HALTED); empty when ACTIVE. */
+  /**
+   * Why the account is not ACTIVE; empty when ACTIVE. DAILY_LOSS_LIMIT, MAX_LOSS_LIMIT (REDUCING near or
+   * HALTED at the limit), HALTED (kill switch), UNPRICED_POSITION (REDUCING: an open position in a contract
+   * outside the engine's CONTRACTS has no usable price yet, so its loss is not in the limits).
+   */
   reason: string;
   balance: number;
   /** Trading-day P&L (CME trading day, 17:00 Chicago). */
