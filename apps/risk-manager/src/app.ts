@@ -17,11 +17,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { limitsFromConfig, type ServiceApp, type WorkerContext } from '@gateway/runtime';
+import { limitsFromConfig, RISK_MANAGER_RATE_LIMIT, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { isSessionOpen, tradingDayOf } from '@gateway/session';
 import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits, priceToUnits } from '@gateway/shared-state';
 import {
+  createLocalRateGate,
   GatewayRestClient,
   MarketHubClient,
   UserHubClient,
@@ -79,7 +80,16 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   const limits = limitsFromConfig(cfg.risk);
   let offsetMs = cfg.risk.clockOffsetMs;
   const clock: Clock = { now: () => Date.now() + offsetMs };
-  const rest = new GatewayRestClient({ baseUrl: init.broker.apiUrl, userName: cfg.broker.userName, apiKey: cfg.broker.apiKey, connections: 4, logger });
+  // Its own share of the broker's budget (RISK_MANAGER_RATE_LIMIT), not the shared one: enforcement must not wait
+  // behind orders, and the shared bucket leaves this share free so that together they stay under the broker's limit.
+  const rest = new GatewayRestClient({
+    baseUrl: init.broker.apiUrl,
+    userName: cfg.broker.userName,
+    apiKey: cfg.broker.apiKey,
+    connections: 4,
+    rateGate: createLocalRateGate(RISK_MANAGER_RATE_LIMIT, cfg.broker.rateLimit),
+    logger,
+  });
   const hub = new UserHubClient({ url: init.broker.userHubUrl, accessTokenFactory: () => rest.token ?? init.broker.token, logger });
   const contracts = new Map<string, ContractEntry>();
   for (const c of init.contracts) {

@@ -11,6 +11,18 @@ import { appEntry } from './worker-entry';
 import { BroadcastChannel } from 'node:worker_threads';
 import { BROKER_TOKEN_CHANNEL, type AccountInfo, type BrokerEndpoints, type ContractInfo, type WorkerInit } from './worker-init';
 
+/**
+ * The broker's general bucket (200 / 60 s) split three ways, each side with its own margin: the threads that
+ * share memory (executor orders and REST tasks, market-data) take SHARED_GENERAL_LIMIT per 61 s; the
+ * risk-manager's client has its own RISK_MANAGER_RATE_LIMIT; the bootstrap client on the main thread keeps
+ * the rest for its few calls. 160 + 30 + 10 = 200.
+ */
+export const SHARED_GENERAL_LIMIT = 160;
+export const RISK_MANAGER_RATE_LIMIT = Object.freeze({
+  general: Object.freeze({ limit: 30, windowMs: 61_000 }),
+  bars: Object.freeze({ limit: 3, windowMs: 31_000 }),
+});
+
 /** Micro contracts by CME root (10 micros count as 1 mini on TopstepX Combine and XFA accounts). */
 const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
 
@@ -64,7 +76,10 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
     // sends it and the broker when it arrives, so delays in between can squeeze two requests
     // closer: keep a margin (5 % and one extra second of window). A 429 on a mutation would be an
     // unknown outcome. BROKER_RATE_LIMIT=off (benchmarks against the simulator) disables both.
-    state.rate.configure('general', { limit: 190, windowMs: 61_000, enabled: config.broker.rateLimit });
+    // The shared general bucket leaves RISK_MANAGER_RATE_LIMIT.general to the risk-manager's own client, so
+    // loss-limit enforcement (cancel, close) never queues behind orders nor meets a 429 when they use it all,
+    // and a few requests a minute to this bootstrap client (token validation, contract lookups).
+    state.rate.configure('general', { limit: SHARED_GENERAL_LIMIT, windowMs: 61_000, enabled: config.broker.rateLimit });
     state.rate.configure('bars', { limit: 47, windowMs: 31_000, enabled: config.broker.rateLimit });
     const contracts = config.contracts.map((wanted) => {
       const c = resolveContract(wanted, available);

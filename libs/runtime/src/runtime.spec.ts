@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { RISK_MANAGER_RATE_LIMIT, SHARED_GENERAL_LIMIT } from './bootstrap';
 import { ConfigError, hubUrls, loadConfig } from './config';
 import { createLogger, redactSecrets } from './logger';
 import { createMetricsRegistry, mergeMetrics, type MetricsJson } from './metrics';
@@ -52,6 +53,19 @@ describe('loadConfig', () => {
       market: 'wss://rtc.topstepx.com/hubs/market',
     });
     expect(hubUrls({ userHubUrl: undefined, marketHubUrl: undefined }, 'http://127.0.0.1:5100').market).toBe('ws://127.0.0.1:5100/hubs/market');
+  });
+});
+
+describe('broker rate budget split', () => {
+  it('keeps the shared bucket, the risk-manager share and the bootstrap client together under the broker limits', () => {
+    // The bootstrap client (token validation, contract lookups) keeps at least 10 of the general 200 / 60 s.
+    expect(SHARED_GENERAL_LIMIT + RISK_MANAGER_RATE_LIMIT.general.limit + 10).toBeLessThanOrEqual(200);
+    // Enforcement needs room: a cancel sweep of 20 working orders plus closes, inside one window.
+    expect(RISK_MANAGER_RATE_LIMIT.general.limit).toBeGreaterThanOrEqual(25);
+    expect(RISK_MANAGER_RATE_LIMIT.general.windowMs).toBeGreaterThanOrEqual(60_000);
+    // The shared bars bucket is 47 / 31 s: the risk-manager's share keeps the sum at the broker's 50 / 30 s.
+    expect(47 + RISK_MANAGER_RATE_LIMIT.bars.limit).toBeLessThanOrEqual(50);
+    expect(RISK_MANAGER_RATE_LIMIT.bars.windowMs).toBeGreaterThanOrEqual(30_000);
   });
 });
 
