@@ -22,6 +22,9 @@ import { FrontDoorError, toServiceError } from '../errors';
 import { readJson, sendError, sendJson } from '../http-json';
 import type { FrontDoorModule } from '../module';
 
+/** Longest halt / resume reason accepted (characters). */
+export const MAX_REASON_LENGTH = 256;
+
 const APP = 'risk-manager';
 // By the index stored in shared memory (STATE_REASONS of @gateway/risk); KILL_SWITCH is shown as HALTED.
 const STATE_REASONS = ['', 'DAILY_LOSS_LIMIT', 'MAX_LOSS_LIMIT', 'HALTED', 'UNPRICED_POSITION'];
@@ -147,7 +150,13 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
     return FrontDoorError.from(err);
   };
 
+  /** The operator's reason is logged and journalled by the risk-manager: bounded like a strategy name. */
+  const checkReason = (reason: string): void => {
+    if (reason.length > MAX_REASON_LENGTH) throw new FrontDoorError('INVALID_ARGUMENT', `reason: at most ${MAX_REASON_LENGTH} characters, got ${reason.length}`, 'reason');
+  };
+
   async function halt(accountId: number, reason: string, flatten: boolean): Promise<risk.AccountRiskState> {
+    checkReason(reason);
     slotOf(accountId);
     try {
       await supervisor.request(APP, 'halt', { accountId, reason, flatten });
@@ -158,6 +167,7 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
   }
 
   async function resume(accountId: number, reason: string): Promise<risk.AccountRiskState> {
+    checkReason(reason);
     slotOf(accountId);
     try {
       await supervisor.request(APP, 'resume', { accountId, reason });

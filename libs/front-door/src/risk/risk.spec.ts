@@ -119,6 +119,21 @@ describe('risk front-door module', () => {
     expect(m.calls).toEqual([['halt', { accountId: 1001, reason: '', flatten: false }]]);
   });
 
+  it('refuses a halt or resume reason over 256 characters, naming reason, and passes nothing to the risk-manager', async () => {
+    const m = setup();
+    m.publish();
+    const base = await serve(m);
+    for (const route of ['halt', 'resume']) {
+      const res = await request(`${base}/api/go/risk/${route}`, { method: 'POST', body: JSON.stringify({ reason: 'x'.repeat(257) }) });
+      expect(res.statusCode).toBe(400);
+      expect(((await res.body.json()) as { error: { field: string } }).error.field).toBe('reason');
+    }
+    expect(m.calls).toEqual([]);
+    const ok = await request(`${base}/api/go/risk/halt`, { method: 'POST', body: JSON.stringify({ reason: 'y'.repeat(256) }) });
+    expect(ok.statusCode).toBe(200);
+    await ok.body.dump();
+  });
+
   it('streams risk events as server-sent events and exports gauges from shared memory', async () => {
     const m = setup();
     m.publish();

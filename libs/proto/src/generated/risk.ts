@@ -149,7 +149,7 @@ export interface RiskEvent {
 
 export interface HaltRequest {
   accountId: number;
-  /** Recorded in the journal and on RiskEvent.message. */
+  /** Recorded in the journal and on RiskEvent.message; at most 256 characters (INVALID_ARGUMENT naming reason). */
   reason: string;
   /** Also cancel working orders and close positions. */
   flatten: boolean;
@@ -161,6 +161,7 @@ export interface HaltResponse {
 
 export interface ResumeRequest {
   accountId: number;
+  /** At most 256 characters (INVALID_ARGUMENT naming reason). */
   reason: string;
 }
 
