@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[3]
 LOG_DIR = Path(__file__).resolve().parents[1] / "test-output"
 READY_RE = re.compile(r"engine ready: grpc (\S+):(\d+)")
+# The embedded simulator's base URL (its /admin/faults makes the broker slow for a test).
+SIM_RE = re.compile(r"broker embedded simulator (http://\S+)")
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 
@@ -53,6 +55,7 @@ class EngineProcess:
         self.extra_env = extra_env or {}
         self.host = "127.0.0.1"
         self.port = 0
+        self.sim_url: Optional[str] = None
         self._proc: Optional[subprocess.Popen[str]] = None
         self._data_dir = tempfile.mkdtemp(prefix="pyclient-engine-")
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -94,6 +97,8 @@ class EngineProcess:
                 m = READY_RE.search(line)
                 if m and not ready.is_set():
                     self.host, self.port = m.group(1), int(m.group(2))
+                    sim = SIM_RE.search(line)
+                    self.sim_url = sim.group(1) if sim else None
                     ready.set()
             log.close()
 

@@ -4,8 +4,10 @@ An rpc the engine does not implement yet fails its test with `SERVER SIDE MISSIN
 
 from __future__ import annotations
 
+import json
 import time
 import unittest
+import urllib.request
 from typing import Any
 
 import grpc
@@ -46,6 +48,15 @@ def place_when_risk_ready(gw: GatewayClient, *args: Any, **kwargs: Any) -> Order
             if err.reason_code != "RISK_NOT_READY" or time.monotonic() > deadline:
                 raise
         time.sleep(0.25)
+
+
+def sim_faults(patch: dict[str, Any]) -> None:
+    """Sets fault injection on the engine's embedded simulator (POST /admin/faults)."""
+    req = urllib.request.Request(
+        f"{engine.sim_url}/admin/faults", data=json.dumps(patch).encode(), headers={"content-type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=10) as res:
+        res.read()
 
 
 class OrdersE2E(unittest.TestCase):
@@ -136,6 +147,27 @@ class OrdersE2E(unittest.TestCase):
             with support.server_side(self, "OrderService.GetOrderStatus"):
                 self.gw.order_status("no-such-order")
         self.assertEqual(caught.exception.code, grpc.StatusCode.NOT_FOUND)
+
+    def test_order_sent_after_the_client_deadline_is_an_unknown_outcome(self) -> None:
+        # The broker takes 3 s to answer Order/place while the call's deadline is 1 s: the engine sends
+        # the order and the client's own deadline fires. orders.proto says DEADLINE_EXCEEDED means
+        # "nothing was sent", so that code would make a strategy place the order a second time.
+        self.assertIsNotNone(engine.sim_url, engine.log_tail())
+        place_when_risk_ready(self.gw, "MNQ", "BUY", 1, price=FAR_BID, order_type="LIMIT", strategy_name="py_e2e_warm")
+        with support.server_side(self, "OrderService.StreamOrderUpdates"):
+            updates = self.gw.stream_order_updates("py_e2e_slow", timeout=30.0)
+        sim_faults({"latencyByEndpoint": {"Order/place": 3000}})
+        try:
+            with self.assertRaises(GatewayError) as caught:
+                self.gw.place_order("MNQ", "BUY", 1, price=FAR_BID, order_type="LIMIT", strategy_name="py_e2e_slow", timeout=1.0)
+            working = next(u for u in updates if u.status in FINAL | {"WORKING", "PARTIALLY_FILLED"})
+        finally:
+            sim_faults({"latencyByEndpoint": {"Order/place": 0}})
+            updates.close()
+        self.gw.cancel_order(working.order_id)
+        self.assertEqual(working.status, "WORKING", "the order the call timed out on did reach the broker")
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNKNOWN, str(caught.exception))
+        self.assertIn("outcome unknown", str(caught.exception))
 
     def test_zz_flatten_all(self) -> None:
         place_when_risk_ready(self.gw, "MNQ", "BUY", 1, price=FAR_BID, order_type="LIMIT")

@@ -100,10 +100,15 @@ class OrdersTest(unittest.TestCase):
         self.assertIn("broker not reachable", caught.exception.details)
 
     def test_every_call_has_a_deadline(self) -> None:
+        # An order call whose deadline fires may still have been sent: UNKNOWN, never DEADLINE_EXCEEDED
+        # ("nothing was sent" in orders.proto).
         with self.assertRaises(GatewayError) as caught:
             self.gw.place_order("SLOW", "BUY", 1, timeout=0.3)
-        self.assertEqual(caught.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNKNOWN)
         self.assertNotIsInstance(caught.exception, GatewayUnavailable)
+        with self.assertRaises(GatewayError) as caught:
+            self.gw.place_batch([{"symbol": "SLOW", "side": "BUY", "quantity": 1}], timeout=0.3)
+        self.assertEqual((caught.exception.code, caught.exception.method), (grpc.StatusCode.UNKNOWN, "PlaceBatch"))
 
     def test_batch_reports_each_order(self) -> None:
         b = self.gw.place_batch([{"symbol": "MNQ", "side": "BUY", "quantity": 1}, {"symbol": "MNQ", "side": "SELL", "quantity": 9}])
@@ -136,6 +141,18 @@ class OrdersTest(unittest.TestCase):
         self.assertEqual([u.sequence for u in got], [1, 2, 3])
         self.assertEqual([u.status for u in got], ["WORKING", "WORKING", "FILLED"])
         self.assertTrue(all(u.strategy_name == "alpha" for u in got))
+
+    def test_stream_ended_by_the_server_raises(self) -> None:
+        # The engine ends its streams with status OK when it shuts down: a strategy's `for` loop must not
+        # just stop as if nothing happened (the fake ends StreamOrderUpdates after 3 updates).
+        got = []
+        with self.gw.stream_order_updates("alpha") as updates:
+            with self.assertRaises(GatewayError) as caught:
+                for u in updates:
+                    got.append(u)
+        self.assertEqual(len(got), 3)
+        self.assertEqual(caught.exception.method, "StreamOrderUpdates")
+        self.assertIn("ended by the server", str(caught.exception))
 
 
 class MarketAndRiskTest(unittest.TestCase):

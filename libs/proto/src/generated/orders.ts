@@ -41,8 +41,13 @@ import {
  *   NOT_FOUND           unknown order id, or no open position to close.
  *   ALREADY_EXISTS      a client_order_id reused with different order parameters.
  *   RESOURCE_EXHAUSTED  the executor queue is full (back-pressure): retrying later is safe, nothing was sent.
- *   UNAVAILABLE         the broker or the engine is not reachable: nothing was sent.
- *   DEADLINE_EXCEEDED   the call's deadline passed before the order was sent: nothing was sent.
+ *   UNAVAILABLE         the broker is not reachable: nothing was sent. A client whose connection to the engine
+ *                       drops during a PlaceOrder call cannot tell whether the engine received it: retry with
+ *                       the same client_order_id, which the engine deduplicates.
+ *   DEADLINE_EXCEEDED   answered by the engine when the deadline passed before the order was sent: nothing was
+ *                       sent. The same status raised by a client's own timer says nothing about the order (it
+ *                       may have been sent after the client gave up): retry with the same client_order_id, which
+ *                       returns the first order and sends nothing. The Python client raises UNKNOWN for it.
  *   UNKNOWN             the order was sent and no answer came (timeout, dropped connection). It is NOT retried;
  *                       the engine resolves it by the order's custom tag. The trailing metadata key `order-id`
  *                       carries the order id to poll with GetOrderStatus or watch on StreamOrderUpdates.

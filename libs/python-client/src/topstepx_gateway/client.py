@@ -86,6 +86,17 @@ class Subscription(Generic[T], Iterator[T]):
     def __next__(self) -> T:
         try:
             msg = next(self._call)
+        except StopIteration:
+            if self._closed:
+                raise
+            # The engine ends its streams with status OK when it shuts down: a quiet StopIteration would
+            # end the strategy's loop as if the subscription were still complete.
+            raise GatewayError(
+                f"{self._method}: the stream was ended by the server (engine stopping?): subscribe again",
+                code=self._call.code(),
+                details="stream ended by the server",
+                method=self._method,
+            ) from None
         except grpc.RpcError as err:
             if self._closed and err.code() == grpc.StatusCode.CANCELLED:  # type: ignore[attr-defined]
                 raise StopIteration from None
@@ -192,6 +203,27 @@ class GatewayClient:
         except grpc.RpcError as err:
             raise self._error(err, method) from None
 
+    def _place(self, fn: Callable[..., Any], request: Any, method: str, timeout: Optional[float]) -> Any:
+        """_unary for calls that send orders. The engine refuses to send an order once the deadline has
+        passed, but an order already sent keeps going: a deadline that fires on this side therefore leaves
+        the outcome unknown, and is reported as the engine reports it (UNKNOWN), never as DEADLINE_EXCEEDED,
+        which orders.proto documents as "nothing was sent"."""
+        try:
+            return self._unary(fn, request, method, timeout)
+        except GatewayError as err:
+            if err.code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            raise GatewayError(
+                f"{method}: UNKNOWN: no answer within the deadline, outcome unknown: the order may have been sent; "
+                "do not place it again blindly (retry with the same client_order_id, or watch stream_order_updates)",
+                code=grpc.StatusCode.UNKNOWN,
+                details=err.details,
+                reason_code=err.reason_code,
+                field=err.field,
+                order_id=err.order_id,
+                method=method,
+            ) from None
+
     def _stream(self, fn: Callable[..., Any], request: Any, convert: Callable[[Any], T], method: str, timeout: Optional[float]) -> Subscription[T]:
         self.connect()
         return Subscription(fn(request, timeout=timeout), convert, method, self._error)
@@ -272,7 +304,7 @@ class GatewayClient:
             account_id=account_id,
             reduce_only=reduce_only,
         )
-        result = OrderResult.from_proto(self._unary(self._orders.PlaceOrder, request, "PlaceOrder", timeout))
+        result = OrderResult.from_proto(self._place(self._orders.PlaceOrder, request, "PlaceOrder", timeout))
         if not result.success:
             reason = result.reason_code or None
             raise OrderRefused(
@@ -303,7 +335,7 @@ class GatewayClient:
                 raise ValueError(f"orders[{i}].{missing.args[0]}: required") from None
             requests.append(self._order_request(symbol, side, quantity, **args))
         request = orders_pb2.BatchOrderRequest(orders=requests, all_or_none=all_or_none, max_concurrency=max_concurrency)
-        return BatchResult.from_proto(self._unary(self._orders.PlaceBatch, request, "PlaceBatch", timeout))
+        return BatchResult.from_proto(self._place(self._orders.PlaceBatch, request, "PlaceBatch", timeout))
 
     def order_status(self, order_id: str, *, timeout: Optional[float] = None) -> OrderState:
         """The order's current state by our order id or the broker's id in decimal; NOT_FOUND raises."""

@@ -18,7 +18,7 @@ class GatewayError(Exception):
     code         the gRPC status (None for an order refused in the response body, see OrderRefused)
     reason_code  DAILY_LOSS_LIMIT, HALTED, BROKER_REJECTED, ... (None when the error has none)
     field        the request field at fault for INVALID_ARGUMENT, e.g. "quantity"
-    order_id     for UNKNOWN outcomes: the order id to poll with order_status()
+    order_id     for UNKNOWN outcomes: the order id to poll with order_status() (None when no answer came)
     details      the engine's message
     """
 
