@@ -9,6 +9,8 @@ import {
   createOrdersModule,
   createRiskModule,
   startGrpcFrontDoor,
+  sendError,
+  FrontDoorError,
   type FrontDoorDeps,
   type FrontDoorModule,
   type GrpcFrontDoor,
@@ -21,6 +23,7 @@ import {
   createMetricsRegistry,
   ExecutorPool,
   listen,
+  lockDataDir,
   THREAD_RESOURCE_LIMITS,
   WorkerSupervisor,
   type EngineConfig,
@@ -57,7 +60,15 @@ export async function startEngine(
   logger = createLogger({ app: 'engine', thread: 'main', level: config.logLevel }),
 ): Promise<RunningEngine> {
   const registry = createMetricsRegistry('engine');
-  const runtime = await bootstrapRuntime(config, logger, moduleUrl);
+  // Before anything starts: a second engine on this DATA_DIR stops here (DATA_DIR_IN_USE).
+  const lock = await lockDataDir(config.dataDir, logger);
+  let runtime: RuntimeBootstrap;
+  try {
+    runtime = await bootstrapRuntime(config, logger, moduleUrl);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   const supervisor = new WorkerSupervisor(
     WORKER_APPS.map((app) => ({
       app,
@@ -85,6 +96,19 @@ export async function startEngine(
   let http: Server | undefined;
   let grpc: GrpcFrontDoor | undefined;
   const modules = frontDoorModules({ config, runtime, supervisor, executor, logger, registry });
+  // Once stopping, a request on a kept-alive connection is refused (nothing sent) and its connection
+  // closed, as gRPC refuses new calls; requests already in progress get the HTTP grace to be answered.
+  let stopping = false;
+  const stoppingGate: FrontDoorModule = {
+    routes: [
+      async (_req, res) => {
+        if (!stopping) return false;
+        res.shouldKeepAlive = false;
+        sendError(res, new FrontDoorError('UNAVAILABLE', 'the engine is stopping: nothing was done, retry on its successor'));
+        return true;
+      },
+    ],
+  };
   try {
     await Promise.all([supervisor.start(), executor.start()]);
     const health = (): Record<string, boolean> => ({
@@ -101,7 +125,7 @@ export async function startEngine(
       health,
       mainRegistry: registry,
       collectThreadMetrics: async () => [...(await supervisor.collectMetrics()), ...(await executor.collectMetrics())],
-      modules,
+      modules: [stoppingGate, ...modules],
       openapi: buildOpenApi(modules, '0.1.0'),
     });
     const httpPort = await listen(http, config.httpPort, config.httpHost);
@@ -142,13 +166,16 @@ export async function startEngine(
       stop() {
         stopped ??= (async () => {
           const budget = config.shutdownTimeoutMs;
+          stopping = true;
           clearInterval(healthTimer);
           grpcDoor.setServing('', false);
-          // New calls stop first; in-flight orders drain in the pool; then the workers stop.
-          await Promise.all([grpcDoor.close(budget / 2), closeServer(httpServer)]);
+          // New calls stop first, calls in progress are answered within half the budget (either door);
+          // in-flight orders drain in the pool; then the workers stop.
+          await Promise.all([grpcDoor.close(budget / 2), closeServer(httpServer, budget / 2)]);
           await Promise.all(modules.map((m) => m.stop?.(budget / 2)));
           await Promise.all([executor.close(budget / 2), supervisor.stop(budget / 2)]);
           await runtime.close();
+          await lock.release();
           logger.info('engine stopped');
           logger.flush();
         })();
@@ -160,6 +187,7 @@ export async function startEngine(
     if (grpc) await grpc.close(100);
     await Promise.allSettled([executor.close(1000), supervisor.stop(1000)]);
     await runtime.close();
+    await lock.release();
     throw err;
   }
 }

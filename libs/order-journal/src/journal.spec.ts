@@ -1,4 +1,5 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -95,5 +96,23 @@ describe('order journal', () => {
     w.close();
     expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1', 'intent:run-3']);
     expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(4);
+  });
+
+  it('reads a file longer than the longest string V8 makes (a file reused by the same pid and thread across runs grows without end)', () => {
+    // About 537 MB: a container's engine is pid 1 every run, so journal-1-main.jsonl collects every run's lines.
+    const path = join(dir, 'journal-1-main.jsonl');
+    const fd = openSync(path, 'w');
+    try {
+      writeSync(fd, `${JSON.stringify(intentOf(task(1), 10))}\n`);
+      // Lines that are not records (the reader skips them), 1 MiB each, up past the string limit.
+      const filler = Buffer.alloc(1 << 20, 0x78);
+      filler[filler.length - 1] = 0x0a;
+      for (let written = 0; written <= bufferConstants.MAX_STRING_LENGTH; written += filler.length) writeSync(fd, filler);
+      writeSync(fd, `${JSON.stringify(intentOf(task(2), 11))}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    expect(statSync(path).size).toBeGreaterThan(bufferConstants.MAX_STRING_LENGTH);
+    expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1', 'intent:run-2']);
   });
 });

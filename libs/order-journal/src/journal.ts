@@ -265,13 +265,19 @@ export function readJournal(dir: string): JournalRecord[] {
   for (const name of names) {
     const raw = readFileSync(join(dir, name));
     // The zero-filled tail of a file whose writer did not close it (see PREALLOCATE_BYTES) is not data.
-    const end = raw.indexOf(0);
-    const text = raw.toString('utf8', 0, end < 0 ? raw.length : end);
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
+    const zero = raw.indexOf(0);
+    const end = zero < 0 ? raw.length : zero;
+    // Line by line from the bytes, not one string per file: a file reused by the same pid and thread
+    // across runs (pid 1 in a container) outgrows V8's longest string (about 512 MB).
+    for (let at = 0; at < end; ) {
+      let nl = raw.indexOf(0x0a, at);
+      if (nl < 0 || nl > end) nl = end;
+      const from = at;
+      at = nl + 1;
+      if (nl === from) continue;
       let rec: unknown;
       try {
-        rec = JSON.parse(line);
+        rec = JSON.parse(raw.toString('utf8', from, nl));
       } catch {
         continue;
       }

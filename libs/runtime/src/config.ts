@@ -99,7 +99,11 @@ export interface EngineConfig {
   readonly executorMaxQueue: number;
   /** `BATCH_CONCURRENCY` (default 10): orders of one PlaceBatch in flight at once. */
   readonly batchConcurrency: number;
-  /** `SHUTDOWN_TIMEOUT_MS` (default 4000): in-flight work is drained within this, then the engine exits. */
+  /**
+   * `SHUTDOWN_TIMEOUT_MS` (default 4000): in-flight work is drained within this (calls in progress on either
+   * door are answered within half of it, then the executor drains), then the engine exits; a stop that hangs
+   * is cut 1 s after it.
+   */
   readonly shutdownTimeoutMs: number;
   /** `STALE_AFTER_MS` (default 5000): a contract silent this long in trading hours is stale. */
   readonly staleAfterMs: number;

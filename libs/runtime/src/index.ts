@@ -4,6 +4,7 @@ export * from './metrics';
 export * from './worker-protocol';
 export * from './worker-channel';
 export * from './ports';
+export * from './data-dir-lock';
 export * from './worker-entry';
 export * from './supervisor';
 export * from './worker-init';

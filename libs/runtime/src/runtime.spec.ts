@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -5,6 +8,7 @@ import { RISK_MANAGER_RATE_LIMIT, SHARED_GENERAL_LIMIT } from './bootstrap';
 import { ConfigError, hubUrls, loadConfig } from './config';
 import { createLogger, redactSecrets } from './logger';
 import { createMetricsRegistry, mergeMetrics, type MetricsJson } from './metrics';
+import { WorkerSupervisor } from './supervisor';
 import { TimeoutError, withTimeout } from './worker-protocol';
 
 describe('loadConfig', () => {
@@ -112,5 +116,28 @@ describe('withTimeout', () => {
   it('rejects with a TIMEOUT code', async () => {
     await expect(withTimeout(new Promise(() => undefined), 10, 'wait for ready')).rejects.toBeInstanceOf(TimeoutError);
     await expect(withTimeout(Promise.resolve(3), 1000, 'x')).resolves.toBe(3);
+  });
+});
+
+describe('WorkerSupervisor', () => {
+  it('a worker that never gets ready fails the start with its own error, not only a timeout', async () => {
+    // What market-data does when MARKET_DATA_WS_PORT is taken: report fatal, exit 1, again on every restart.
+    const dir = mkdtempSync(join(tmpdir(), 'supervisor-spec-'));
+    const file = join(dir, 'fatal-worker.mjs');
+    writeFileSync(
+      file,
+      `import { parentPort } from 'node:worker_threads';
+parentPort.postMessage({ kind: 'fatal', app: 'bad', error: { message: 'listen EADDRINUSE: address already in use 127.0.0.1:47123', code: 'EADDRINUSE' } });
+setImmediate(() => process.exit(1));
+`,
+    );
+    const logger = createLogger({ app: 'engine', thread: 'main', level: 'fatal', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+    const supervisor = new WorkerSupervisor([{ app: 'bad', file, workerData: undefined, readyTimeoutMs: 1_000 }], { logger, initialBackoffMs: 10, maxBackoffMs: 50 });
+    try {
+      await expect(supervisor.start()).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await supervisor.stop(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -190,8 +190,11 @@ export class WorkerSupervisor extends EventEmitter {
     worker.on('exit', (code) => this.onExit(w, worker, code));
     return ready.catch(async (err: Error) => {
       // A worker that never became ready is a failed start: stop it, and let onExit restart it.
-      this.log.error({ err, worker: spec.app }, 'worker not ready in time');
+      this.log.error({ err, worker: spec.app, lastError: w.lastError }, 'worker not ready in time');
       await worker.terminate();
+      // A worker that died on start (a port taken, a bad setting) is restarted until the timeout: the
+      // start's error names what it died of, not only the timeout.
+      if (w.lastError !== undefined) err.message += `; last error of ${spec.app} (${w.restarts} restarts): ${w.lastError}`;
       throw err;
     });
   }

@@ -1,0 +1,242 @@
+// The engine's life cycle around in-flight orders, as processes: SIGTERM while an order is at the
+// broker (each door still answers it, within SHUTDOWN_TIMEOUT_MS), and two engines on one DATA_DIR
+// (the second refuses to start, so a client_order_id is never placed twice).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CUSTOM_TAG_PREFIX } from '@gateway/orders';
+import { orders } from '@gateway/proto';
+import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
+import { tradingHoursEnv, waitFor } from './helpers';
+import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
+
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const MAIN = fileURLToPath(new URL('../src/main.dev.mjs', import.meta.url));
+const CHILD = fileURLToPath(new URL('./fixtures/engine-child.mjs', import.meta.url));
+const READY = /^engine ready: grpc ([\d.]+):(\d+) · http ([\d.]+):(\d+)/;
+
+interface Started {
+  child: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+}
+
+const children: ChildProcess[] = [];
+const clients: OrdersClient[] = [];
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((done) => child.once('exit', (code) => done(code)));
+}
+
+/** `npm start`'s engine (main.ts, its signal handlers and hard stop limit) against its embedded simulator. */
+function startMain(dataDir: string, env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { ...process.env, HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', LOG_LEVEL: 'warn', DATA_DIR: dataDir, CONTRACTS: 'MNQ', EXECUTOR_THREADS: '1', ...tradingHoursEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise((done, reject) => {
+    const timer = setTimeout(() => reject(new Error('engine did not print its ready line within 120 s')), 120_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`engine exited early with code ${code}`));
+    });
+    lines.on('line', (line) => {
+      const m = READY.exec(line);
+      if (!m) return;
+      clearTimeout(timer);
+      done({ child, grpcPort: Number(m[2]), httpPort: Number(m[4]) });
+    });
+  });
+}
+
+/** The engine as the crash tests run it (startEngine without main.ts) against the test's simulator. */
+function startChild(dataDir: string, simUrl: string): Promise<Started> {
+  const child = spawn(process.execPath, [CHILD], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TOPSTEPX_API_URL: simUrl,
+      TOPSTEPX_USERNAME: 'demo',
+      TOPSTEPX_API_KEY: 'demo-key',
+      TOPSTEPX_ACCOUNT_ID: '1001',
+      HTTP_PORT: '0',
+      GRPC_PORT: '0',
+      MARKET_DATA_WS_PORT: '0',
+      DATA_DIR: dataDir,
+      CONTRACTS: 'MNQ',
+      EXECUTOR_THREADS: '1',
+      LOG_LEVEL: 'warn',
+      ...tradingHoursEnv(),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((done, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('engine child did not report its ports within 120 s')), 120_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const m = /ENGINE_PORTS (\{.*\})/.exec(buf);
+      if (!m) return;
+      clearTimeout(timer);
+      done({ child, ...(JSON.parse(m[1]!) as { grpcPort: number; httpPort: number }) });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`engine child exited early with code ${code}: ${stderr}`));
+    });
+  });
+}
+
+async function healthy(httpPort: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const res = await request(`http://127.0.0.1:${httpPort}/healthz`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+    120_000,
+    'engine /healthz 200',
+  );
+}
+
+/** True once an intent is on disk: the order is past the journal and on its way to the broker. */
+function intentWritten(dataDir: string): boolean {
+  if (!existsSync(dataDir)) return false;
+  return readdirSync(dataDir)
+    .filter((n) => /^journal-.+\.jsonl$/.test(n))
+    .some((n) => readFileSync(join(dataDir, n), 'utf8').includes('"t":"intent"'));
+}
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.close();
+});
+
+afterAll(async () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await exited(c);
+  }
+});
+
+describe('SIGTERM with an order at the broker', () => {
+  const dataDir = join(ROOT, 'tmp', `lifecycle-sigterm-${process.pid}`);
+  beforeAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('answers a REST PlaceOrder that was in flight, then exits 0', async () => {
+    const dir = join(dataDir, 'rest');
+    const engine = await startMain(dir, { SIM_FAULTS: JSON.stringify({ latencyByEndpoint: { 'Order/place': 1500 } }) });
+    await healthy(engine.httpPort);
+    const answer = request(`http://127.0.0.1:${engine.httpPort}/api/go/orders/place`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ symbol: 'MNQ', side: 'BUY', quantity: 1, strategyName: 'lifecycle', clientOrderId: 'sigterm-rest' }),
+    }).then(
+      async (res) => ({ status: res.statusCode, body: (await res.body.json()) as { success?: boolean; clientOrderId?: string } }),
+      (err: Error) => ({ status: 0, body: { error: err.message } }),
+    );
+    await waitFor(() => intentWritten(dir), 30_000, 'the order intent on disk');
+    const code = exited(engine.child);
+    engine.child.kill('SIGTERM');
+    const res = await answer;
+    expect(res).toMatchObject({ status: 200, body: { success: true, clientOrderId: 'sigterm-rest' } });
+    expect(await code).toBe(0);
+  }, 180_000);
+
+  it('drains for SHUTDOWN_TIMEOUT_MS, not a fixed 5 s: a gRPC order 6.5 s at the broker is answered and the exit is 0', async () => {
+    const dir = join(dataDir, 'grpc');
+    const engine = await startMain(dir, {
+      SHUTDOWN_TIMEOUT_MS: '20000',
+      SIM_FAULTS: JSON.stringify({ latencyByEndpoint: { 'Order/place': 6500 } }),
+    });
+    await healthy(engine.httpPort);
+    const client = ordersClient(engine.grpcPort);
+    clients.push(client);
+    const answer = call<orders.OrderRequest, orders.OrderResponse>(client, 'placeOrder', orderRequest({ clientOrderId: 'sigterm-grpc' }), 60_000);
+    await waitFor(() => intentWritten(dir), 30_000, 'the order intent on disk');
+    const code = exited(engine.child);
+    engine.child.kill('SIGTERM');
+    const res = await answer;
+    expect(res.ok && res.value.success).toBe(true);
+    expect(await code).toBe(0);
+  }, 180_000);
+});
+
+describe('two engines on one DATA_DIR', () => {
+  const dataDir = join(ROOT, 'tmp', `lifecycle-shared-${process.pid}`);
+  let sim: Simulator;
+  beforeAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true });
+    sim = await createSimulator({ rateLimits: false, seed: 5 });
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      await exited(c);
+    }
+    await sim?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const ours = (): unknown[] =>
+    (sim.orders(1001) as unknown as Array<{ customTag?: unknown }>).filter((o) => typeof o.customTag === 'string' && o.customTag.startsWith(CUSTOM_TAG_PREFIX));
+
+  it('the second refuses to start while the first runs, so a client_order_id is placed once', async () => {
+    const first = await startChild(dataDir, sim.url);
+    await healthy(first.httpPort);
+    const c1 = ordersClient(first.grpcPort);
+    clients.push(c1);
+
+    // A second engine on the same DATA_DIR (a failover started too early, two containers on one volume)
+    // replays the journal once, at its start: an order the first places afterwards is unknown to it.
+    let refusal = '';
+    const second = await startChild(dataDir, sim.url).then(
+      (s) => s,
+      (err: Error) => {
+        refusal = err.message;
+        return undefined;
+      },
+    );
+    const placed = await call<orders.OrderRequest, orders.OrderResponse>(c1, 'placeOrder', orderRequest({ clientOrderId: 'shared-dir-1' }));
+    expect(placed.ok && placed.value.success).toBe(true);
+    if (second) {
+      await healthy(second.httpPort);
+      const c2 = ordersClient(second.grpcPort);
+      clients.push(c2);
+      // Its tag counters start where the first's did: the same tag within one second is refused by the
+      // broker ("custom tag already in use"), so the repeat goes in the next second, as a real retry would.
+      const second0 = Math.floor(Date.now() / 1000);
+      await waitFor(() => Math.floor(Date.now() / 1000) > second0, 5_000, 'the next second');
+      await call<orders.OrderRequest, orders.OrderResponse>(c2, 'placeOrder', orderRequest({ clientOrderId: 'shared-dir-1' }));
+    }
+    expect(ours()).toHaveLength(1);
+    expect(second).toBeUndefined();
+    expect(refusal).toMatch(/another engine is running on it/);
+
+    // The first engine still serves, and once it has stopped the directory is free again.
+    const again = await call<orders.OrderRequest, orders.OrderResponse>(c1, 'placeOrder', orderRequest({ clientOrderId: 'shared-dir-1' }));
+    expect(again.ok && again.value.duplicate).toBe(true);
+    const code = exited(first.child);
+    first.child.kill('SIGTERM');
+    expect(await code).toBe(0);
+    const third = await startChild(dataDir, sim.url);
+    await healthy(third.httpPort);
+    const c3 = ordersClient(third.grpcPort);
+    clients.push(c3);
+    const replayed = await call<orders.OrderRequest, orders.OrderResponse>(c3, 'placeOrder', orderRequest({ clientOrderId: 'shared-dir-1' }));
+    expect(replayed.ok && replayed.value.duplicate).toBe(true);
+    expect(ours()).toHaveLength(1);
+  }, 300_000);
+});
