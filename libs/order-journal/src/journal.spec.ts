@@ -3,7 +3,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JournalWriter, intentOf, readJournal } from './journal';
+import { JournalWriter, intentOf, readJournal, trimUnclosedTails } from './journal';
 import type { PlaceTask } from './task';
 
 const task = (i: number): PlaceTask => ({
@@ -114,5 +114,29 @@ describe('order journal', () => {
     }
     expect(statSync(path).size).toBeGreaterThan(bufferConstants.MAX_STRING_LENGTH);
     expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1', 'intent:run-2']);
+  });
+
+  it('cuts the zero-filled tail off files of writers that are gone, leaves a live writer\'s files, and loses no record', () => {
+    const dead = new JournalWriter(dir, '999-7');
+    const live = new JournalWriter(dir, '1000-main');
+    return Promise.all([dead.appendIntent(intentOf(task(1), 10)), live.appendIntent(intentOf(task(2), 11))]).then(() => {
+      // Neither is closed: the dead one as after a crash (or a destroyed executor thread).
+      const deadPath = join(dir, 'journal-999-7.jsonl');
+      const livePath = join(dir, 'journal-1000-main.jsonl');
+      const liveSize = statSync(livePath).size;
+      const lineBytes = Buffer.byteLength(`${JSON.stringify(intentOf(task(1), 10))}\n`);
+      const deadSize = statSync(deadPath).size;
+      expect(deadSize).toBeGreaterThan(lineBytes);
+      expect(liveSize).toBeGreaterThan(lineBytes);
+      const before = readJournal(dir).map((r) => r.orderId);
+      expect([...before].sort()).toEqual(['run-1', 'run-2']);
+      expect(trimUnclosedTails(dir, '1000-')).toBe(deadSize - lineBytes);
+      expect(statSync(deadPath).size).toBe(lineBytes);
+      expect(statSync(livePath).size).toBe(liveSize);
+      expect(readJournal(dir).map((r) => r.orderId)).toEqual(before);
+      expect(trimUnclosedTails(dir, '1000-')).toBe(0);
+      dead.close();
+      live.close();
+    });
   });
 });

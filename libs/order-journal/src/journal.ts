@@ -10,7 +10,7 @@
 //
 // Replay (main thread, at start): readJournal() merges every file; an intent without a final outcome
 // is resolved against the broker by its custom tag.
-import { closeSync, constants, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlaceTask } from './task';
 
@@ -286,4 +286,30 @@ export function readJournal(dir: string): JournalRecord[] {
     }
   }
   return out;
+}
+
+/**
+ * Cuts the zero-filled tail (see PREALLOCATE_BYTES) off the journal files of writers that are gone: a crash,
+ * or executor threads the pool destroyed without closing their journals, leave up to a MiB of zeros per file,
+ * which every later replay reads again. Readers stop at the first NUL, so nothing they read is lost. Files of a
+ * live writer — named `journal-${livePrefix}…` (this process: `${process.pid}-`) — are left alone. Main thread
+ * at start, with DATA_DIR held by this process (one engine per DATA_DIR). Returns the bytes cut.
+ */
+export function trimUnclosedTails(dir: string, livePrefix: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => JOURNAL_FILE_PATTERN.test(n) && !n.startsWith(`journal-${livePrefix}`));
+  } catch {
+    return 0;
+  }
+  let cut = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    const raw = readFileSync(path);
+    const zero = raw.indexOf(0);
+    if (zero < 0) continue;
+    truncateSync(path, zero);
+    cut += raw.length - zero;
+  }
+  return cut;
 }

@@ -17,6 +17,7 @@ import {
 import {
   JournalWriter,
   readJournal,
+  trimUnclosedTails,
   type IntentRecord,
   type JournalResult,
   type JournalTask,
@@ -152,6 +153,8 @@ export class OrdersService {
   async recover(): Promise<void> {
     await this.waitForExecutor();
     const records = readJournal(this.deps.config.dataDir);
+    const trimmed = trimUnclosedTails(this.deps.config.dataDir, `${process.pid}-`);
+    if (trimmed > 0) this.deps.logger.info({ bytes: trimmed }, 'journal: cut the zero-filled tails of earlier runs');
     const intents = new Map<string, IntentRecord>();
     const outcomes = new Map<string, OutcomeRecord[]>();
     for (const r of records) {
