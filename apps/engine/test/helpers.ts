@@ -1,4 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
 import { createLogger, type Logger } from '@gateway/runtime';
 import { chicagoToEpoch, toChicago } from '@gateway/session';
@@ -36,4 +39,59 @@ export function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
   const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
   const target = chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0);
   return { RISK_CLOCK_OFFSET_MS: String(target - nowMs) };
+}
+
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const ENGINE_CHILD = fileURLToPath(new URL('./fixtures/engine-child.mjs', import.meta.url));
+
+export interface EngineChild {
+  child: ChildProcess;
+  grpcPort: number;
+  httpPort: number;
+}
+
+/**
+ * The engine as the crash and life-cycle tests run it (fixtures/engine-child.mjs: startEngine without main.ts)
+ * against the test's simulator, account 1001, MNQ, one executor thread, ports 0. Resolves with its ports once it
+ * printed them; rejects (with its stderr) if it exits first. `onSpawn` sees the child at once, for clean-up.
+ */
+export function spawnEngineChild(o: { simUrl: string; dataDir: string; env?: Record<string, string>; onSpawn?: (child: ChildProcess) => void }): Promise<EngineChild> {
+  const child = spawn(process.execPath, [ENGINE_CHILD], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TOPSTEPX_API_URL: o.simUrl,
+      TOPSTEPX_USERNAME: 'demo',
+      TOPSTEPX_API_KEY: 'demo-key',
+      TOPSTEPX_ACCOUNT_ID: '1001',
+      HTTP_PORT: '0',
+      GRPC_PORT: '0',
+      MARKET_DATA_WS_PORT: '0',
+      DATA_DIR: o.dataDir,
+      CONTRACTS: 'MNQ',
+      EXECUTOR_THREADS: '1',
+      LOG_LEVEL: 'warn',
+      ...tradingHoursEnv(),
+      ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  o.onSpawn?.(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((done, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('engine child did not report its ports within 120 s')), 120_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      const m = /ENGINE_PORTS (\{.*\})/.exec(buf);
+      if (!m) return;
+      clearTimeout(timer);
+      done({ child, ...(JSON.parse(m[1]!) as { grpcPort: number; httpPort: number }) });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`engine child exited early with code ${code}: ${stderr}`));
+    });
+  });
 }

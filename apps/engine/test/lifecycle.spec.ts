@@ -11,19 +11,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_TAG_PREFIX } from '@gateway/orders';
 import { orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import { tradingHoursEnv, waitFor } from './helpers';
+import { spawnEngineChild, tradingHoursEnv, waitFor, type EngineChild } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const MAIN = fileURLToPath(new URL('../src/main.dev.mjs', import.meta.url));
-const CHILD = fileURLToPath(new URL('./fixtures/engine-child.mjs', import.meta.url));
 const READY = /^engine ready: grpc ([\d.]+):(\d+) · http ([\d.]+):(\d+)/;
 
-interface Started {
-  child: ChildProcess;
-  grpcPort: number;
-  httpPort: number;
-}
+type Started = EngineChild;
 
 const children: ChildProcess[] = [];
 const clients: OrdersClient[] = [];
@@ -59,43 +54,7 @@ function startMain(dataDir: string, env: Record<string, string>): Promise<Starte
 
 /** The engine as the crash tests run it (startEngine without main.ts) against the test's simulator. */
 function startChild(dataDir: string, simUrl: string): Promise<Started> {
-  const child = spawn(process.execPath, [CHILD], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TOPSTEPX_API_URL: simUrl,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: '1001',
-      HTTP_PORT: '0',
-      GRPC_PORT: '0',
-      MARKET_DATA_WS_PORT: '0',
-      DATA_DIR: dataDir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'warn',
-      ...tradingHoursEnv(),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  return new Promise((done, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('engine child did not report its ports within 120 s')), 120_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const m = /ENGINE_PORTS (\{.*\})/.exec(buf);
-      if (!m) return;
-      clearTimeout(timer);
-      done({ child, ...(JSON.parse(m[1]!) as { grpcPort: number; httpPort: number }) });
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`engine child exited early with code ${code}: ${stderr}`));
-    });
-  });
+  return spawnEngineChild({ simUrl, dataDir, onSpawn: (child) => children.push(child) });
 }
 
 async function healthy(httpPort: number): Promise<void> {

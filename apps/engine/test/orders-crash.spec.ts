@@ -3,7 +3,7 @@
 // order list (the broker's truth) survives the engine. Checked against it: no custom tag twice, every
 // order placed at most once, every status right after recovery, and a re-sent batch places only what
 // was never placed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,61 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_TAG_PREFIX, mapBrokerStatus } from '@gateway/orders';
 import { orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import { tradingHoursEnv, waitFor } from './helpers';
+import { spawnEngineChild, waitFor, type EngineChild } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const CHILD = fileURLToPath(new URL('./fixtures/engine-child.mjs', import.meta.url));
 const DATA_DIR = join(ROOT, 'tmp', `orders-crash-${process.pid}`);
 const ACCOUNT = 1001;
 const N = 100;
 
-interface Running {
-  child: ChildProcess;
-  grpcPort: number;
-  httpPort: number;
-}
+type Running = EngineChild;
 
 function startChild(simUrl: string): Promise<Running> {
-  const child = spawn(process.execPath, [CHILD], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TOPSTEPX_API_URL: simUrl,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      HTTP_PORT: '0',
-      GRPC_PORT: '0',
-      MARKET_DATA_WS_PORT: '0',
-      DATA_DIR,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'warn',
-      RISK_MAX_POSITION: '1000',
-      RISK_MAX_OPEN_ORDERS: '10000',
-      RISK_MAX_ORDERS_PER_MINUTE: '0',
-      ...tradingHoursEnv(),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolvePorts, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('engine child did not report its ports within 120 s')), 120_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      const m = /ENGINE_PORTS (\{.*\})/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        const ports = JSON.parse(m[1]!) as { grpcPort: number; httpPort: number };
-        resolvePorts({ child, ...ports });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`engine child exited early with ${code}`));
-    });
-  });
+  return spawnEngineChild({ simUrl, dataDir: DATA_DIR, env: { RISK_MAX_POSITION: '1000', RISK_MAX_OPEN_ORDERS: '10000', RISK_MAX_ORDERS_PER_MINUTE: '0' } });
 }
 
 async function ready(r: Running): Promise<void> {
