@@ -1,6 +1,6 @@
 // `npm start`: the engine against the embedded simulator (or the real Gateway when TOPSTEPX_API_URL
 // and credentials are set). Prints one line when ready; SIGINT/SIGTERM stop it cleanly within
-// SHUTDOWN_TIMEOUT_MS + 1 s (5 s by default): past that it exits 1 whatever is left.
+// 1.5 × SHUTDOWN_TIMEOUT_MS + 1 s (7 s by default): past that it exits 1 whatever is left.
 import { ConfigError, createLogger, loadConfig } from '@gateway/runtime';
 import { startEngine } from './engine';
 
@@ -29,8 +29,9 @@ try {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'engine stopping');
-    // The drain's own steps are bounded by SHUTDOWN_TIMEOUT_MS: this only catches a stop that hangs.
-    const hard = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 1000);
+    // The drain's three steps (doors, modules, threads) are each bounded by half of SHUTDOWN_TIMEOUT_MS, so
+    // together by 1.5 times it: this only catches a stop that hangs past them.
+    const hard = setTimeout(() => process.exit(1), config.shutdownTimeoutMs * 1.5 + 1000);
     hard.unref();
     engine.stop().then(
       () => process.exit(0),

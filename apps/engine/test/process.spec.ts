@@ -1,6 +1,6 @@
 // The engine as a user runs it: a process that prints one ready line with its ports and stops
 // cleanly on SIGTERM/SIGINT. Exit code 0 proves the drain finished inside the hard limit
-// (SHUTDOWN_TIMEOUT_MS + 1 s, 5 s by default: main.ts exits 1 when it fires).
+// (1.5 × SHUTDOWN_TIMEOUT_MS + 1 s, 7 s by default: main.ts exits 1 when it fires).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';

@@ -254,7 +254,15 @@ function syncDirectory(dir: string): void {
 }
 
 /** Every record of every journal file in `dir` (missing dir = none). A torn last line (crash mid-write) is skipped. */
-export function readJournal(dir: string): JournalRecord[] {
+/**
+ * Every record of every journal file in `dir`, file by file in name order. With `trimTailsExcept` (the
+ * name prefix of this process's live writers, `${process.pid}-`), it also cuts the zero-filled tail (see
+ * PREALLOCATE_BYTES) off every other file while it holds its bytes: a crash, or executor threads the pool
+ * destroyed without closing their journals, leave up to a MiB of zeros per file, which every later replay
+ * would read again. Readers stop at the first NUL, so nothing is lost. Main thread at start only, with
+ * DATA_DIR held by this process (one engine per DATA_DIR).
+ */
+export function readJournal(dir: string, trimTailsExcept?: string): JournalRecord[] {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => JOURNAL_FILE_PATTERN.test(n)).sort();
@@ -267,6 +275,7 @@ export function readJournal(dir: string): JournalRecord[] {
     // The zero-filled tail of a file whose writer did not close it (see PREALLOCATE_BYTES) is not data.
     const zero = raw.indexOf(0);
     const end = zero < 0 ? raw.length : zero;
+    if (zero >= 0 && trimTailsExcept !== undefined && !name.startsWith(`journal-${trimTailsExcept}`)) truncateSync(join(dir, name), zero);
     // Line by line from the bytes, not one string per file: a file reused by the same pid and thread
     // across runs (pid 1 in a container) outgrows V8's longest string (about 512 MB).
     for (let at = 0; at < end; ) {
@@ -286,30 +295,4 @@ export function readJournal(dir: string): JournalRecord[] {
     }
   }
   return out;
-}
-
-/**
- * Cuts the zero-filled tail (see PREALLOCATE_BYTES) off the journal files of writers that are gone: a crash,
- * or executor threads the pool destroyed without closing their journals, leave up to a MiB of zeros per file,
- * which every later replay reads again. Readers stop at the first NUL, so nothing they read is lost. Files of a
- * live writer — named `journal-${livePrefix}…` (this process: `${process.pid}-`) — are left alone. Main thread
- * at start, with DATA_DIR held by this process (one engine per DATA_DIR). Returns the bytes cut.
- */
-export function trimUnclosedTails(dir: string, livePrefix: string): number {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => JOURNAL_FILE_PATTERN.test(n) && !n.startsWith(`journal-${livePrefix}`));
-  } catch {
-    return 0;
-  }
-  let cut = 0;
-  for (const name of names) {
-    const path = join(dir, name);
-    const raw = readFileSync(path);
-    const zero = raw.indexOf(0);
-    if (zero < 0) continue;
-    truncateSync(path, zero);
-    cut += raw.length - zero;
-  }
-  return cut;
 }

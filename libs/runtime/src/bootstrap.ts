@@ -15,7 +15,8 @@ import { BROKER_TOKEN_CHANNEL, type AccountInfo, type BrokerEndpoints, type Cont
  * The broker's general bucket (200 / 60 s) split three ways, each side with its own margin: the threads that
  * share memory (executor orders and REST tasks, market-data) take SHARED_GENERAL_LIMIT per 61 s; the
  * risk-manager's client has its own RISK_MANAGER_RATE_LIMIT; the bootstrap client on the main thread keeps
- * the rest for its few calls. 160 + 30 + 10 = 200.
+ * the rest for its few calls (login, hourly token validation, contract lookups: not gated by a share of its
+ * own, it sends a handful an hour). 160 + 30 = 190 of the broker's 200.
  */
 export const SHARED_GENERAL_LIMIT = 160;
 export const RISK_MANAGER_RATE_LIMIT = Object.freeze({

@@ -100,9 +100,9 @@ export interface EngineConfig {
   /** `BATCH_CONCURRENCY` (default 10): orders of one PlaceBatch in flight at once. */
   readonly batchConcurrency: number;
   /**
-   * `SHUTDOWN_TIMEOUT_MS` (default 4000): in-flight work is drained within this (calls in progress on either
-   * door are answered within half of it, then the executor drains), then the engine exits; a stop that hangs
-   * is cut 1 s after it.
+   * `SHUTDOWN_TIMEOUT_MS` (default 4000): calls in progress on either door are answered within half of it,
+   * then the modules' streams end and then the threads stop, each within half of it again; a stop that hangs
+   * is cut 1 s after the three (1.5 times it).
    */
   readonly shutdownTimeoutMs: number;
   /** `STALE_AFTER_MS` (default 5000): a contract silent this long in trading hours is stale. */

@@ -25,15 +25,15 @@ export function rssMb(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-/** VmRSS split into anonymous memory (V8 heaps, malloc) and file-backed plus shared pages (the node binary, libraries), MB. */
-export function rssBreakdownMb(pid: number): { anonMb: number; fileMb: number } {
+/** VmRSS, and its split into anonymous memory (V8 heaps, malloc) and file-backed plus shared pages (the node binary, libraries), MB. */
+export function rssBreakdownMb(pid: number): { rssMb: number; anonMb: number; fileMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => {
     const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
     if (!m) throw new Error(`/proc/${pid}/status: no ${field} line`);
     return Number(m[1]) / 1024;
   };
-  return { anonMb: kb('RssAnon'), fileMb: kb('RssFile') + kb('RssShmem') };
+  return { rssMb: kb('VmRSS'), anonMb: kb('RssAnon'), fileMb: kb('RssFile') + kb('RssShmem') };
 }
 
 /** CPU seconds used by `pid` so far (user + system, all its threads; children not included). */

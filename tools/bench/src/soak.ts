@@ -3,7 +3,7 @@
 // interval. RSS is "flat" when the least-squares trend after warm-up predicts < 5 MB growth over the window.
 import { startClient, type RunningClient } from './clients';
 import { metricValue, scrapeMetrics, type EngineProcess } from './engine-process';
-import { cpuSeconds, rssBreakdownMb, rssMb } from './proc';
+import { cpuSeconds, rssBreakdownMb } from './proc';
 import { SOAK_HEAP_APPS, slope, type SoakResult, type SoakSample } from './report';
 
 export interface SoakOptions {
@@ -91,10 +91,11 @@ export async function runSoak(engine: EngineProcess, o: SoakOptions, log: (s: st
         heapCommittedMb = add(heapCommittedMb, metricValue(metrics, 'nodejs_heap_size_total_bytes', { app }));
         externalMb = add(externalMb, metricValue(metrics, 'nodejs_external_memory_bytes', { app }));
       }
+      const mem = rssBreakdownMb(engine.pid);
       const s: SoakSample = {
         tSec: (now - t0) / 1000,
-        rssMb: rssMb(engine.pid),
-        rssAnonMb: rssBreakdownMb(engine.pid).anonMb,
+        rssMb: mem.rssMb,
+        rssAnonMb: mem.anonMb,
         ...(heapCommittedMb !== undefined ? { heapCommittedMb } : {}),
         ...(externalMb !== undefined ? { externalMb } : {}),
         eldP99Ms: eld === undefined ? Number.NaN : eld * 1000,

@@ -17,7 +17,6 @@ import {
 import {
   JournalWriter,
   readJournal,
-  trimUnclosedTails,
   type IntentRecord,
   type JournalResult,
   type JournalTask,
@@ -152,9 +151,7 @@ export class OrdersService {
   /** Replays the journal and reconciles with the broker; the module reports ready only afterwards. */
   async recover(): Promise<void> {
     await this.waitForExecutor();
-    const records = readJournal(this.deps.config.dataDir);
-    const trimmed = trimUnclosedTails(this.deps.config.dataDir, `${process.pid}-`);
-    if (trimmed > 0) this.deps.logger.info({ bytes: trimmed }, 'journal: cut the zero-filled tails of earlier runs');
+    const records = readJournal(this.deps.config.dataDir, `${process.pid}-`);
     const intents = new Map<string, IntentRecord>();
     const outcomes = new Map<string, OutcomeRecord[]>();
     for (const r of records) {

@@ -41,7 +41,8 @@ import {
  *   NOT_FOUND           unknown order id, or no open position to close.
  *   ALREADY_EXISTS      a client_order_id reused with different order parameters.
  *   RESOURCE_EXHAUSTED  the executor queue is full (back-pressure): retrying later is safe, nothing was sent.
- *   UNAVAILABLE         the broker is not reachable: nothing was sent. A client whose connection to the engine
+ *   UNAVAILABLE         the broker is not reachable, or the engine is recovering its order book or stopping:
+ *                       nothing was sent. A client whose connection to the engine
  *                       drops during a PlaceOrder call cannot tell whether the engine received it: retry with
  *                       the same client_order_id, which the engine deduplicates.
  *   DEADLINE_EXCEEDED   answered by the engine when the deadline passed before the order was sent: nothing was
