@@ -499,13 +499,11 @@ export class AccountRisk {
       unrealizedUnits: totals.unrealizedUnits,
       workingStopRiskUnits: this.stopRisk,
       killSwitch: this.killSwitch,
+      killSwitchFlatten: this.haltFlatten,
       openContractIds: this.book.openContractIds(),
       workingOrderCount: this.orders.size,
       unpricedPositions: this.unpriced.size,
     });
-    // A kill switch without flatten leaves positions alone, but not in the auto-flatten window: there the
-    // machine's actions are the auto-flatten's (folded into the halt's when both are due).
-    if (ev.reason === 'KILL_SWITCH' && !this.haltFlatten && !ev.hours.flattenDue) ev.actions.length = 0;
     this.last = ev;
     return ev;
   }

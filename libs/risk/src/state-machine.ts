@@ -60,6 +60,12 @@ export interface RiskInputs {
   /** workingStopRiskUnits(…), ≥ 0. */
   workingStopRiskUnits: number;
   killSwitch: boolean;
+  /**
+   * With killSwitch: false keeps positions and working orders (the operator halted without flatten): the halt
+   * only refuses new risk, and neither enforces nor retries. A loss limit reached meanwhile and the auto-flatten
+   * window still enforce. Default true.
+   */
+  killSwitchFlatten?: boolean;
   /** Contracts with an open position (what a flatten closes). */
   openContractIds: readonly string[];
   /** Working orders on the account. */
@@ -271,6 +277,7 @@ export class AccountRiskMachine {
     else if (inputs.unpricedPositions > 0) [next, reason] = ['REDUCING', 'UNPRICED_POSITION'];
 
     const exposed = inputs.openContractIds.length > 0 || inputs.workingOrderCount > 0;
+    const holds = reason === 'KILL_SWITCH' && inputs.killSwitchFlatten === false;
     if (next !== this.current || reason !== this.currentReason) {
       const from = this.current;
       this.current = next;
@@ -278,10 +285,10 @@ export class AccountRiskMachine {
       events.push(this.event('STATE_CHANGED', from, next, reason, now, this.describe(from, next, reason, headroom, dayNet, inputs.unpricedPositions)));
       // Entering HALTED, or a new halt reason while halted (a loss limit over a kill switch that did not flatten):
       // enforce now, not at the next retry.
-      if (next === 'HALTED') {
+      if (next === 'HALTED' && !holds) {
         this.enforce(actions, inputs.openContractIds, reason, now);
       }
-    } else if (next === 'HALTED' && exposed && now - this.lastEnforceMs >= this.limits.enforceRetryMs) {
+    } else if (next === 'HALTED' && !holds && exposed && now - this.lastEnforceMs >= this.limits.enforceRetryMs) {
       // Still exposed while halted (a late fill, an orphan stop, a failed close): enforce again.
       events.push(this.event('ENFORCEMENT_RETRY', next, next, reason, now, `account ${this.accountId} halted (${reason}) but still exposed: enforcing again`));
       this.enforce(actions, inputs.openContractIds, reason, now);
