@@ -14,23 +14,9 @@ import {
 } from './gate';
 import { COMBINE_50K } from './limits';
 import { OrderRateWindow } from './rate';
+import { ALLOWED_GATE_INPUT } from '../test/fixtures';
 
-const ok: GateInput = {
-  ready: true,
-  state: 'ACTIVE',
-  reasonCode: 'NONE',
-  killSwitch: false,
-  isReducing: false,
-  staleMarketData: false,
-  withinTradingHours: true,
-  entryAllowedByTime: true,
-  openOrders: 0,
-  maxOpenOrders: 20,
-  positionUnitsAfter: 10,
-  maxPositionUnits: 50,
-  ordersLastMinute: 0,
-  maxOrdersPerMinute: 60,
-};
+const ok: GateInput = ALLOWED_GATE_INPUT;
 const reason = (over: Partial<GateInput>): string | undefined => {
   const d = decide({ ...ok, ...over });
   return d.allowed ? undefined : d.reason;

@@ -1,6 +1,9 @@
-// Shared fixtures for the risk specs: contract specs in fixed-point units and a CT wall-clock helper.
+// Shared fixtures for the risk specs: contract specs in fixed-point units, a CT wall-clock helper, and the
+// baseline gate and state-machine inputs that the specs vary.
 import { chicagoToEpoch } from '@gateway/session';
+import type { GateInput } from '../src/gate';
 import type { ContractSpec } from '../src/position';
+import type { RiskInputs } from '../src/state-machine';
 
 /** Price units (1e-9) of a decimal price given as a string, exact. */
 export function px(price: string): number {
@@ -28,3 +31,34 @@ export const specOf = (id: string): ContractSpec | undefined => SPECS.get(id);
 
 /** Epoch ms of a Chicago wall-clock time. */
 export const ct = (y: number, m: number, d: number, h: number, mi: number, s = 0): number => chicagoToEpoch(y, m, d, h, mi, s);
+
+/** A gate input that allows an entry: ready, ACTIVE, in hours, well inside every limit. */
+export const ALLOWED_GATE_INPUT: Readonly<GateInput> = Object.freeze({
+  ready: true,
+  state: 'ACTIVE',
+  reasonCode: 'NONE',
+  killSwitch: false,
+  isReducing: false,
+  staleMarketData: false,
+  withinTradingHours: true,
+  entryAllowedByTime: true,
+  openOrders: 0,
+  maxOpenOrders: 20,
+  positionUnitsAfter: 10,
+  maxPositionUnits: 50,
+  ordersLastMinute: 0,
+  maxOrdersPerMinute: 60,
+});
+
+/** State-machine inputs of a flat $50,000 account on trading day 2026-01-14, nothing open; specs spread over it. */
+export const FLAT_50K_INPUTS: Readonly<RiskInputs> = Object.freeze({
+  dayNetPnlUnits: 0,
+  pnlDayId: 20260114,
+  balanceUnits: usd('50000'),
+  unrealizedUnits: 0,
+  workingStopRiskUnits: 0,
+  killSwitch: false,
+  openContractIds: [],
+  workingOrderCount: 0,
+  unpricedPositions: 0,
+});

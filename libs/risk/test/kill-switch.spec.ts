@@ -3,22 +3,12 @@
 // reached meanwhile enforces at once; with flatten (the default) the halt cancels and closes.
 import { describe, expect, it } from 'vitest';
 import { AccountRiskMachine, COMBINE_50K, TestClock, type RiskInputs } from '../src/index';
-import { ct, usd } from './fixtures';
+import { ct, FLAT_50K_INPUTS, usd } from './fixtures';
 
 const WED_0900 = ct(2026, 1, 14, 9, 0);
 const MNQ = 'CON.F.US.MNQ.H26';
 
-const exposed: RiskInputs = {
-  dayNetPnlUnits: 0,
-  pnlDayId: 20260114,
-  balanceUnits: usd('50000'),
-  unrealizedUnits: 0,
-  workingStopRiskUnits: 0,
-  killSwitch: true,
-  openContractIds: [MNQ],
-  workingOrderCount: 2,
-  unpricedPositions: 0,
-};
+const exposed: RiskInputs = { ...FLAT_50K_INPUTS, killSwitch: true, openContractIds: [MNQ], workingOrderCount: 2 };
 
 describe('kill switch', () => {
   it('without flatten: HALTED with no enforcement at the halt and none retried while positions stay open', () => {

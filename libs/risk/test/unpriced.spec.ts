@@ -15,39 +15,14 @@ import {
   type GateInput,
   type RiskInputs,
 } from '../src/index';
-import { ct, usd } from './fixtures';
+import { ALLOWED_GATE_INPUT, ct, FLAT_50K_INPUTS, usd } from './fixtures';
 
 const WED_0900 = ct(2026, 1, 14, 9, 0);
 const OUTSIDE = 'CON.F.US.MES.H26';
 
-const base: RiskInputs = {
-  dayNetPnlUnits: 0,
-  pnlDayId: 20260114,
-  balanceUnits: usd('50000'),
-  unrealizedUnits: 0,
-  workingStopRiskUnits: 0,
-  killSwitch: false,
-  openContractIds: [OUTSIDE],
-  workingOrderCount: 0,
-  unpricedPositions: 0,
-};
+const base: RiskInputs = { ...FLAT_50K_INPUTS, openContractIds: [OUTSIDE] };
 
-const gateInput: GateInput = {
-  ready: true,
-  state: 'ACTIVE',
-  reasonCode: 'NONE',
-  killSwitch: false,
-  isReducing: false,
-  staleMarketData: false,
-  withinTradingHours: true,
-  entryAllowedByTime: true,
-  openOrders: 0,
-  maxOpenOrders: 20,
-  positionUnitsAfter: 1,
-  maxPositionUnits: 50,
-  ordersLastMinute: 0,
-  maxOrdersPerMinute: 60,
-};
+const gateInput: GateInput = { ...ALLOWED_GATE_INPUT, positionUnitsAfter: 1 };
 
 const machine = (): AccountRiskMachine => new AccountRiskMachine(7, COMBINE_50K, new TestClock(WED_0900));
 
