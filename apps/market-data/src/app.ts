@@ -10,7 +10,7 @@ import { isSessionOpen } from '@gateway/session';
 import { priceToUnits } from '@gateway/shared-state';
 import { GatewayRestClient, MarketHubClient, type GatewayQuote, type GatewayTrade } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { backfillSeries } from './backfill';
+import { backfillSeries, bucketOf, repairSeries } from './backfill';
 import { barFrame, barMessage, barPrefix, quoteFrame, snapshotFrame, type BarEvent, type BarIndicators, type BarMessage } from './frames';
 import { FeedRequestError, FeedServer, type FeedServerOptions, type OutgoingBar, type ResolvedTopic } from './feed-server';
 
@@ -20,8 +20,30 @@ export const CLOSE_GRACE_MS = 250;
 const CLOSE_TIMER_MS = 100;
 /** An open bar with subscribers is re-sent at least this often, trades or not (a quiet market still shows life). */
 export const IN_PROGRESS_REFRESH_MS = 1000;
+/**
+ * A print stamped further than this ahead of the local clock is refused (bars and mark): opening a bucket that far
+ * ahead would make every real trade 'late' until the clock caught up. Covers clock skew and feed jitter.
+ */
+export const FUTURE_PRINT_TOLERANCE_MS = 5_000;
+/** A refused future print is logged at most this often (with the count refused since the last line). */
+const FUTURE_PRINT_LOG_EVERY_MS = 60_000;
+/**
+ * A hub outage is taken to start this long before it was noticed at the latest: a socket that dies silently is
+ * detected by the hub client's server timeout (30 s), and the prints of that time were lost too.
+ */
+const OUTAGE_LOOKBACK_MS = 30_000;
 /** Readiness waits at most this long for the backfill; the rest warms in the background. */
 export const BACKFILL_READY_TIMEOUT_MS = 20_000;
+
+/**
+ * The market hub is rebuilt with the newest session token once the token its connection was opened with has been
+ * held this long (counted from its arrival in this thread, at most one validate period after its issue). Tokens
+ * live 24 h and a newer one does not invalidate older ones (docs/topstepx-api.md §3), so a rotation alone never
+ * drops the hub; whether an open hub survives its token's expiry is unconfirmed, so it is rebuilt well before.
+ */
+export const HUB_TOKEN_MAX_AGE_MS = 20 * 3_600_000;
+/** Period of the hub token-age check, ms. */
+const HUB_TOKEN_CHECK_MS = 60_000;
 
 export interface MarketDataAppOptions {
   /** Fan-out tuning (tests shrink the byte budget and the token bucket). */
@@ -30,6 +52,8 @@ export interface MarketDataAppOptions {
   backfillReadyTimeoutMs?: number;
   /** false skips the warm-up (tests of the live path). Default true. */
   backfill?: boolean;
+  /** Hub token ageing (tests inject the clock): limit default HUB_TOKEN_MAX_AGE_MS, check period default 60 s. */
+  hubToken?: { maxAgeMs?: number; checkEveryMs?: number; clock?: () => number };
 }
 
 interface SeriesState {
@@ -119,7 +143,17 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   });
   const staleGauge = new Gauge({ name: 'market_data_stale', help: '1 while a contract is stale', labelNames: ['contract'], registers: [registry] });
   const staleEvents = new Counter({ name: 'market_data_stale_events_total', help: 'Transitions to stale, by reason', labelNames: ['contract', 'reason'], registers: [registry] });
-  const lateTrades = new Counter({ name: 'market_data_bad_trades_total', help: 'Trades refused (bad price, volume or time)', registers: [registry] });
+  const repairsOut = new Counter({
+    name: 'market_data_bar_repairs_total',
+    help: 'Bar-series repairs from history after a market-hub outage, by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const barsRepaired = new Counter({ name: 'market_data_bars_repaired_total', help: 'Closed bars replaced or added from history after a market-hub outage', registers: [registry] });
+  const badTrades = new Counter({ name: 'market_data_bad_trades_total', help: 'Trades refused, by reason', labelNames: ['reason'], registers: [registry] });
+  const badPrice = badTrades.labels('price');
+  const badVolumeOrTime = badTrades.labels('malformed');
+  const futurePrints = badTrades.labels('future');
 
   // ---- feeds ----------------------------------------------------------------------------------
   const indicators = new WeakMap<Bar, BarIndicators>();
@@ -133,6 +167,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   let flushScheduled = false;
   const barsOutOpen = barsOut.labels('open');
   const barsOutClosed = barsOut.labels('closed');
+  const barsOutRepaired = barsOut.labels('repaired');
 
   for (const info of init.contracts) {
     const feed: Feed = {
@@ -296,19 +331,23 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     try {
       units = priceToUnits(t.price, 'price');
     } catch {
-      lateTrades.inc();
+      badPrice.inc();
       return;
     }
     const vol = t.volume;
     if (!Number.isSafeInteger(ts) || !Number.isSafeInteger(vol) || vol < 1) {
-      lateTrades.inc();
+      badVolumeOrTime.inc();
+      return;
+    }
+    const now = Date.now();
+    if (ts - now > FUTURE_PRINT_TOLERANCE_MS) {
+      refuseFuturePrint(feed, ts - now, now);
       return;
     }
     feed.tradesPending++;
-    const now = Date.now();
     // The mark follows the newest print by exchange time, as a bar's close does: a batch or a late print
     // arriving out of order must not move last (P&L, price band) back to an older price. The stamp kept is capped at
-    // the local clock so one print stamped in the future cannot freeze the mark until that time.
+    // the local clock so a print stamped a little ahead (within the tolerance) cannot hold the mark until then.
     if (ts >= feed.lastTradeTs) {
       feed.lastTradeTs = Math.min(ts, now);
       feed.last = units;
@@ -324,6 +363,18 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       if (!s.dirty) markDirty(s);
     }
     if (feedServer.wantsQuotes(contractId)) publishQuote(feed);
+  }
+
+  let futureLoggedMs = Number.NEGATIVE_INFINITY;
+  let futureUnlogged = 0;
+
+  function refuseFuturePrint(feed: Feed, aheadMs: number, now: number): void {
+    futurePrints.inc();
+    futureUnlogged++;
+    if (now - futureLoggedMs < FUTURE_PRINT_LOG_EVERY_MS) return;
+    logger.warn({ contractId: feed.info.contractId, aheadMs, refused: futureUnlogged, toleranceMs: FUTURE_PRINT_TOLERANCE_MS }, 'trade stamped ahead of the local clock refused (bars and mark)');
+    futureLoggedMs = now;
+    futureUnlogged = 0;
   }
 
   function onQuote(contractId: string, q: Readonly<GatewayQuote>): void {
@@ -484,10 +535,21 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     retryBudgetMs: 5_000,
     logger,
   });
+  // The newest session token and when it reached this thread; and the token the live hub connection was opened
+  // with (the factory runs once per connect attempt, so the last call is the live connection's).
+  const tokenClock = options.hubToken?.clock ?? Date.now;
+  const hubTokenMaxAgeMs = options.hubToken?.maxAgeMs ?? HUB_TOKEN_MAX_AGE_MS;
   let hubToken = init.broker.token;
+  let hubTokenAt = tokenClock();
+  let connToken = '';
+  let connTokenAt = 0;
   const market = new MarketHubClient({
     url: init.broker.marketHubUrl,
-    accessTokenFactory: () => hubToken,
+    accessTokenFactory: () => {
+      connToken = hubToken;
+      connTokenAt = hubTokenAt;
+      return hubToken;
+    },
     staleAfterMs: config.staleAfterMs,
     logger,
   });
@@ -497,19 +559,30 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     const feed = byContract.get(contractId);
     if (feed) setStale(feed, true, 'hub-watchdog', silentMs);
   });
-  // A rotated session token (main thread) is used at the next hub (re)connect.
+  // A rotated session token (main thread, hourly) is kept for the next hub (re)connect: dropping a working
+  // connection for it would lose the ticks in flight. Mid-backoff it cuts the wait short (it may be the cure).
   const tokens = new BroadcastChannel(BROKER_TOKEN_CHANNEL);
   tokens.onmessage = (ev) => {
     const t = (ev as MessageEvent).data;
-    if (typeof t === 'string' && t !== '') {
-      hubToken = t;
-      market.reconnectWithFreshToken();
-    }
+    if (typeof t !== 'string' || t === '' || t === hubToken) return;
+    hubToken = t;
+    hubTokenAt = tokenClock();
+    if (market.connection.state === 'reconnecting') market.reconnectWithFreshToken();
   };
   (tokens as unknown as { unref?: () => void }).unref?.();
 
+  /** Timer: rebuild the hub connection once its token is old and a newer one is held. */
+  function checkHubToken(): void {
+    if (market.connection.state !== 'connected' || connToken === hubToken) return;
+    const ageMs = tokenClock() - connTokenAt;
+    if (ageMs < hubTokenMaxAgeMs) return;
+    logger.info({ tokenAgeMs: ageMs }, "market hub reconnecting with the newest session token (the connection's token is getting old)");
+    market.reconnectWithFreshToken();
+  }
+
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let tokenTimer: NodeJS.Timeout | undefined;
   let backfillDone: Promise<void> = Promise.resolve();
   const backfillStats = { series: 0, bars: 0, failed: false };
 
@@ -534,6 +607,103 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     }
   }
 
+  // ---- repair after a market-hub outage ----------------------------------------------------------
+  // The Gateway replays nothing after a reconnect: the prints of the gap are lost, so the bars of that window are
+  // missing or partial. Once every bucket of the window has closed, the broker's bars are taken as the record.
+  /** When the current outage was noticed (`reconnecting`); undefined while connected. */
+  let outageAt: number | undefined;
+  /** Per feed, where its window starts: the stamp of the newest print seen, at most OUTAGE_LOOKBACK_MS back. */
+  const outageFrom = new Map<Feed, number>();
+  /** Pending windows per series, bucket-aligned [fromMs, toMs); due once toMs + CLOSE_GRACE_MS has passed. */
+  const repairs = new Map<SeriesState, { fromMs: number; toMs: number }>();
+  let repairing = false;
+
+  market.connection.on('reconnecting', () => {
+    if (outageAt !== undefined) return;
+    const now = Date.now();
+    outageAt = now;
+    // Prints are delivered in order: what was lost is newer than the newest print seen.
+    for (const f of feeds) outageFrom.set(f, Math.max(now - OUTAGE_LOOKBACK_MS, Math.min(f.lastTradeTs, now)));
+  });
+  market.connection.on('reconnected', () => {
+    if (outageAt === undefined) return;
+    const now = Date.now();
+    for (const f of feeds) {
+      const from = outageFrom.get(f) ?? outageAt;
+      for (const s of f.series) {
+        const tf = s.series.timeframe;
+        // Buckets older than the cache holds are not worth a request.
+        const oldest = tf.ms === 0 ? from : Math.max(from, now - cacheSize * tf.ms);
+        const w = { fromMs: bucketOf(tf, oldest).startMs, toMs: bucketOf(tf, now).endMs };
+        const prev = repairs.get(s);
+        repairs.set(s, prev === undefined ? w : { fromMs: Math.min(prev.fromMs, w.fromMs), toMs: Math.max(prev.toMs, w.toMs) });
+      }
+    }
+    logger.warn({ outageMs: now - outageAt }, 'market hub back: bars of the gap are repaired from history once their buckets close');
+    outageAt = undefined;
+    outageFrom.clear();
+  });
+
+  /** Timer: starts the repairs that are due, one series after another (one run at a time). */
+  function startRepairs(now: number): void {
+    if (repairing || repairs.size === 0) return;
+    const due: Array<[SeriesState, { fromMs: number; toMs: number }]> = [];
+    for (const e of repairs) if (e[1].toMs + CLOSE_GRACE_MS <= now) due.push(e);
+    if (due.length === 0) return;
+    for (const [s] of due) repairs.delete(s);
+    repairing = true;
+    void runRepairs(due).finally(() => {
+      repairing = false;
+    });
+  }
+
+  async function runRepairs(due: Array<[SeriesState, { fromMs: number; toMs: number }]>): Promise<void> {
+    // The warm-up first: its merge and a repair's would otherwise race for the same caches.
+    await backfillDone;
+    for (const [s, w] of due) {
+      if (stopped) return;
+      const contractId = s.feed.info.contractId;
+      try {
+        const taken = await repairSeries(rest, contractId, config.broker.live, s.series, w.fromMs, w.toMs, Date.now(), () => stopped);
+        if (stopped) return;
+        repairsOut.inc({ result: 'ok' });
+        if (taken.length === 0) continue;
+        barsRepaired.inc(taken.length);
+        annotate(s.series);
+        publishRepaired(s, taken[0]!.startMs);
+        logger.info({ contractId, timeframe: s.series.timeframe.name, bars: taken.length, fromMs: w.fromMs, toMs: w.toMs }, 'bars repaired from history after a hub outage');
+      } catch (err) {
+        if (!stopped) {
+          repairsOut.inc({ result: 'failed' });
+          logger.warn(
+            { contractId, timeframe: s.series.timeframe.name, fromMs: w.fromMs, toMs: w.toMs, err: (err as Error).message, code: (err as { code?: unknown }).code },
+            'bar repair after a hub outage failed: the bars of the gap stay as received',
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Re-sends, as closed updates oldest first, every cached bar from the first repaired one on (the later ones'
+   * indicators changed with it), then the open bar with its new provisional indicators.
+   */
+  function publishRepaired(s: SeriesState, fromStart: number): void {
+    if (s.wsSubs === 0 && !s.events) return;
+    const bars = s.series.cache.snapshot();
+    for (const bar of bars) {
+      if (bar.startMs < fromStart) continue;
+      const ind = indicatorsOf(bar);
+      s.seq++;
+      barsOutRepaired.inc();
+      if (s.wsSubs > 0) closedOut.push({ key: s.key, frame: Buffer.from(barFrame(s.prefix, s.seq, true, bar, ind)), arrival: 0 });
+      if (s.events) emitBar(s.feed, s, bar, true, ind);
+    }
+    s.lastSentMs = Date.now();
+    if (s.series.current !== null) markDirty(s);
+    else scheduleFlush();
+  }
+
   return {
     async start() {
       await feedServer.start();
@@ -547,8 +717,11 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
         for (const f of feeds) f.agg.closeUpTo(now - CLOSE_GRACE_MS);
         refreshOpenBars(now);
         checkStale(now);
+        startRepairs(now);
       }, CLOSE_TIMER_MS);
       timer.unref();
+      tokenTimer = setInterval(checkHubToken, options.hubToken?.checkEveryMs ?? HUB_TOKEN_CHECK_MS);
+      tokenTimer.unref();
       if (options.backfill !== false) {
         backfillDone = backfill();
         const limit = options.backfillReadyTimeoutMs ?? BACKFILL_READY_TIMEOUT_MS;
@@ -567,6 +740,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(tokenTimer);
       tokens.close();
       await feedServer.close();
       await market.stop().catch(() => undefined);

@@ -1,7 +1,8 @@
-// Warm-up of the recent-bar caches from History/retrieveBars, so indicators are right from the first live bar.
-// Market-data thread only. Each request draws from the shared `bars` rate bucket through the REST client's
-// rate gate; a range longer than the broker's 20 000-bar cap is paged by backfillPlan.
-import { backfillPlan, historyToBars, segmentOf, type Bar, type BarSeries, type HistoryBarUnits } from '@gateway/bars';
+// Warm-up of the recent-bar caches from History/retrieveBars, so indicators are right from the first live bar,
+// and the repair of a window whose trades were lost (a market-hub outage). Market-data thread only. Each request
+// draws from the shared `bars` rate bucket through the REST client's rate gate; a range longer than the broker's
+// 20 000-bar cap is paged by backfillPlan.
+import { backfillPlan, historyToBars, segmentOf, type Bar, type BarSeries, type HistoryBarUnits, type Timeframe } from '@gateway/bars';
 import { priceToUnits } from '@gateway/shared-state';
 import type { Bar as GatewayBar, RetrieveBarsRequest } from '@gateway/topstepx';
 
@@ -75,6 +76,24 @@ export function dailyFromHourly(hourly: readonly Bar[], nowMs: number): Bar[] {
  * Fetches the last `bars` bars of one series (calendar span: fewer bars where the market was closed) and warms
  * it. Returns the number of history bars used. Throws what the REST client throws (the caller logs and goes on).
  */
+/** Closed history bars of one timeframe over [fromMs, toMs), oldest first (`1d` built from hourly history). */
+async function historyBars(
+  api: BarsFetcher,
+  contractId: string,
+  live: boolean,
+  tf: Timeframe,
+  fromMs: number,
+  toMs: number,
+  nowMs: number,
+  isCancelled: () => boolean,
+): Promise<Bar[]> {
+  if (tf.ms === 0) {
+    const rows = await fetchRange(api, contractId, live, '1h', fromMs, toMs, isCancelled);
+    return dailyFromHourly(historyToBars('1h', rows, nowMs), nowMs);
+  }
+  return historyToBars(tf, await fetchRange(api, contractId, live, tf.name, fromMs, toMs, isCancelled), nowMs);
+}
+
 export async function backfillSeries(
   api: BarsFetcher,
   contractId: string,
@@ -85,19 +104,82 @@ export async function backfillSeries(
   isCancelled: () => boolean,
 ): Promise<number> {
   const tf = series.timeframe;
-  let history: Bar[];
-  if (tf.ms === 0) {
-    const days = Math.min(bars, MAX_DAILY_BACKFILL_DAYS);
-    const rows = await fetchRange(api, contractId, live, '1h', nowMs - days * DAY_MS, nowMs, isCancelled);
-    history = dailyFromHourly(historyToBars('1h', rows, nowMs), nowMs);
-  } else {
-    const rows = await fetchRange(api, contractId, live, tf.name, nowMs - bars * tf.ms, nowMs, isCancelled);
-    history = historyToBars(tf, rows, nowMs);
-  }
+  const span = tf.ms === 0 ? Math.min(bars, MAX_DAILY_BACKFILL_DAYS) * DAY_MS : bars * tf.ms;
+  const history = await historyBars(api, contractId, live, tf, nowMs - span, nowMs, nowMs, isCancelled);
   if (isCancelled()) return 0;
   // historyToBars keeps one bar per broker row; two rows in one of our buckets (a grid mismatch) would break
   // warm()'s distinct-start rule, so keep the later one.
   const byStart = new Map<number, Bar>();
   for (const b of history) byStart.set(b.startMs, b);
   return series.warm([...byStart.values()].sort((a, b) => a.startMs - b.startMs));
+}
+
+/** The bucket of `tf` holding `tsMs` on the session grid, as BarAggregator opens it. */
+export function bucketOf(tf: Timeframe, tsMs: number): { startMs: number; endMs: number } {
+  const seg = segmentOf(tsMs);
+  if (tf.ms === 0) return { startMs: seg.startMs, endMs: seg.endMs };
+  const startMs = seg.startMs + Math.floor((tsMs - seg.startMs) / tf.ms) * tf.ms;
+  return { startMs, endMs: Math.min(startMs + tf.ms, seg.endMs) };
+}
+
+function sameBar(a: Bar, b: Bar): boolean {
+  return a.endMs === b.endMs && a.open === b.open && a.high === b.high && a.low === b.low && a.close === b.close && a.volume === b.volume;
+}
+
+/**
+ * Takes history bars as the record of closed buckets: each one on this series' grid that the cache lacks or
+ * holds with other values replaces or joins the cached bars; buckets the broker has no bar for keep ours, and the
+ * open bar (and anything from its bucket on) stays live. The cache and the indicators are then rebuilt over the
+ * merged sequence (as warm() does). Synchronous, so no trade lands in between. Returns the bars taken that the
+ * cache still holds, oldest first (empty when nothing differed).
+ */
+export function mergeRepair(series: BarSeries, history: readonly Bar[]): Bar[] {
+  const tf = series.timeframe;
+  const liveFrom = series.current === null ? Number.POSITIVE_INFINITY : series.current.startMs;
+  const byStart = new Map<number, Bar>();
+  for (const b of series.cache.snapshot()) byStart.set(b.startMs, b);
+  const taken: Bar[] = [];
+  for (const b of history) {
+    if (b.endMs > liveFrom) continue;
+    const bucket = bucketOf(tf, b.startMs);
+    if (bucket.startMs !== b.startMs || bucket.endMs !== b.endMs) continue;
+    const held = byStart.get(b.startMs);
+    if (held !== undefined && sameBar(held, b)) continue;
+    byStart.set(b.startMs, b);
+    taken.push(b);
+  }
+  if (taken.length === 0) return [];
+  const merged = [...byStart.values()].sort((a, b) => a.startMs - b.startMs);
+  series.cache.clear();
+  series.atr.reset();
+  for (const s of series.sma) s.reset();
+  for (const e of series.ema) e.reset();
+  for (const b of merged) series.commit(b);
+  // A bucket now held that is newer than the last one opened live: later prints for it are late, as after warm().
+  const newest = series.cache.newest();
+  if (series.current === null && newest !== undefined && newest.endMs > series.curEnd) {
+    series.curStart = newest.startMs;
+    series.curEnd = newest.endMs;
+  }
+  const oldest = series.cache.at(0)!.startMs;
+  return taken.filter((b) => b.startMs >= oldest).sort((a, b) => a.startMs - b.startMs);
+}
+
+/**
+ * Repairs [fromMs, toMs) of one series from History/retrieveBars (mergeRepair). Call once every bucket of the
+ * window has closed. Returns the bars taken; throws what the REST client throws.
+ */
+export async function repairSeries(
+  api: BarsFetcher,
+  contractId: string,
+  live: boolean,
+  series: BarSeries,
+  fromMs: number,
+  toMs: number,
+  nowMs: number,
+  isCancelled: () => boolean,
+): Promise<Bar[]> {
+  const history = await historyBars(api, contractId, live, series.timeframe, fromMs, toMs, nowMs, isCancelled);
+  if (isCancelled()) return [];
+  return mergeRepair(series, history);
 }

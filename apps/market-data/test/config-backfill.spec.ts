@@ -1,8 +1,8 @@
-// The engine configuration keys of this service and the daily-from-hourly warm-up.
+// The engine configuration keys of this service, the daily-from-hourly warm-up and the merge of a repair.
 import { describe, expect, it } from 'vitest';
-import { historyToBars, segmentOf } from '@gateway/bars';
+import { BarAggregator, historyToBars, segmentOf } from '@gateway/bars';
 import { ConfigError, loadConfig } from '@gateway/runtime';
-import { dailyFromHourly } from '../src/backfill';
+import { dailyFromHourly, mergeRepair } from '../src/backfill';
 
 describe('MARKET_DATA_TIMEFRAMES and BAR_CACHE_SIZE', () => {
   it('default to the issue set and 1000', () => {
@@ -46,5 +46,42 @@ describe('dailyFromHourly', () => {
     const d = daily[0]!;
     const seg = segmentOf(open);
     expect(d).toMatchObject({ startMs: seg.startMs, endMs: seg.endMs, open: 100, high: 132, low: 90, close: 127, volume: 230, tradingDay: 20261125, session: true });
+  });
+});
+
+describe('mergeRepair', () => {
+  const P = 1_000_000_000;
+  // Wed 2026-11-25 15:00 UTC, inside the session: 1 m buckets on the minute.
+  const t0 = Date.UTC(2026, 10, 25, 15);
+  const M = 60_000;
+
+  it('takes the broker bars that differ or are missing, keeps the rest, leaves the open bar live and recomputes the indicators', () => {
+    const agg = new BarAggregator({ timeframes: ['1m'], cacheSize: 10, atrPeriod: 2, smaPeriods: [2], emaPeriods: [2] });
+    const s = agg.series[0]!;
+    agg.onTrade(100 * P, 1, t0 + 1_000); // minute 0: complete
+    agg.onTrade(101 * P, 1, t0 + M + 1_000); // minute 1: partial (the gap ate a trade)
+    agg.onTrade(103 * P, 2, t0 + 3 * M + 1_000); // minute 2 missing; minute 3 open
+    const now = t0 + 3 * M + 2_000;
+    const rows = [
+      { t: t0, o: 100 * P, h: 100 * P, l: 100 * P, c: 100 * P, v: 1 },
+      { t: t0 + M, o: 101 * P, h: 104 * P, l: 101 * P, c: 104 * P, v: 3 },
+      { t: t0 + 2 * M, o: 102 * P, h: 102 * P, l: 99 * P, c: 99 * P, v: 5 },
+      { t: t0 + 2 * M + 30_000, o: 1 * P, h: 1 * P, l: 1 * P, c: 1 * P, v: 1 }, // off our grid
+    ];
+    // The open minute's broker bar (includePartialBar) must not replace the live one.
+    const history = historyToBars('1m', rows, now);
+    history.push({ ...history[0]!, startMs: t0 + 3 * M, endMs: t0 + 4 * M, close: 1 * P, low: 1 * P, open: 1 * P, high: 1 * P });
+    const taken = mergeRepair(s, history);
+    expect(taken.map((b) => b.startMs)).toEqual([t0 + M, t0 + 2 * M]);
+    const cached = s.cache.snapshot();
+    expect(cached.map((b) => [b.startMs, b.close, b.volume])).toEqual([
+      [t0, 100 * P, 1],
+      [t0 + M, 104 * P, 3],
+      [t0 + 2 * M, 99 * P, 5],
+    ]);
+    expect(s.current).toMatchObject({ startMs: t0 + 3 * M, close: 103 * P, volume: 2 });
+    expect(s.sma[0]!.value).toBe((104 * P + 99 * P) / 2);
+    expect(s.atr.value).toBe(((104 - 100) * P + (104 - 99) * P) / 2);
+    expect(mergeRepair(s, history)).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
 // read: a restarted market-data thread whose feed never comes back, and trades that arrive out of order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newMark, PRICE_SCALE } from '@gateway/shared-state';
-import { startHarness, waitFor, type Harness } from './harness';
+import { metricValue, startHarness, waitFor, type Harness } from './harness';
 
 describe('a restarted market-data thread whose feed stays silent', () => {
   let h: Harness;
@@ -58,5 +58,32 @@ describe('trades arriving out of timestamp order', () => {
     await waitFor(() => h.state.marks.read(slot, m).bid === 21_001 * PRICE_SCALE, 10_000, 'quote after the older print');
     expect(m.last).toBe(21_003.25 * PRICE_SCALE);
     expect(m.lastTradeMs).toBe(newestTs);
+  }, 20_000);
+
+  it('refuse a print stamped an hour ahead of the local clock: neither the bars nor the mark follow it', async () => {
+    const { slot, contractId } = h.contracts[0]!;
+    const m = newMark();
+    skewMs = 0;
+    h.sim.setPrice(contractId, 21_005);
+    await waitFor(() => h.state.marks.read(slot, m).last === 21_005 * PRICE_SCALE, 10_000, 'mark at 21005');
+    const refused = await metricValue(h.registry, 'market_data_bad_trades_total', { reason: 'future' });
+    skewMs = 3_600_000;
+    h.sim.setPrice(contractId, 21_000);
+    await waitFor(() => h.state.marks.read(slot, m).bid === 21_000 * PRICE_SCALE, 10_000, 'quote after the future print');
+    expect(m.last).toBe(21_005 * PRICE_SCALE);
+    expect(await metricValue(h.registry, 'market_data_bad_trades_total', { reason: 'future' })).toBe(refused + 1);
+    // A real print afterwards lands in the bar of the current minute, not 'late' behind a bucket an hour ahead.
+    skewMs = 0;
+    const before = Date.now();
+    h.sim.setPrice(contractId, 21_006);
+    await waitFor(() => h.state.marks.read(slot, m).last === 21_006 * PRICE_SCALE, 10_000, 'mark at 21006');
+    const res = (await h.supervisor.request('market-data', 'getBars', { symbol: 'MNQ', timeframe: '1m', includeOpen: true })) as {
+      bars: Array<{ startTimeMs: number; close: number; closed: boolean }>;
+    };
+    const open = res.bars.find((b) => !b.closed)!;
+    expect(open.close).toBe(21_006);
+    expect(open.startTimeMs).toBeLessThanOrEqual(Date.now());
+    expect(open.startTimeMs).toBeGreaterThan(before - 60_000);
+    expect(res.bars.every((b) => b.startTimeMs <= Date.now())).toBe(true);
   }, 20_000);
 });

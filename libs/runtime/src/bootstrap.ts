@@ -115,7 +115,7 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
       );
     }
     const accounts: AccountInfo[] = [{ accountId: chosen.id, name: chosen.name, slot: state.accounts.registerAccount(chosen.id) }];
-    // Threads that hold a hub with the main thread's token (market-data) reconnect with the rotated one:
+    // Threads that hold a hub with the main thread's token (market-data) use the rotated one at their next connect:
     // every token the session gets (validate swap or re-login) is published to them.
     const tokens = new BroadcastChannel(BROKER_TOKEN_CHANNEL);
     (tokens as unknown as { unref?: () => void }).unref?.();
