@@ -53,12 +53,50 @@ describe('AccountRisk', () => {
     expect(ar.positionDrift(same)).toEqual([]);
     // The broker's MNQ short is 3 (a lost sell fill), its ES position closed (a lost closing fill).
     expect(ar.positionDrift([{ contractId: MNQ, type: 2, size: 3, averagePrice: 20_000 }])).toEqual([
-      { contractId: MNQ, brokerNet: -3, bookNet: -2 },
-      { contractId: ES, brokerNet: 0, bookNet: 1 },
+      { contractId: MNQ, brokerNet: -3, bookNet: -2, changedDuringRead: false },
+      { contractId: ES, brokerNet: 0, bookNet: 1, changedDuringRead: false },
     ]);
     // A broker position on a contract the book never saw.
     const other = 'CON.F.US.GCE.Z26';
-    expect(ar.positionDrift([...same, { contractId: other, type: 1, size: 1, averagePrice: 2_400 }])).toEqual([{ contractId: other, brokerNet: 1, bookNet: 0 }]);
+    expect(ar.positionDrift([...same, { contractId: other, type: 1, size: 1, averagePrice: 2_400 }])).toEqual([
+      { contractId: other, brokerNet: 1, bookNet: 0, changedDuringRead: false },
+    ]);
+  });
+
+  it('marks what changed while the broker was read: a fill on a contract, the balance, a rebuild', () => {
+    const { ar } = setup();
+    ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0.37, side: 0, size: 1, voided: false });
+    ar.applyTrade({ id: 2, contractId: ES, creationTimestamp: ts(NOW), price: 6_000, fees: 1.4, side: 0, size: 1, voided: false });
+    // The broker's answer was read when both were long 1; the read lost nothing.
+    const read = [
+      { contractId: MNQ, type: 1, size: 1, averagePrice: 20_000 },
+      { contractId: ES, type: 1, size: 1, averagePrice: 6_000 },
+    ];
+    const since = ar.changes;
+    // Meanwhile: an order event, a second MNQ fill. Only MNQ moved; the balance did not.
+    expect(ar.applyOrderEvent({ id: 5, contractId: MNQ, status: 2, type: 2, side: 0, size: 1, fillVolume: 1, creationTimestamp: ts(NOW) })).toBe(true);
+    expect(ar.changes).toBeGreaterThan(since);
+    expect(ar.applyTrade({ id: 3, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_001, fees: 0.37, side: 0, size: 1, voided: false })).toBe(true);
+    expect(ar.positionDrift(read, since)).toEqual([{ contractId: MNQ, brokerNet: 1, bookNet: 2, changedDuringRead: true }]);
+    // A lost ES fill is a drift the read proves: ES did not change while it was read.
+    expect(ar.positionDrift([read[0]!, { ...read[1]!, size: 2 }], since)).toEqual([
+      { contractId: MNQ, brokerNet: 1, bookNet: 2, changedDuringRead: true },
+      { contractId: ES, brokerNet: 2, bookNet: 1, changedDuringRead: false },
+    ]);
+    // A replayed trade changes nothing, so it moves nothing.
+    const after = ar.changes;
+    expect(ar.applyTrade({ id: 2, contractId: ES, creationTimestamp: ts(NOW), price: 6_000, fees: 1.4, side: 0, size: 1, voided: false })).toBe(false);
+    expect(ar.changes).toBe(after);
+    expect(ar.balanceChangedSince(since)).toBe(false);
+    ar.setBalance(49_990);
+    expect(ar.balanceChangedSince(since)).toBe(true);
+    // A rebuild changes every contract.
+    const beforeRebuild = ar.changes;
+    ar.rebuild(20261202, [], [{ contractId: MNQ, type: 1, size: 2, averagePrice: 20_000.5 }, read[1]!], []);
+    expect(ar.positionDrift([read[0]!, { ...read[1]!, size: 2 }], beforeRebuild)).toEqual([
+      { contractId: MNQ, brokerNet: 1, bookNet: 2, changedDuringRead: true },
+      { contractId: ES, brokerNet: 2, bookNet: 1, changedDuringRead: true },
+    ]);
   });
 
   it('publishes working sizes, worst-case weighted exposure, open orders and P&L to shared memory', () => {

@@ -11,6 +11,7 @@ import {
   stateReasonCode,
   tradingStateCode,
   workingStopRiskUnits,
+  type BrokerPosition,
   type Clock,
   type ContractSpec,
   type Evaluation,
@@ -125,6 +126,16 @@ export interface PositionDrift {
   /** Net size at the broker: long +size, short −size. */
   brokerNet: number;
   bookNet: number;
+  /**
+   * A fill (or a rebuild) changed the contract while the broker's answer was being read: the read may predate
+   * it, so the difference may be the read's age rather than a lost event (see AccountRisk.changes).
+   */
+  changedDuringRead: boolean;
+}
+
+/** Position/searchOpen rows in book units: type 1 long +size, 2 short −size; the average in price units. */
+export function brokerPositions(rows: readonly PositionRow[]): BrokerPosition[] {
+  return rows.map((p) => ({ contractId: p.contractId, netSize: p.type === PositionType.Short ? -p.size : p.size, avgPriceUnits: priceToUnits(p.averagePrice, 'averagePrice') }));
 }
 
 /** What survives a worker restart beyond what the REST rebuild gives back (risk-state-<account>.json). */
@@ -216,6 +227,16 @@ export class AccountRisk {
   readonly unpriced = new Set<string>();
   /** What the last evaluate() changed in `unpriced`. Reused; valid until the next evaluate(). */
   readonly unpricedChanges: UnpricedChange[] = [];
+  /**
+   * Every change applied from the broker (a fill, an order event, a balance, a rebuild) takes the next number.
+   * The drift check reads REST outside the thread's queue while events go on being applied: it notes `changes`
+   * before its read and, comparing, leaves out what moved since, which the read may or may not have seen.
+   */
+  private changeSeq = 0;
+  /** Per contract the book holds (bounded like the book): the change number of its last applied fill. */
+  private readonly contractChangedAt = new Map<string, number>();
+  private balanceChangedAt = 0;
+  private rebuiltAt = 0;
 
   constructor(
     readonly accountId: number,
@@ -246,8 +267,19 @@ export class AccountRisk {
     };
   }
 
+  /** The number of the last change applied (see changeSeq). */
+  get changes(): number {
+    return this.changeSeq;
+  }
+
+  /** The balance was set after change `since` (an account event, a rebuild, a drift check). */
+  balanceChangedSince(since: number): boolean {
+    return this.balanceChangedAt > since;
+  }
+
   setBalance(balance: number): void {
     this.balanceUnits = moneyToUnits(balance, 'balance');
+    this.balanceChangedAt = ++this.changeSeq;
   }
 
   /**
@@ -300,6 +332,7 @@ export class AccountRisk {
       tradeId: t.id,
       voided: t.voided,
     }).applied;
+    if (applied) this.contractChangedAt.set(t.contractId, ++this.changeSeq);
     if (applied && t.orderId !== undefined) {
       const entry = this.live.get(t.orderId);
       if (entry !== undefined) {
@@ -318,6 +351,7 @@ export class AccountRisk {
    */
   applyOrderEvent(o: VersionedOrderRow): boolean {
     if (!this.versions.accept(o.id, orderStamp(o), WORKING_ORDER_STATUSES.includes(o.status))) return false;
+    this.changeSeq++;
     this.applyOrder(o);
     return true;
   }
@@ -334,16 +368,12 @@ export class AccountRisk {
   rebuild(dayId: number, trades: readonly TradeRow[], positions: readonly PositionRow[], orders: readonly VersionedOrderRow[]): void {
     this.book.beginTradingDay(dayId);
     const sorted = [...trades].sort((a, b) => Date.parse(a.creationTimestamp) - Date.parse(b.creationTimestamp) || a.id - b.id);
-    const broker = new Map<string, { net: number; avg: number }>();
-    for (const p of positions) {
-      const net = p.type === PositionType.Short ? -p.size : p.size;
-      broker.set(p.contractId, { net, avg: priceToUnits(p.averagePrice, 'averagePrice') });
-    }
+    const broker = brokerPositions(positions);
     const fillsNet = new Map<string, number>();
     for (const t of sorted) if (!t.voided) fillsNet.set(t.contractId, (fillsNet.get(t.contractId) ?? 0) + (t.side === 0 ? t.size : -t.size));
-    for (const [contractId, b] of broker) {
-      const carried = b.net - (fillsNet.get(contractId) ?? 0);
-      if (carried !== 0 && this.book.netSize(contractId) === 0) this.book.setPosition(contractId, carried, b.avg);
+    for (const b of broker) {
+      const carried = b.netSize - (fillsNet.get(b.contractId) ?? 0);
+      if (carried !== 0 && this.book.netSize(b.contractId) === 0) this.book.setPosition(b.contractId, carried, b.avgPriceUnits);
     }
     // Fills per order of this replay, not capped like pendingFills: a working order whose fills are older than
     // the newest PENDING_FILL_ORDERS trades must still find them, or its filled size would stay counted as working.
@@ -351,7 +381,7 @@ export class AccountRisk {
     for (const t of sorted) {
       if (this.applyTrade(t) && t.orderId !== undefined) replayFills.set(t.orderId, (replayFills.get(t.orderId) ?? 0) + t.size);
     }
-    this.reconcilePositions(positions);
+    this.reconcilePositions(broker);
     // The broker's working orders replace ours. An order counted here but no longer working at the broker
     // keeps its fill count among the pending ones: its final event may still be queued behind this rebuild.
     this.orders.clear();
@@ -368,46 +398,36 @@ export class AccountRisk {
     }
     for (const [id, p] of prior) if (!this.live.has(id) && p.filled > 0) this.pendingFills.set(id, p.filled);
     this.versions.rebuild(orders.map((o) => ({ id: o.id, stamp: orderStamp(o) })));
+    this.rebuiltAt = ++this.changeSeq;
   }
 
   /**
    * The contracts whose net size in the book differs from the broker's open positions (Position/searchOpen):
    * a position the broker has and the book not (or of another size), and one the book holds that the broker
    * closed. Average prices are not compared: a fill moves the size, and only the size tells a lost fill.
+   * `readSince`: the `changes` noted before the positions were read; a contract a fill or a rebuild changed
+   * after it is marked changedDuringRead. Without it, nothing is.
    */
-  positionDrift(positions: readonly PositionRow[]): PositionDrift[] {
-    const broker = new Map<string, number>();
-    for (const p of positions) broker.set(p.contractId, (broker.get(p.contractId) ?? 0) + (p.type === PositionType.Short ? -p.size : p.size));
+  positionDrift(positions: readonly PositionRow[], readSince = this.changeSeq): PositionDrift[] {
     const out: PositionDrift[] = [];
-    for (const [contractId, brokerNet] of broker) {
-      const bookNet = this.book.netSize(contractId);
-      if (bookNet !== brokerNet) out.push({ contractId, brokerNet, bookNet });
-    }
-    for (const v of this.book.positions()) {
-      if (v.netSize !== 0 && !broker.has(v.contractId)) out.push({ contractId: v.contractId, brokerNet: 0, bookNet: v.netSize });
+    for (const d of this.book.diff(brokerPositions(positions))) {
+      if (!d.sizeDiffers) continue;
+      const changedDuringRead = this.rebuiltAt > readSince || (this.contractChangedAt.get(d.contractId) ?? 0) > readSince;
+      out.push({ contractId: d.contractId, brokerNet: d.brokerNetSize, bookNet: d.bookNetSize, changedDuringRead });
     }
     return out;
   }
 
-  /** Forces every contract's size and average to the broker's open positions (REST rebuild, hub reconnect). */
-  reconcilePositions(positions: readonly PositionRow[]): string[] {
+  /**
+   * Forces every contract's size and average to the broker's open positions (REST rebuild, hub reconnect);
+   * returns the contracts changed.
+   */
+  reconcilePositions(broker: readonly BrokerPosition[]): string[] {
     const changed: string[] = [];
-    const broker = new Map<string, PositionRow>();
-    for (const p of positions) broker.set(p.contractId, p);
-    for (const view of this.book.positions()) {
-      if (view.netSize !== 0 && !broker.has(view.contractId)) {
-        this.book.setPosition(view.contractId, 0, 0);
-        changed.push(view.contractId);
-      }
-    }
-    for (const p of positions) {
-      const net = p.type === PositionType.Short ? -p.size : p.size;
-      const avg = priceToUnits(p.averagePrice, 'averagePrice');
-      // The broker's average is the truth for open P&L too (a carried entry price is only estimated).
-      if (this.book.netSize(p.contractId) !== net || this.book.position(p.contractId)?.avgPriceUnits !== avg) {
-        this.book.setPosition(p.contractId, net, avg);
-        changed.push(p.contractId);
-      }
+    // The broker's average is the truth for open P&L too (a carried entry price is only estimated).
+    for (const d of this.book.diff(broker)) {
+      this.book.setPosition(d.contractId, d.brokerNetSize, d.brokerAvgPriceUnits);
+      changed.push(d.contractId);
     }
     return changed;
   }

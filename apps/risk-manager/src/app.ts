@@ -11,29 +11,29 @@
 // `risk.event` and a log line, its actions (cancel all, closeContract, sweep) run through REST.
 // A second, slower timer (RISK_RECONCILE_INTERVAL_MS) compares each book with the broker's open positions and
 // refreshes the balance: a hub event lost while the socket stays up is otherwise noticed only at a reconnect.
+// Its REST reads run outside the queue, so a fill never waits behind them (only a repair that events raced
+// reads again inside it).
 // A position in a contract outside CONTRACTS has no shared mark: this thread opens its own market-hub
 // connection (lazily, for exactly those contracts) and prices it from there; until it is priced (and while its
-// price is stale) the account is REDUCING, UNPRICED_POSITION (outside-prices.ts).
+// price is stale) the account is REDUCING, UNPRICED_POSITION (outside-feed.ts, outside-prices.ts).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { limitsFromConfig, RISK_MANAGER_RATE_LIMIT, type ServiceApp, type WorkerContext } from '@gateway/runtime';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { isSessionOpen, tradingDayOf } from '@gateway/session';
-import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits, priceToUnits } from '@gateway/shared-state';
+import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
 import {
   createLocalRateGate,
   GatewayRestClient,
-  MarketHubClient,
   UserHubClient,
   WORKING_ORDER_STATUSES,
-  type GatewayQuote,
-  type GatewayTrade,
   type GatewayUserAccount,
   type GatewayUserOrder,
   type GatewayUserTrade,
 } from '@gateway/topstepx';
-import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
+import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionDrift, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
+import { OutsideFeed } from './outside-feed';
 import { OutsidePrices } from './outside-prices';
 
 /** CME micro roots (10 micros count as 1 mini where the account type says so). */
@@ -44,14 +44,6 @@ const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'M
  * (the broker's REST answer can be ahead of its hub push) matches by then.
  */
 const DRIFT_RECHECK_MS = 1_000;
-
-/**
- * After a failed connect of the market hub (for contracts outside CONTRACTS), or a subscription the hub refused,
- * the next attempt waits this long (the evaluation timer would otherwise retry every RISK_EVAL_INTERVAL_MS);
- * failed connects double the wait up to OUTSIDE_FEED_MAX_RETRY_MS. A connected hub reconnects by itself.
- */
-const OUTSIDE_FEED_RETRY_MS = 1_000;
-const OUTSIDE_FEED_MAX_RETRY_MS = 30_000;
 
 /** The day as REST tells it, for one account (read first, applied in one step). */
 interface DayRows {
@@ -135,20 +127,17 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   let tickQueued = false;
   let stopped = false;
 
-  // ---- contracts outside CONTRACTS: the thread's own market-hub feed ----------------------------------------
-  // Opened on the first open position in a contract without a directory slot, subscribed (trades and quotes) for
-  // exactly the contracts some account holds, unsubscribed when none does; the connection stays open until stop.
-  // Prices are parsed to price units the way market-data parses them, and read by AccountRisk.markOf.
+  // ---- contracts outside CONTRACTS: the thread's own market-hub feed (outside-feed.ts) ---------------------------
+  // Opened on the first open position in a contract without a directory slot, subscribed for exactly the
+  // contracts some account holds; its prices are read by AccountRisk.markOf.
   const outside = new OutsidePrices({ staleAfterMs: cfg.staleAfterMs, now: Date.now, sessionOpen: () => isSessionOpen(clock.now()) });
-  /** Contracts the outside feed watches (subscribed, or recorded to be subscribed at connect). */
-  const watched = new Set<string>();
-  /** Contract → Date.now() before which a refused subscription is not tried again. */
-  const watchRetryAt = new Map<string, number>();
-  let market: MarketHubClient | undefined;
-  let marketStarting: Promise<void> | undefined;
-  let marketStarted = false;
-  let marketRetryAt = 0;
-  let marketRetryMs = OUTSIDE_FEED_RETRY_MS;
+  const outsideFeed = new OutsideFeed({
+    url: init.broker.marketHubUrl,
+    accessTokenFactory: () => rest.token ?? init.broker.token,
+    prices: outside,
+    logger,
+    rootOf: (id) => contracts.get(id)?.root,
+  });
   new Gauge({
     name: 'risk_unpriced_positions',
     help:
@@ -163,96 +152,12 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     },
   });
 
-  function marketHub(): MarketHubClient {
-    if (market === undefined) {
-      // staleAfterMs 0: no watchdog here, OutsidePrices judges each price's age itself (connected or not).
-      market = new MarketHubClient({ url: init.broker.marketHubUrl, accessTokenFactory: () => rest.token ?? init.broker.token, staleAfterMs: 0, logger });
-      market.onTrade((contractId: string, t: GatewayTrade) => {
-        let units: number;
-        try {
-          units = priceToUnits(t.price, 'price');
-        } catch {
-          return;
-        }
-        outside.trade(contractId, units, Date.parse(t.timestamp));
-      });
-      market.onQuote((contractId: string, q: Readonly<GatewayQuote>) => {
-        // The merged quote: a field the update left out keeps its last value.
-        let bid: number;
-        let ask: number;
-        try {
-          bid = q.bestBid === undefined ? 0 : priceToUnits(q.bestBid, 'bestBid');
-          ask = q.bestAsk === undefined ? 0 : priceToUnits(q.bestAsk, 'bestAsk');
-        } catch {
-          return;
-        }
-        outside.quote(contractId, bid, ask);
-      });
-      market.connection.on('reconnecting', () => logger.warn('market hub (contracts outside CONTRACTS) lost: their prices go stale after STALE_AFTER_MS'));
-      market.connection.on('reconnected', () => logger.info('market hub (contracts outside CONTRACTS) reconnected'));
-    }
-    return market;
-  }
-
-  /** Connects the market hub unless it is connected, connecting or waiting out a failed attempt. */
-  function startMarketHub(hub: MarketHubClient): void {
-    if (marketStarted || marketStarting !== undefined || stopped || Date.now() < marketRetryAt) return;
-    marketStarting = hub
-      .start()
-      .then(
-        () => {
-          marketStarted = true;
-          logger.info({ contracts: [...watched] }, 'market hub connected for contracts outside CONTRACTS');
-        },
-        (err: unknown) => {
-          marketRetryAt = Date.now() + marketRetryMs;
-          if (!stopped) logger.warn({ err, retryInMs: marketRetryMs }, 'market hub connect failed: positions outside CONTRACTS stay unpriced; retrying');
-          marketRetryMs = Math.min(2 * marketRetryMs, OUTSIDE_FEED_MAX_RETRY_MS);
-        },
-      )
-      .finally(() => {
-        marketStarting = undefined;
-      });
-  }
-
-  function watchOutside(contractId: string): void {
-    if (Date.now() < (watchRetryAt.get(contractId) ?? 0)) return;
-    watchRetryAt.delete(contractId);
-    watched.add(contractId);
-    outside.watch(contractId);
-    const hub = marketHub();
-    logger.info({ contractId, root: contracts.get(contractId)?.root }, 'pricing a position outside CONTRACTS from the market hub');
-    // Before the hub is connected the subscriptions are recorded and sent at connect.
-    Promise.all([hub.subscribeTrades(contractId), hub.subscribeQuotes(contractId)]).catch((err: unknown) => {
-      if (stopped || !watched.has(contractId)) return;
-      logger.warn({ err, contractId }, 'market hub refused the subscription: the position stays unpriced; retrying');
-      watched.delete(contractId);
-      outside.forget(contractId);
-      watchRetryAt.set(contractId, Date.now() + OUTSIDE_FEED_RETRY_MS);
-    });
-  }
-
-  function unwatchOutside(contractId: string): void {
-    watched.delete(contractId);
-    outside.forget(contractId);
-    logger.info({ contractId }, 'no account holds this contract outside CONTRACTS any more: market hub unsubscribed');
-    const hub = market;
-    if (hub === undefined) return;
-    Promise.all([hub.unsubscribeTrades(contractId), hub.unsubscribeQuotes(contractId)]).catch((err: unknown) => {
-      // Its events are ignored from now on anyway (OutsidePrices forgot the contract).
-      if (!stopped) logger.warn({ err, contractId }, 'market hub unsubscribe failed');
-    });
-  }
-
   /** Watches exactly the contracts outside the directory that some account holds open. */
   function syncOutsideFeeds(): void {
     if (stopped) return;
-    let held: Set<string> | undefined;
-    for (const ar of accounts.values()) for (const id of ar.outsideOpen) (held ??= new Set()).add(id);
-    for (const id of watched) if (held === undefined || !held.has(id)) unwatchOutside(id);
-    if (held === undefined) return;
-    for (const id of held) if (!watched.has(id)) watchOutside(id);
-    if (market !== undefined && watched.size > 0) startMarketHub(market);
+    const held = new Set<string>();
+    for (const ar of accounts.values()) for (const id of ar.outsideOpen) held.add(id);
+    outsideFeed.sync(held);
   }
 
   /** One log line per change of an account's unpriced positions. */
@@ -395,7 +300,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     if (ar.unpricedChanges.length > 0) reportUnpriced(ar);
     report(ar, ev.events);
     // Only when a contract outside the directory is (or was) involved: the usual path allocates nothing here.
-    if (ar.outsideOpen.size > 0 || watched.size > 0) syncOutsideFeeds();
+    if (ar.outsideOpen.size > 0 || outsideFeed.size > 0) syncOutsideFeeds();
     if (ev.actions.length > 0) void enforce(ar, ev.actions);
   }
 
@@ -531,11 +436,12 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   });
 
   // ---- periodic drift check ----------------------------------------------------------------------------------
-  // Each check is a queue job, so no event is applied between its comparison and its repair. Its REST reads
-  // run inside the job on purpose: every event applied before the job was sent before the reads, so what they
-  // return is never older than the state it replaces (a balance read outside the queue could overwrite a newer
-  // one from an account event). Events that arrive meanwhile wait behind the job: two REST round trips per
-  // account per interval. The 1 s pause before the re-check runs outside the queue: events go on meanwhile.
+  // The REST reads run outside the queue, so hub events (a fill that reaches a loss limit) are applied while a
+  // read is in flight; only the comparison and the repair are queue jobs. Before a read, a job notes the
+  // account's change count once the events received so far are applied (the read sees at least those). The
+  // comparison then leaves out what changed meanwhile, which the read may or may not have seen: a balance set
+  // by an account event is not replaced by the read's, and a size difference on a contract a fill moved is not
+  // taken as proof (it is re-checked 1 s later, as any difference). The 1 s pause runs outside the queue too.
   let reconcileTimer: NodeJS.Timeout | undefined;
   let wakeReconcile: (() => void) | undefined;
   /** Waits `ms`, or less when stop() wakes it. */
@@ -561,47 +467,87 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     }
   }
 
+  /** The account's change count once the events queued before this call are applied (a read starts after it). */
+  async function changesNow(ar: AccountRisk): Promise<number> {
+    let n = 0;
+    await enqueue('drift-check', () => {
+      n = ar.changes;
+    });
+    return n;
+  }
+
   /**
-   * The check: balance refreshed and published; returns whether any contract's size differs from the broker's
-   * (undefined when REST failed or nothing was read).
+   * The check: balance refreshed (unless an event set it during the read) and published; returns whether any
+   * contract's size differs from the broker's (undefined when REST failed or nothing was read).
    */
   async function checkDrift(ar: AccountRisk): Promise<boolean | undefined> {
+    if (stopped || !hubUp) return undefined;
+    const since = await changesNow(ar);
+    const rows = await driftRead(ar, 'Position/searchOpen + Account/search', () => Promise.all([rest.searchOpenPositions(ar.accountId), rest.searchAccounts(true)]));
+    if (rows === undefined) return undefined;
     let drifted: boolean | undefined;
-    await enqueue('drift-check', async () => {
+    await enqueue('drift-check', () => {
+      // A drop since: the reconcile that follows the reconnect rebuilds the day.
       if (stopped || !hubUp) return;
-      const rows = await driftRead(ar, 'Position/searchOpen + Account/search', () => Promise.all([rest.searchOpenPositions(ar.accountId), rest.searchAccounts(true)]));
-      if (rows === undefined) return;
       const [positions, accountRows] = rows;
       const row = (accountRows ?? []).find((x) => x.id === ar.accountId);
-      if (row !== undefined) ar.setBalance(row.balance);
+      if (row !== undefined && !ar.balanceChangedSince(since)) ar.setBalance(row.balance);
       evaluateAndPublish(ar);
       // A reply without a position list says nothing about the positions: not compared, not counted.
       if (positions === undefined) return;
-      drifted = ar.positionDrift(positions).length > 0;
+      drifted = ar.positionDrift(positions, since).length > 0;
       reconcileChecks.inc();
     });
     return drifted;
   }
 
-  /** The re-check: a drift still there is logged, counted, and repaired by a full rebuild of the day. */
+  /**
+   * The re-check: a difference on a contract that did not change during this read is a lost event: logged,
+   * counted, and repaired by a full rebuild of the day. One on a contract a fill moved meanwhile is left to the
+   * next interval.
+   */
   async function recheckDrift(ar: AccountRisk): Promise<void> {
+    if (stopped || !hubUp) return;
+    const since = await changesNow(ar);
+    const positions = await driftRead(ar, 'Position/searchOpen (re-check)', () => rest.searchOpenPositions(ar.accountId));
+    if (positions === undefined) return;
+    let lost: PositionDrift[] = [];
+    await enqueue('drift-check', () => {
+      if (stopped || !hubUp) return;
+      lost = ar.positionDrift(positions, since).filter((d) => !d.changedDuringRead);
+    });
+    if (lost.length === 0) return;
+    for (const d of lost) {
+      reconcileDrift.inc({ kind: 'position' });
+      logger.warn(
+        { accountId: ar.accountId, contractId: d.contractId, brokerSize: d.brokerNet, bookSize: d.bookNet },
+        'position drift from the broker (a user-hub event was lost): rebuilding the day from REST',
+      );
+    }
+    await repairDrift(ar);
+  }
+
+  /**
+   * The rebuild after a lost event (trades are idempotent by id: it adds the lost fills and forces sizes and
+   * working orders to the broker's). Read outside the queue and applied only if nothing at all changed on the
+   * account meanwhile, since forcing the read's sizes and orders would undo an event applied after the read.
+   * Otherwise it is read again inside the queue, as the reconnect's rebuild is: events then wait behind it, but
+   * this is rare, and a book known to be wrong is repaired at once rather than raced again.
+   */
+  async function repairDrift(ar: AccountRisk): Promise<void> {
+    if (stopped || !hubUp) return;
+    const since = await changesNow(ar);
+    const day = await driftRead(ar, 'rebuild', () => fetchDay(ar));
+    if (day === undefined) return;
     await enqueue('drift-check', async () => {
       if (stopped || !hubUp) return;
-      const positions = await driftRead(ar, 'Position/searchOpen (re-check)', () => rest.searchOpenPositions(ar.accountId));
-      if (positions === undefined) return;
-      const drift = ar.positionDrift(positions);
-      if (drift.length === 0) return;
-      for (const d of drift) {
-        reconcileDrift.inc({ kind: 'position' });
-        logger.warn(
-          { accountId: ar.accountId, contractId: d.contractId, brokerSize: d.brokerNet, bookSize: d.bookNet },
-          'position drift from the broker (a user-hub event was lost): rebuilding the day from REST',
-        );
+      let rows: DayRows | undefined = day;
+      if (ar.changes !== since) {
+        logger.info({ accountId: ar.accountId }, 'drift repair: events applied during the read; reading the day again inside the queue');
+        rows = await driftRead(ar, 'rebuild (in queue)', () => fetchDay(ar));
+        if (rows === undefined) return;
       }
-      // Trades are idempotent by id: the rebuild adds the lost fills and forces sizes to the broker's.
-      const day = await driftRead(ar, 'rebuild', () => fetchDay(ar));
-      if (day === undefined) return;
-      applyDay(ar, day);
+      applyDay(ar, rows);
       evaluateAndPublish(ar);
     });
   }
@@ -696,9 +642,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       wakeReconcile?.();
       for (const a of init.accounts) state.accounts.setReady(a.slot, false);
       await hub.stop().catch((err: unknown) => logger.warn({ err }, 'user hub stop failed'));
-      // A connect still in flight finishes first, so the socket it opens is closed here too.
-      await marketStarting;
-      await market?.stop().catch((err: unknown) => logger.warn({ err }, 'market hub stop failed'));
+      await outsideFeed.stop();
       await rest.close();
     },
     readyInfo: () => ({ accounts: accounts.size }),

@@ -1,7 +1,7 @@
 // Prices of the contracts outside the engine's CONTRACTS that an account holds (a position opened in the
 // TopstepX UI, a contract the trader did not configure): market-data writes shared-memory marks only for the
-// directory's contracts, so the risk-manager watches these on its own market-hub connection (app.ts) and keeps
-// the latest price here. No I/O: the app feeds it the hub's trades and quotes, parsed to price units.
+// directory's contracts, so the risk-manager watches these on its own market-hub connection (outside-feed.ts)
+// and keeps the latest price here. No I/O: the feed hands it the hub's trades and quotes, parsed to price units.
 // Thread: the risk-manager thread only.
 
 /** What AccountRisk reads for a contract without a directory slot. */

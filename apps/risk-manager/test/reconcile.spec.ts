@@ -30,7 +30,8 @@ describe('risk-manager: periodic drift check against the broker (simulator)', ()
   const brokerBalance = (): number => Math.round((h.sim.account(ACCOUNT_ID)!['balance'] as number) * 10_000);
 
   beforeAll(async () => {
-    h = await startHarness({ RISK_RECONCILE_INTERVAL_MS: '300' });
+    // Checks every 300 ms would spend the risk-manager's own rate share (30 / 61 s) within seconds.
+    h = await startHarness({ RISK_RECONCILE_INTERVAL_MS: '300', BROKER_RATE_LIMIT: 'false' });
     h.sim.on('request', ({ endpoint }) => requests.push(endpoint));
     await waitFor('ready', () => h.runtime.state.accounts.isReady(h.accountSlot), 60_000);
     h.move(20_000);
@@ -72,5 +73,67 @@ describe('risk-manager: periodic drift check against the broker (simulator)', ()
     expect(h.account().fees).toBe(feesBefore + 3 * 3_700);
     await waitFor('the broker balance published', () => h.account().balance === brokerBalance(), 30_000);
     expect(h.runtime.state.accounts.isReady(h.accountSlot)).toBe(true);
+  }, 60_000);
+
+  it('applies a fill while a check is reading the broker: the event does not wait for the slow REST read', async () => {
+    expect(h.position().netSize).toBe(1);
+    const done = (endpoint: string): number => requests.filter((e) => e === endpoint).length;
+    const rebuildsBefore = done('Trade/search');
+    const driftsBefore = await drifts();
+    h.sim.faults.set({ latencyByEndpoint: { 'Position/searchOpen': 6_000 } });
+    // A check reads both at once: its Account/search answers at once, its Position/searchOpen 6 s later.
+    const positionsDone = await new Promise<number>((resolve) => {
+      const onRequest = ({ endpoint }: { endpoint: string }): void => {
+        if (endpoint !== 'Account/search') return;
+        h.sim.off('request', onRequest);
+        resolve(done('Position/searchOpen'));
+      };
+      h.sim.on('request', onRequest);
+    });
+    await h.market(0, 1);
+    await waitFor('the fill published', () => h.position().netSize === 2, 30_000);
+    // Published while the check's read was still in flight.
+    expect(done('Position/searchOpen')).toBe(positionsDone);
+
+    h.sim.faults.set({ latencyByEndpoint: { 'Position/searchOpen': 0 } });
+    await eventually('the slow read answered', async () => done('Position/searchOpen') > positionsDone);
+    const from = await checks();
+    await eventually('two more completed checks', async () => (await checks()) >= from + 2);
+    // The fill is counted once (the read's answer included it): no drift, no rebuild.
+    expect(await drifts()).toBe(driftsBefore);
+    expect(done('Trade/search')).toBe(rebuildsBefore);
+    expect(h.position().netSize).toBe(2);
+    expect(h.brokerNet()).toBe(2);
+  }, 60_000);
+
+  it('repairs a lost fill while another fill lands during the rebuild\'s read: neither is lost or counted twice', async () => {
+    const done = (endpoint: string): number => requests.filter((e) => e === endpoint).length;
+    const driftsBefore = await drifts();
+    // The rebuild reads the day's trades slowly: the second fill lands while that read is in flight.
+    h.sim.faults.set({ latencyByEndpoint: { 'Trade/search': 2_000 } });
+    h.sim.faults.set({ userEventsDropped: 5 });
+    await h.market(0, 1);
+    expect([h.brokerNet(), h.position().netSize]).toEqual([3, 2]);
+    await eventually('the drift confirmed', async () => (await drifts()) > driftsBefore);
+    const rebuildsBefore = done('Trade/search');
+    await h.market(0, 1);
+    expect(h.brokerNet()).toBe(4);
+    // From here the published size only goes up to the broker's. A rebuild applied with the sizes read before
+    // the second fill would take that fill away again, and a further drift would be needed to repair it.
+    const seen: number[] = [];
+    await waitFor('the broker size published and both rebuild reads done', () => {
+      const n = h.position().netSize;
+      if (seen.at(-1) !== n) seen.push(n);
+      return n === 4 && done('Trade/search') >= rebuildsBefore + 2;
+    }, 30_000);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    h.sim.faults.set({ latencyByEndpoint: { 'Trade/search': 0 } });
+    const from = await checks();
+    await eventually('two more completed checks', async () => (await checks()) >= from + 2);
+    expect(await drifts()).toBe(driftsBefore + 1);
+    expect(h.position().netSize).toBe(4);
+    // Every fill's fees once.
+    const brokerFees = h.sim.trades(ACCOUNT_ID).reduce((n, t) => n + Math.round((t['fees'] as number) * 10_000), 0);
+    expect(h.account().fees).toBe(brokerFees);
   }, 60_000);
 });

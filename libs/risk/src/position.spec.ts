@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { pnlUnits } from './money';
 import { PositionBook, type Fill } from './position';
-import { ct, ES, MNQ, px, specOf, usd } from '../test/fixtures';
+import { ct, E6, ES, MNQ, NQ, px, specOf, usd } from '../test/fixtures';
 import { tradingDayOf } from '@gateway/session';
 
 const T0 = ct(2026, 1, 14, 9, 0);
@@ -122,6 +122,36 @@ describe('PositionBook', () => {
       { contractId: MNQ.contractId, netSize: 0, avgPriceUnits: 0, costUnits: 0n, dayRealizedGrossUnits: usd('60'), dayFeesUnits: usd('0.37') },
     ]);
     expect(() => book.setPosition(MNQ.contractId, 1, Number.NaN)).toThrow(/avgPriceUnits/);
+  });
+
+  it('diffs the book against the broker: size or average, broker contracts first, then the book\'s own open ones', () => {
+    const book = new PositionBook(1, specOf);
+    book.applyFill(fill({ side: 'SELL', size: 2, priceUnits: px('20000') }));
+    book.applyFill(fill({ contractId: ES.contractId, size: 1, priceUnits: px('6000') }));
+    book.applyFill(fill({ contractId: NQ.contractId, size: 1, priceUnits: px('21000') }));
+    book.applyFill(fill({ contractId: NQ.contractId, side: 'SELL', size: 1, priceUnits: px('21001') }));
+    const same = [
+      { contractId: MNQ.contractId, netSize: -2, avgPriceUnits: px('20000') },
+      { contractId: ES.contractId, netSize: 1, avgPriceUnits: px('6000') },
+    ];
+    // A flat contract the broker does not list is no difference.
+    expect(book.diff(same)).toEqual([]);
+    expect(book.diff([{ ...same[0]!, avgPriceUnits: px('20000.25') }, same[1]!])).toEqual([
+      { contractId: MNQ.contractId, bookNetSize: -2, brokerNetSize: -2, brokerAvgPriceUnits: px('20000.25'), sizeDiffers: false },
+    ]);
+    expect(book.diff([{ contractId: MNQ.contractId, netSize: -3, avgPriceUnits: px('20000') }])).toEqual([
+      { contractId: MNQ.contractId, bookNetSize: -2, brokerNetSize: -3, brokerAvgPriceUnits: px('20000'), sizeDiffers: true },
+      { contractId: ES.contractId, bookNetSize: 1, brokerNetSize: 0, brokerAvgPriceUnits: 0, sizeDiffers: true },
+    ]);
+    // Never seen by the book: differs even when the broker lists it flat (the reconcile records it).
+    expect(book.diff([...same, { contractId: E6.contractId, netSize: 0, avgPriceUnits: 0 }])).toEqual([
+      { contractId: E6.contractId, bookNetSize: 0, brokerNetSize: 0, brokerAvgPriceUnits: 0, sizeDiffers: false },
+    ]);
+    // Listed twice: the sizes add up, the last average counts.
+    expect(book.diff([same[0]!, { contractId: ES.contractId, netSize: 1, avgPriceUnits: px('5990') }, same[1]!])).toEqual([
+      { contractId: ES.contractId, bookNetSize: 1, brokerNetSize: 2, brokerAvgPriceUnits: px('6000'), sizeDiffers: true },
+    ]);
+    expect(() => book.diff([{ contractId: MNQ.contractId, netSize: 1.5, avgPriceUnits: 0 }])).toThrow(/netSize/);
   });
 
   it('rejects bad fills with a RangeError naming the field', () => {

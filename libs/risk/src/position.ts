@@ -90,6 +90,26 @@ export interface AccountPnl {
   missingMarks: number;
 }
 
+/** A broker's open position in one contract (Position/searchOpen), in book units. */
+export interface BrokerPosition {
+  contractId: string;
+  /** Signed net contracts: + long, − short. */
+  netSize: number;
+  avgPriceUnits: number;
+}
+
+/** A contract whose position in the book is not the broker's (PositionBook.diff). */
+export interface PositionDifference {
+  contractId: string;
+  bookNetSize: number;
+  /** 0 when the broker lists no position in the contract. */
+  brokerNetSize: number;
+  /** 0 when the broker lists no position in the contract. */
+  brokerAvgPriceUnits: number;
+  /** The net sizes differ (a fill one side has and the other not); false: only the average price does. */
+  sizeDiffers: boolean;
+}
+
 interface ContractState {
   spec: ContractSpec;
   netSize: number;
@@ -212,6 +232,37 @@ export class PositionBook {
     }
     c.costUnits = BigInt(avgPriceUnits) * BigInt(Math.abs(netSize));
     c.netSize = netSize;
+  }
+
+  /**
+   * The one comparison of the book with the broker's open positions, for the drift check (which looks at sizes
+   * only: a lost fill moves the size) and the reconcile (which takes the broker's size and average, the truth
+   * for open P&L too). Every contract whose net size or average price differs: the broker's contracts in their
+   * order, then the ones the book holds open and the broker does not list (broker size 0). A contract the book
+   * has no entry for differs in average even at size 0, so the reconcile records it. A contract listed twice
+   * (the Gateway lists one row per contract) counts once: sizes added, the last row's average.
+   */
+  diff(broker: readonly BrokerPosition[]): PositionDifference[] {
+    const theirs = new Map<string, { net: number; avg: number }>();
+    for (const p of broker) {
+      requireSafeInt(p.netSize, 'netSize');
+      requireSafeInt(p.avgPriceUnits, 'avgPriceUnits');
+      const prev = theirs.get(p.contractId);
+      theirs.set(p.contractId, { net: prev === undefined ? p.netSize : addSafe(prev.net, p.netSize, 'netSize'), avg: p.avgPriceUnits });
+    }
+    const out: PositionDifference[] = [];
+    for (const [contractId, b] of theirs) {
+      const c = this.contracts.get(contractId);
+      const bookNetSize = c?.netSize ?? 0;
+      const sizeDiffers = bookNetSize !== b.net;
+      if (sizeDiffers || c === undefined || view(contractId, c).avgPriceUnits !== b.avg) {
+        out.push({ contractId, bookNetSize, brokerNetSize: b.net, brokerAvgPriceUnits: b.avg, sizeDiffers });
+      }
+    }
+    for (const [contractId, c] of this.contracts) {
+      if (c.netSize !== 0 && !theirs.has(contractId)) out.push({ contractId, bookNetSize: c.netSize, brokerNetSize: 0, brokerAvgPriceUnits: 0, sizeDiffers: true });
+    }
+    return out;
   }
 
   netSize(contractId: string): number {
