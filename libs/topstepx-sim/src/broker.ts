@@ -2,7 +2,7 @@
 // price path. Everything runs on the simulator's event loop; callers are the REST handlers and the
 // market's per-trade hook. Prices are price units (1e-9), money is money units (1e-4 USD).
 import { OrderSide, OrderStatus, OrderType, PositionType } from '@gateway/topstepx';
-import { Decimal, moneyUnits, pnlUnits } from './fixed';
+import { Decimal, formatTimestamp, moneyUnits, pnlUnits } from './fixed';
 import type { ContractMarket } from './market';
 import type { AccountSpec, BracketMode, ContractRuntime } from './options';
 
@@ -164,7 +164,11 @@ export class Broker {
   place(r: PlaceRequest): Outcome {
     const account = this.accounts.get(r.accountId);
     if (!account) return fail(1, 'Account not found', null);
-    if (!/^CON\.[A-Z]\.[A-Z0-9]+\.[A-Z0-9]+\.[A-Z0-9]+$/i.test(r.contractId)) return fail(2, 'Invalid symbol', null);
+    if (!/^CON\.[A-Z]\.[A-Z0-9]+\.[A-Z0-9]+\.[A-Z0-9]+$/i.test(r.contractId)) {
+      // An OrderRejected like every validation failure, so its tag is spent too (no contract: no order to store).
+      if (r.customTag !== null) this.tags.get(account.id)!.add(r.customTag);
+      return fail(2, 'Invalid symbol', null);
+    }
     const m = this.markets.get(r.contractId);
     if (!m) return fail(8, 'Contract not found', null);
     if (!m.contract.active) return fail(9, 'Contract is not active', null);
@@ -454,12 +458,15 @@ export class Broker {
     }
     this.book(o, price, qty, now);
     this.events.order(o);
-    if (o.status === OrderStatus.Filled) {
-      if (o.children.length > 0) this.releaseChildren(o, m);
-      if (o.parentOrderId !== null && o.linkedOrderId !== null) {
-        const sibling = this.orders.get(o.linkedOrderId);
-        if (sibling && WORKING.has(sibling.status)) this.finish(sibling, OrderStatus.Cancelled);
-      }
+    if (o.status === OrderStatus.Filled) this.completed(o, m);
+  }
+
+  /** After an order became Filled (by its last fill or by a modify down to its fill volume): brackets and OCO. */
+  private completed(o: SimOrder, m: ContractMarket): void {
+    if (o.children.length > 0) this.releaseChildren(o, m);
+    if (o.parentOrderId !== null && o.linkedOrderId !== null) {
+      const sibling = this.orders.get(o.linkedOrderId);
+      if (sibling && WORKING.has(sibling.status)) this.finish(sibling, OrderStatus.Cancelled);
     }
   }
 
@@ -582,6 +589,7 @@ export class Broker {
         o.status = OrderStatus.Filled;
         this.unwork(o);
         this.events.order(o);
+        this.completed(o, m);
       } else {
         this.evaluate(o, m, null);
       }
@@ -644,7 +652,6 @@ export class Broker {
 type PriceOut = (units: number | null) => unknown;
 const decimalPrice: PriceOut = (u) => Decimal.price(u);
 const numberPrice: PriceOut = (u) => (u === null ? null : u / 1e9);
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export function orderView(o: SimOrder, numbers = false): Record<string, unknown> {
   const px = numbers ? numberPrice : decimalPrice;
@@ -654,8 +661,8 @@ export function orderView(o: SimOrder, numbers = false): Record<string, unknown>
     accountId: o.accountId,
     contractId: o.contract.id,
     symbolId: o.contract.symbolId,
-    creationTimestamp: iso(o.created),
-    updateTimestamp: iso(o.updated),
+    creationTimestamp: formatTimestamp(o.created),
+    updateTimestamp: formatTimestamp(o.updated),
     status: o.status,
     type: o.type,
     side: o.side,
@@ -680,8 +687,8 @@ export function userOrderView(o: SimOrder): Record<string, unknown> {
     accountId: o.accountId,
     contractId: o.contract.id,
     symbolId: o.contract.symbolId,
-    creationTimestamp: iso(o.created),
-    updateTimestamp: iso(o.updated),
+    creationTimestamp: formatTimestamp(o.created),
+    updateTimestamp: formatTimestamp(o.updated),
     status: o.status,
     type: o.type,
     side: o.side,
@@ -700,7 +707,7 @@ export function positionView(p: SimPosition): Record<string, unknown> {
     accountId: p.accountId,
     contractId: p.contract.id,
     contractDisplayName: p.contract.spec.name,
-    creationTimestamp: iso(p.created),
+    creationTimestamp: formatTimestamp(p.created),
     type: p.size > 0 ? PositionType.Long : p.size < 0 ? PositionType.Short : PositionType.Undefined,
     size: Math.abs(p.size),
     averagePrice: Decimal.price(p.avg),
@@ -712,7 +719,7 @@ export function tradeView(t: SimTrade): Record<string, unknown> {
     id: t.id,
     accountId: t.accountId,
     contractId: t.contractId,
-    creationTimestamp: iso(t.created),
+    creationTimestamp: formatTimestamp(t.created),
     price: Decimal.price(t.price),
     profitAndLoss: Decimal.money(t.pnl),
     fees: Decimal.money(t.fees),

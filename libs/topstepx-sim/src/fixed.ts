@@ -44,6 +44,17 @@ export function formatMoney(units: number): string {
   return (neg ? '-' : '') + int + '.' + String(frac).padStart(4, '0');
 }
 
+/**
+ * Epoch ms as the Gateway's REST and user-hub payloads write a timestamp: a .NET DateTimeOffset in UTC, so the
+ * offset is `+00:00` and the fraction loses its trailing zeros (none on a whole second):
+ * `2025-07-18T21:00:01.268+00:00`, `2025-07-18T21:00:01+00:00` (topstepx-api.md §4).
+ */
+export function formatTimestamp(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  const fraction = iso.slice(20, 23).replace(/0+$/, '');
+  return iso.slice(0, 19) + (fraction === '' ? '' : '.' + fraction) + '+00:00';
+}
+
 const MARK = '\u0001';
 const MARKED = /"\\u0001(-?\d+\.\d+)"/g;
 

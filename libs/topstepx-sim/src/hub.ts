@@ -89,6 +89,8 @@ export interface HubConfig {
   clientTimeoutMs: number;
   wrapUserEvents: boolean;
   tradeBatching: 'array' | 'single';
+  /** Put a null entry first in every array payload (GatewayTrade batches, GatewayDepth). */
+  nullEntries: boolean;
 }
 
 export type UserTarget = 'GatewayUserAccount' | 'GatewayUserOrder' | 'GatewayUserPosition' | 'GatewayUserTrade';
@@ -180,11 +182,15 @@ export class Hubs {
     }
     switch (msg['type']) {
       case 1:
-        this.invoke(c, msg);
-        return;
       case 4: {
-        const id = msg['invocationId'];
-        if (typeof id === 'string') c.send(JSON.stringify({ type: 3, invocationId: id, error: 'Method does not exist' }) + RS);
+        const malformed = invocationShapeError(msg);
+        if (malformed !== null) {
+          this.closeWith(c, `Connection closed with an error. InvalidDataException: ${malformed}`);
+          return;
+        }
+        // No hub method here streams, so a stream invocation never finds its method.
+        if (msg['type'] === 1) this.invoke(c, msg);
+        else if (typeof msg['invocationId'] === 'string') c.send(JSON.stringify({ type: 3, invocationId: msg['invocationId'], error: methodMissing(msg['target'] as string) }) + RS);
         return;
       }
       case 6:
@@ -204,39 +210,42 @@ export class Hubs {
   }
 
   private invoke(c: HubConnection, msg: Record<string, unknown>): void {
-    const id = typeof msg['invocationId'] === 'string' ? (msg['invocationId'] as string) : null;
-    const target = typeof msg['target'] === 'string' ? (msg['target'] as string) : '';
-    const args = Array.isArray(msg['arguments']) ? (msg['arguments'] as unknown[]) : [];
-    const error = c.kind === 'user' ? this.invokeUser(c, target.toLowerCase(), args) : this.invokeMarket(c, target.toLowerCase(), args);
-    if (error !== 'unknown') this.hooks.onInvocation(c.kind, target, args);
+    const id = typeof msg['invocationId'] === 'string' ? msg['invocationId'] : null;
+    const target = msg['target'] as string;
+    const args = msg['arguments'] as unknown[];
+    const key = target.toLowerCase();
+    const userMethod = c.kind === 'user' ? USER_METHODS[key] : undefined;
+    const marketMethod = c.kind === 'market' ? MARKET_METHODS[key] : undefined;
+    const method = userMethod ?? marketMethod;
+    let error: string | null = null;
+    if (!method) error = methodMissing(target);
+    else {
+      // The server binds the JSON arguments to the method's parameters before calling it: a wrong count or
+      // type fails the invocation with ASP.NET Core's generic message and the method never runs.
+      if (!binds(method.params, args)) error = `Failed to invoke '${target}' due to an error on the server.`;
+      else if (userMethod) this.invokeUser(c, userMethod, args);
+      else if (marketMethod) this.invokeMarket(c, marketMethod, args[0] as string);
+      this.hooks.onInvocation(c.kind, target, args);
+    }
     if (id !== null) {
       const completion: Record<string, unknown> = { type: 3, invocationId: id };
-      if (error === 'unknown') completion['error'] = 'Method does not exist';
-      else if (error !== null) completion['error'] = error;
+      if (error !== null) completion['error'] = error;
       c.send(JSON.stringify(completion) + RS);
     }
-    if (error === null && c.kind === 'market') this.afterMarketSubscribe(c, target.toLowerCase(), args);
+    if (error === null && c.kind === 'market') this.afterMarketSubscribe(c, key, args);
   }
 
-  private invokeUser(c: HubConnection, target: string, args: unknown[]): string | null {
-    if (target === 'subscribeaccounts') {
-      c.accounts = true;
-      this.accountSubs.add(c);
-      return null;
+  private invokeUser(c: HubConnection, method: UserMethod, args: unknown[]): void {
+    if (method.stream === 'accounts') {
+      c.accounts = method.subscribe;
+      if (method.subscribe) this.accountSubs.add(c);
+      else this.accountSubs.delete(c);
+      return;
     }
-    if (target === 'unsubscribeaccounts') {
-      c.accounts = false;
-      this.accountSubs.delete(c);
-      return null;
-    }
-    const m = /^(subscribe|unsubscribe)(orders|positions|trades)$/.exec(target);
-    if (!m) return 'unknown';
-    const accountId = typeof args[0] === 'number' ? args[0] : typeof args[0] === 'string' ? Number(args[0]) : Number.NaN;
-    if (!Number.isSafeInteger(accountId)) return `Failed to invoke '${target}': accountId must be an integer.`;
-    const kind = m[2] as 'orders' | 'positions' | 'trades';
-    const own = c[kind];
-    const index = this.userSubs[kind];
-    if (m[1] === 'subscribe') {
+    const accountId = args[0] as number;
+    const own = c[method.stream];
+    const index = this.userSubs[method.stream];
+    if (method.subscribe) {
       own.add(accountId);
       let set = index.get(accountId);
       if (!set) index.set(accountId, (set = new Set()));
@@ -245,17 +254,12 @@ export class Hubs {
       own.delete(accountId);
       index.get(accountId)?.delete(c);
     }
-    return null;
   }
 
-  private invokeMarket(c: HubConnection, target: string, args: unknown[]): string | null {
-    const m = /^(subscribe|unsubscribe)contract(quotes|trades|marketdepth)$/.exec(target);
-    if (!m) return 'unknown';
-    const contractId = args[0];
-    if (typeof contractId !== 'string' || contractId === '') return `Failed to invoke '${target}': contractId must be a string.`;
+  private invokeMarket(c: HubConnection, method: MarketMethod, contractId: string): void {
     const [own, index] =
-      m[2] === 'quotes' ? [c.quoteContracts, this.quoteSubs] : m[2] === 'trades' ? [c.tradeContracts, this.tradeSubs] : [c.depthContracts, this.depthSubs];
-    if (m[1] === 'subscribe') {
+      method.stream === 'quotes' ? [c.quoteContracts, this.quoteSubs] : method.stream === 'trades' ? [c.tradeContracts, this.tradeSubs] : [c.depthContracts, this.depthSubs];
+    if (method.subscribe) {
       own.add(contractId);
       let set = index.get(contractId);
       if (!set) index.set(contractId, (set = new Set()));
@@ -264,7 +268,6 @@ export class Hubs {
       own.delete(contractId);
       index.get(contractId)?.delete(c);
     }
-    return null;
   }
 
   private afterMarketSubscribe(c: HubConnection, target: string, args: unknown[]): void {
@@ -274,7 +277,7 @@ export class Hubs {
       if (q && !this.hooks.marketFrozen()) c.send(`{"type":1,"target":"GatewayQuote","arguments":["${contractId}",${q}]}${RS}`);
     } else if (target === 'subscribecontractmarketdepth') {
       const d = this.hooks.depthSnapshot(contractId);
-      if (d && !this.hooks.marketFrozen()) c.send(`{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${d}]}${RS}`);
+      if (d && !this.hooks.marketFrozen()) c.send(`{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${this.array(d)}]}${RS}`);
     }
   }
 
@@ -291,13 +294,13 @@ export class Hubs {
     let tradeRec = '';
     if (hasTrades) {
       if (this.cfg.tradeBatching === 'array') {
-        tradeRec = `{"type":1,"target":"GatewayTrade","arguments":["${contractId}",[${trades.join(',')}]]}${RS}`;
+        tradeRec = `{"type":1,"target":"GatewayTrade","arguments":["${contractId}",${this.array(`[${trades.join(',')}]`)}]}${RS}`;
       } else {
         for (const t of trades) tradeRec += `{"type":1,"target":"GatewayTrade","arguments":["${contractId}",${t}]}${RS}`;
       }
     }
     const quoteRec = hasQuote ? `{"type":1,"target":"GatewayQuote","arguments":["${contractId}",${quote}]}${RS}` : '';
-    const depthRec = hasDepth ? `{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${depth}]}${RS}` : '';
+    const depthRec = hasDepth ? `{"type":1,"target":"GatewayDepth","arguments":["${contractId}",${this.array(depth!)}]}${RS}` : '';
     const done = new Set<HubConnection>();
     for (const set of [tradeSet, quoteSet, depthSet]) {
       if (!set) continue;
@@ -308,6 +311,11 @@ export class Hubs {
         if (frame) c.send(frame);
       }
     }
+  }
+
+  /** A JSON array payload as sent: with the configured leading null entry. */
+  private array(json: string): string {
+    return this.cfg.nullEntries ? `[null,${json.slice(1)}` : json;
   }
 
   /** true when someone listens, so callers can skip building the payload. */
@@ -370,6 +378,56 @@ export class Hubs {
     }
     this.wss.close();
   }
+}
+
+type Param = 'int' | 'string';
+
+interface HubMethod<S extends string> {
+  subscribe: boolean;
+  stream: S;
+  params: Param[];
+}
+type UserMethod = HubMethod<'accounts' | 'orders' | 'positions' | 'trades'>;
+type MarketMethod = HubMethod<'quotes' | 'trades' | 'marketdepth'>;
+
+/** The hub methods by lower-cased name (SignalR matches method names case-insensitively), with their parameter types. */
+const USER_METHODS: Record<string, UserMethod> = {};
+const MARKET_METHODS: Record<string, MarketMethod> = {};
+for (const subscribe of [true, false]) {
+  const verb = subscribe ? 'subscribe' : 'unsubscribe';
+  USER_METHODS[`${verb}accounts`] = { subscribe, stream: 'accounts', params: [] };
+  for (const stream of ['orders', 'positions', 'trades'] as const) USER_METHODS[verb + stream] = { subscribe, stream, params: ['int'] };
+  for (const stream of ['quotes', 'trades', 'marketdepth'] as const) MARKET_METHODS[`${verb}contract${stream}`] = { subscribe, stream, params: ['string'] };
+}
+
+const INT32_MIN = -2_147_483_648;
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * Whether the JSON arguments bind to the parameters as the SignalR JSON protocol binds them: the exact count,
+ * an int only from a JSON integer in range (its serializer options do not read numbers from strings), a string
+ * only from a JSON string.
+ */
+function binds(params: Param[], args: unknown[]): boolean {
+  if (args.length !== params.length) return false;
+  return params.every((p, i) => {
+    const a = args[i];
+    // An empty contractId is refused as well: nothing could ever be published to it.
+    return p === 'int' ? typeof a === 'number' && Number.isInteger(a) && a >= INT32_MIN && a <= INT32_MAX : typeof a === 'string' && a !== '';
+  });
+}
+
+/** ASP.NET Core's completion error for an unknown method (its HubException text is passed to the client). */
+function methodMissing(target: string): string {
+  return `Failed to invoke '${target}' due to an error on the server. HubException: Method does not exist.`;
+}
+
+/** The JSON hub protocol's parse error for an invocation record it cannot read (the connection is closed), or null. */
+function invocationShapeError(msg: Record<string, unknown>): string | null {
+  if (msg['invocationId'] !== undefined && typeof msg['invocationId'] !== 'string') return "Expected 'invocationId' to be of type String.";
+  if (typeof msg['target'] !== 'string') return "Missing required property 'target'.";
+  if (!Array.isArray(msg['arguments'])) return "Missing required property 'arguments'.";
+  return null;
 }
 
 function reject(socket: Duplex, status: number, text: string): void {

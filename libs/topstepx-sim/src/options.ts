@@ -76,6 +76,11 @@ export interface MarketOptions {
   moveProbability?: number;
   /** 'array': one GatewayTrade invocation carries an array of trades per contract and timer tick; 'single': one per trade. Default 'array'. */
   tradeBatching?: 'array' | 'single';
+  /**
+   * Put a `null` entry first in every GatewayTrade / GatewayDepth array, as the Gateway may (topstepx-api.md
+   * §9.4: clients skip null entries). Default false.
+   */
+  nullEntries?: boolean;
   /** CSV text of trades `timestamp,contractId,price,volume,side` replayed instead of the random walk. */
   replayCsv?: string;
   /** Replay speed multiplier against the CSV timestamps (0 = as fast as the timer allows). Default 1. */

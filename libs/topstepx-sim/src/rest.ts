@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { OrderStatus } from '@gateway/topstepx';
 import type { Broker, BracketSpec, Outcome } from './broker';
 import { accountView, orderView, positionView, tradeView } from './broker';
-import { Decimal, parsePrice, stringify } from './fixed';
+import { Decimal, formatTimestamp, parsePrice, stringify } from './fixed';
 import type { Bar, Market } from './market';
 import type { ContractRuntime } from './options';
 
@@ -173,7 +173,7 @@ function retrieveBars(ctx: RestContext, body: Body): Reply {
   const kept = out.filter((b) => b.t >= from && b.t < to && (includePartial || b.t !== partial));
   const recent = kept.slice(Math.max(0, kept.length - limit)).reverse();
   const bars = recent.map((b) => ({
-    t: new Date(b.t).toISOString(),
+    t: formatTimestamp(b.t),
     o: Decimal.price(b.o),
     h: Decimal.price(b.h),
     l: Decimal.price(b.l),

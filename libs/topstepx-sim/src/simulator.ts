@@ -162,6 +162,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         clientTimeoutMs: ho.clientTimeoutMs ?? 30_000,
         wrapUserEvents: ho.wrapUserEvents ?? false,
         tradeBatching: mo.tradeBatching ?? 'array',
+        nullEntries: mo.nullEntries ?? false,
       },
       {
         authenticate: (token) => this.ctx.tokens.valid(token),

@@ -29,13 +29,47 @@ describe('SignalR JSON protocol', () => {
     expect(done).toEqual({ type: 3, invocationId: '1' });
   });
 
-  it('answers an unknown hub method with a completion error "Method does not exist"', async () => {
+  it('answers an unknown hub method with ASP.NET Core\'s completion error "… HubException: Method does not exist."', async () => {
     sim = await quietSim();
     const h = await connect(sim, 'market', await login(sim));
     const done = await h.invoke('SubscribeContractDepth', MNQ);
-    expect(done).toMatchObject({ type: 3, error: 'Method does not exist' });
+    expect(done).toEqual({ type: 3, invocationId: '1', error: "Failed to invoke 'SubscribeContractDepth' due to an error on the server. HubException: Method does not exist." });
     // The connection keeps working.
     expect(await h.invoke('SubscribeContractTrades', MNQ)).toEqual({ type: 3, invocationId: '2' });
+  });
+
+  it('binds arguments like SignalR: a string accountId, a missing or extra argument fail the invocation and subscribe nothing', async () => {
+    sim = await quietSim();
+    sim.setPrice(MNQ, 21000);
+    const c = await client(sim);
+    const user = await connect(sim, 'user', c.token);
+    const failed = (target: string) => ({ type: 3, error: `Failed to invoke '${target}' due to an error on the server.` });
+    // accountId is an int on the hub method: a numeric string does not bind (no string-to-number reading).
+    expect(await user.invoke('SubscribeOrders', '1001')).toMatchObject(failed('SubscribeOrders'));
+    expect(await user.invoke('SubscribePositions')).toMatchObject(failed('SubscribePositions'));
+    expect(await user.invoke('SubscribePositions', 1001, 5)).toMatchObject(failed('SubscribePositions'));
+    expect(await user.invoke('SubscribeOrders', 1001.5)).toMatchObject(failed('SubscribeOrders'));
+    expect(await user.invoke('SubscribeAccounts', 1001)).toMatchObject(failed('SubscribeAccounts'));
+    expect(await user.invoke('SubscribeTrades', 1001)).toEqual({ type: 3, invocationId: '6' });
+    await c.place({ type: 2, side: 0 });
+    // Order, position and account events of this fill leave in the same message as its trade.
+    await user.waitFor((r) => r.target === 'GatewayUserTrade');
+    expect(user.records.filter((r) => r.type === 1).map((r) => r.target)).toEqual(['GatewayUserTrade']);
+
+    const market = await connect(sim, 'market', c.token);
+    expect(await market.invoke('SubscribeContractQuotes', 42)).toMatchObject(failed('SubscribeContractQuotes'));
+    expect(await market.invoke('SubscribeContractTrades')).toMatchObject(failed('SubscribeContractTrades'));
+    expect(await market.invoke('SubscribeContractTrades', MNQ, MNQ)).toMatchObject(failed('SubscribeContractTrades'));
+    expect(market.events('GatewayQuote')).toHaveLength(0);
+  });
+
+  it('closes the connection with an error on an invocation whose invocationId is not a string', async () => {
+    sim = await quietSim();
+    const h = await connect(sim, 'user', await login(sim));
+    h.send({ type: 1, invocationId: 7, target: 'SubscribeAccounts', arguments: [] });
+    expect(await h.waitFor((r) => r.type === 7)).toMatchObject({ type: 7, error: expect.stringContaining("'invocationId'") });
+    await h.waitClosed();
+    expect(h.records.some((r) => r.type === 3)).toBe(false);
   });
 
   it('refuses the upgrade with 401 without a valid access_token', async () => {
@@ -99,6 +133,22 @@ describe('SignalR JSON protocol', () => {
     const trade = await h.waitFor((r) => r.target === 'GatewayTrade');
     expect(Array.isArray(trade.arguments[1])).toBe(false);
     expect(trade.arguments[1].price).toBe(21003);
+  });
+
+  it('puts a null entry first in every GatewayTrade and GatewayDepth array when market.nullEntries is on', async () => {
+    sim = await quietSim({ market: { nullEntries: true } });
+    const h = await connect(sim, 'market', await login(sim));
+    await h.invoke('SubscribeContractTrades', MNQ);
+    await h.invoke('SubscribeContractMarketDepth', MNQ);
+    const snapshot = await h.waitFor((r) => r.target === 'GatewayDepth');
+    expect(snapshot.arguments[1].map((d: { type: number } | null) => d?.type ?? null)).toEqual([null, 4, 3]);
+    sim.setPrice(MNQ, 21002);
+    const trade = await h.waitFor((r) => r.target === 'GatewayTrade');
+    expect(trade.arguments[1]).toHaveLength(2);
+    expect(trade.arguments[1][0]).toBeNull();
+    expect(trade.arguments[1][1]).toMatchObject({ price: 21002 });
+    const moved = await h.waitFor((r) => r.target === 'GatewayDepth' && r !== snapshot);
+    expect(moved.arguments[1][0]).toBeNull();
   });
 
   it('drives a seeded random walk on the tick grid to subscribers', async () => {

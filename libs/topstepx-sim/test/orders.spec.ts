@@ -33,6 +33,12 @@ describe('Order/place validation', () => {
     expect(s.orders(1001).filter((o) => o['customTag'] === 'sig-2')).toHaveLength(1);
   });
 
+  it('consumes the customTag of an order rejected for an invalid symbol too (code 2 like every validation failure)', async () => {
+    const { c } = await start();
+    expect((await c.place({ contractId: 'garbage', type: 2, side: 0, customTag: 'sig-9' })).json).toMatchObject({ errorCode: 2, errorMessage: 'Invalid symbol' });
+    expect((await c.place({ type: 2, side: 0, customTag: 'sig-9' })).json).toMatchObject({ success: false, errorCode: 2, errorMessage: 'custom tag already in use' });
+  });
+
   it('validates trailing stops: tick alignment, distance, the 1000-tick maximum', async () => {
     const { c } = await start();
     expect((await c.place({ type: 5, side: 1 })).json['errorMessage']).toBe('Trail Distance not set.');
@@ -97,6 +103,33 @@ describe('brackets', () => {
     expect(await c.positions()).toEqual([]);
     const trades = await c.trades();
     expect(trades.map((t) => t.profitAndLoss)).toEqual([null, 20]); // 40 ticks × $0.50
+  });
+
+  it('an order completed by modifying its size down to its fill volume works its brackets like a fill does', async () => {
+    const { s, c } = await start({ partialFillChunks: 2 });
+    const r = await c.place({ type: 2, side: 0, size: 2, stopLossBracket: { ticks: -20, type: 4 }, takeProfitBracket: { ticks: 40, type: 1 } });
+    const parentId = r.json['orderId'] as number;
+    expect(await c.order(parentId)).toMatchObject({ status: 1, fillVolume: 1, filledPrice: 21000.25 });
+    // The rest is not wanted: the parent is complete, so its children go live for the filled size.
+    expect((await c.call('Order/modify', { accountId: 1001, orderId: parentId, size: 1 })).json['success']).toBe(true);
+    expect((await c.order(parentId)).status).toBe(OrderStatus.Filled);
+    const kids = s.orders(1001).filter((o) => o['parentOrderId'] === parentId);
+    const [sl, tp] = [kids.find((o) => o['type'] === 4)!, kids.find((o) => o['type'] === 1)!];
+    expect(await c.order(sl['id'] as number)).toMatchObject({ status: 1, size: 1, stopPrice: 20995.25 });
+    expect(await c.order(tp['id'] as number)).toMatchObject({ status: 1, size: 1, limitPrice: 21010.25 });
+
+    // A child completed the same way cancels its OCO sibling.
+    const r2 = await c.place({ type: 1, side: 1, size: 1, limitPrice: 21100, stopLossBracket: { ticks: 20, type: 4 }, takeProfitBracket: { ticks: -40, type: 1 } });
+    s.setPrice(MNQ, 21100);
+    const kids2 = s.orders(1001).filter((o) => o['parentOrderId'] === r2.json['orderId']);
+    const [sl2, tp2] = [kids2.find((o) => o['type'] === 4)!, kids2.find((o) => o['type'] === 1)!];
+    expect(await c.order(sl2['id'] as number)).toMatchObject({ status: 1, stopPrice: 21105 });
+    expect((await c.call('Order/modify', { accountId: 1001, orderId: tp2['id'], size: 2 })).json['success']).toBe(true);
+    s.setPrice(MNQ, 21090);
+    expect(await c.order(tp2['id'] as number)).toMatchObject({ status: 1, size: 2, fillVolume: 1 });
+    expect((await c.call('Order/modify', { accountId: 1001, orderId: tp2['id'], size: 1 })).json['success']).toBe(true);
+    expect((await c.order(tp2['id'] as number)).status).toBe(OrderStatus.Filled);
+    expect((await c.order(sl2['id'] as number)).status).toBe(OrderStatus.Cancelled);
   });
 
   it('cancelling the parent cancels its suspended children', async () => {

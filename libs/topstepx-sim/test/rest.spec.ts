@@ -2,7 +2,7 @@ import { ERROR_CODES, errorCodeName } from '@gateway/topstepx';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Simulator } from '../src/index';
-import { ES, MNQ, T0, client, login, post, quietSim } from './helpers';
+import { ES, MNQ, RawHub, T0, client, login, post, quietSim } from './helpers';
 
 let sim: (Simulator & { clock: { now: number } }) | null = null;
 afterEach(async () => {
@@ -157,6 +157,29 @@ describe('envelopes and per-endpoint codes', () => {
     const o = await c.call('Order/searchById', { accountId: 1001, orderId: placed.json['orderId'] });
     expect(o.text).toContain('"limitPrice":20000.500000000');
     expect(o.json['order']['limitPrice']).toBe(20000.5);
+  });
+
+  it('writes REST and user-hub timestamps as .NET DateTimeOffset does: +00:00 offset, fraction trimmed', async () => {
+    sim = await quietSim();
+    const c = await client(sim);
+    const h = await RawHub.connect(sim.userHubUrl, c.token);
+    try {
+      await h.invoke('SubscribeOrders', 1001);
+      sim.setPrice(MNQ, 21000); // a whole second: no fraction at all
+      await c.place({ type: 2, side: 0 });
+      sim.clock.now = T0 + 120;
+      const later = await c.place({ type: 1, side: 0, limitPrice: 20000 });
+      const order = await c.order(later.json['orderId']);
+      expect(order['creationTimestamp']).toBe('2026-11-25T15:00:00.12+00:00');
+      expect((await c.trades())[0]!['creationTimestamp']).toBe('2026-11-25T15:00:00+00:00');
+      expect((await c.positions())[0]!['creationTimestamp']).toBe('2026-11-25T15:00:00+00:00');
+      const bars = (await c.call('History/retrieveBars', { contractId: MNQ, live: false, startTime: '2026-11-25T14:00:00Z', endTime: '2026-11-25T16:00:00Z', unit: 2, unitNumber: 1, limit: 1, includePartialBar: true })).json['bars'];
+      expect(bars[0].t).toBe('2026-11-25T15:00:00+00:00');
+      const event = await h.waitFor((r) => r.target === 'GatewayUserOrder' && r.arguments[0].id === later.json['orderId']);
+      expect(event.arguments[0]).toMatchObject({ creationTimestamp: '2026-11-25T15:00:00.12+00:00', updateTimestamp: '2026-11-25T15:00:00.12+00:00' });
+    } finally {
+      h.close();
+    }
   });
 
   it('keeps serving after bad input (bad JSON, wrong types, unknown paths)', async () => {

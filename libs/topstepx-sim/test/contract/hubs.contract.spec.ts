@@ -90,6 +90,25 @@ describe('contract: hub clients × simulator hubs', () => {
     expect(trades.every((t) => t.symbolId === 'F.US.MNQ' && typeof t.price === 'number' && t.volume >= 1)).toBe(true);
   });
 
+  it('Payloads may hold null entries (market.nullEntries): the client skips them in trade and depth arrays', async () => {
+    const sim = await fx.sim({ market: { nullEntries: true } });
+    const rest = await fx.rest(sim);
+    const market = await fx.market(sim, rest);
+    const frames: unknown[][] = [];
+    market.connection.on('GatewayTrade', (_cid, data) => frames.push(data as unknown[]));
+    const trades: GatewayTrade[] = [];
+    market.onTrade((_cid, t) => trades.push(t));
+    const depth: unknown[] = [];
+    market.onDepth((_cid, d) => depth.push(d));
+    await market.subscribeDepth(MNQ);
+    await market.subscribeTrades(MNQ);
+    sim.step(MNQ, 3);
+    await waitFor(() => trades.length >= 3 && depth.length >= 2, 'three trades and the depth snapshot');
+    expect(frames[0]![0]).toBeNull();
+    expect(trades).toEqual(frames[0]!.slice(1));
+    expect([...trades, ...depth].every((e) => e !== null && typeof e === 'object')).toBe(true);
+  });
+
   it('User events wrapped as {action, data} (hub.wrapUserEvents) are unwrapped: handlers get the entity and the action', async () => {
     const sim = await fx.sim({ hub: { wrapUserEvents: true } });
     const rest = await fx.rest(sim);
