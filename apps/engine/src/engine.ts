@@ -9,8 +9,6 @@ import {
   createOrdersModule,
   createRiskModule,
   startGrpcFrontDoor,
-  sendError,
-  FrontDoorError,
   type FrontDoorDeps,
   type FrontDoorModule,
   type GrpcFrontDoor,
@@ -96,19 +94,9 @@ export async function startEngine(
   let http: Server | undefined;
   let grpc: GrpcFrontDoor | undefined;
   const modules = frontDoorModules({ config, runtime, supervisor, executor, logger, registry });
-  // Once stopping, a request on a kept-alive connection is refused (nothing sent) and its connection
-  // closed, as gRPC refuses new calls; requests already in progress get the HTTP grace to be answered.
+  // Set when the drain starts: /healthz answers 503 and a new request on a kept-alive connection is refused
+  // (nothing done), while requests already in progress get the HTTP grace to be answered.
   let stopping = false;
-  const stoppingGate: FrontDoorModule = {
-    routes: [
-      async (_req, res) => {
-        if (!stopping) return false;
-        res.shouldKeepAlive = false;
-        sendError(res, new FrontDoorError('UNAVAILABLE', 'the engine is stopping: nothing was done, retry on its successor'));
-        return true;
-      },
-    ],
-  };
   try {
     await Promise.all([supervisor.start(), executor.start()]);
     const health = (): Record<string, boolean> => ({
@@ -125,8 +113,9 @@ export async function startEngine(
       health,
       mainRegistry: registry,
       collectThreadMetrics: async () => [...(await supervisor.collectMetrics()), ...(await executor.collectMetrics())],
-      modules: [stoppingGate, ...modules],
+      modules,
       openapi: buildOpenApi(modules, '0.1.0'),
+      stopping: () => stopping,
     });
     const httpPort = await listen(http, config.httpPort, config.httpHost);
 
@@ -166,9 +155,14 @@ export async function startEngine(
       stop() {
         stopped ??= (async () => {
           const budget = config.shutdownTimeoutMs;
+          // Both health surfaces report the drain at once (before the doors close): /healthz through `stopping`,
+          // the gRPC health service NOT_SERVING for every service; a worker that turns ready meanwhile changes neither.
           stopping = true;
           clearInterval(healthTimer);
-          grpcDoor.setServing('', false);
+          supervisor.off('ready', publishHealth);
+          supervisor.off('not-ready', publishHealth);
+          supervisor.off('exit', publishHealth);
+          grpcDoor.drain();
           // New calls stop first, calls in progress are answered within half the budget (either door);
           // in-flight orders drain in the pool; then the workers stop.
           await Promise.all([grpcDoor.close(budget / 2), closeServer(httpServer, budget / 2)]);

@@ -3,13 +3,15 @@
 // (the second refuses to start, so a client_order_id is never placed twice).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_TAG_PREFIX } from '@gateway/orders';
-import { orders } from '@gateway/proto';
+import { credentials } from '@grpc/grpc-js';
+import { health, orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
 import { spawnEngineChild, tradingHoursEnv, waitFor, type EngineChild } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
@@ -111,6 +113,55 @@ describe('SIGTERM with an order at the broker', () => {
     const res = await answer;
     expect(res).toMatchObject({ status: 200, body: { success: true, clientOrderId: 'sigterm-rest' } });
     expect(await code).toBe(0);
+  }, 180_000);
+
+  it('reports NOT_SERVING and /healthz 503 from the start of the drain, while the order in flight is still answered', async () => {
+    const dir = join(dataDir, 'health');
+    const engine = await startMain(dir, {
+      SHUTDOWN_TIMEOUT_MS: '20000',
+      SIM_FAULTS: JSON.stringify({ latencyByEndpoint: { 'Order/place': 1500 } }),
+    });
+    await healthy(engine.httpPort);
+    const SERVING = health.HealthCheckResponse_ServingStatus.SERVING;
+    const NOT_SERVING = health.HealthCheckResponse_ServingStatus.NOT_SERVING;
+    const healthClient = new health.HealthClient(`127.0.0.1:${engine.grpcPort}`, credentials.createInsecure());
+    const watched: Record<string, number[]> = { '': [], 'orders.OrderService': [] };
+    for (const service of Object.keys(watched)) {
+      const watch = healthClient.watch({ service });
+      watch.on('data', (m: health.HealthCheckResponse) => watched[service]!.push(m.status));
+      watch.on('error', () => undefined);
+    }
+    try {
+      await waitFor(() => Object.values(watched).every((seen) => seen[seen.length - 1] === SERVING), 30_000, 'both health watches SERVING');
+      // A probe on a connection the drain cannot close as idle: its request has begun, its headers are not complete.
+      const probe = connect(engine.httpPort, '127.0.0.1');
+      let text = '';
+      probe.on('data', (b: Buffer) => (text += b.toString('utf8')));
+      const probeClosed = new Promise<void>((resolve) => probe.on('close', () => resolve()));
+      probe.write('GET /healthz HTTP/1.1\r\nHost: engine\r\n');
+      const answer = request(`http://127.0.0.1:${engine.httpPort}/api/go/orders/place`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ symbol: 'MNQ', side: 'BUY', quantity: 1, strategyName: 'lifecycle', clientOrderId: 'sigterm-health' }),
+      }).then(
+        async (res) => ({ status: res.statusCode, body: (await res.body.json()) as { success?: boolean } }),
+        (err: Error) => ({ status: 0, body: { error: err.message } }),
+      );
+      await waitFor(() => intentWritten(dir), 30_000, 'the order intent on disk');
+      const code = exited(engine.child);
+      engine.child.kill('SIGTERM');
+      await waitFor(() => Object.values(watched).every((seen) => seen.includes(NOT_SERVING)), 30_000, 'both health watches NOT_SERVING');
+      expect(watched['orders.OrderService']!.slice(-1)).toEqual([NOT_SERVING]);
+      // The drain has begun: the probe's request completes now.
+      probe.write('\r\n');
+      await probeClosed;
+      expect([...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]))).toEqual([503]);
+      expect(text).toContain('"status":"stopping"');
+      expect(await answer).toMatchObject({ status: 200, body: { success: true } });
+      expect(await code).toBe(0);
+    } finally {
+      healthClient.close();
+    }
   }, 180_000);
 
   it('drains for SHUTDOWN_TIMEOUT_MS, not a fixed 5 s: a gRPC order 6.5 s at the broker is answered and the exit is 0', async () => {

@@ -269,7 +269,7 @@ describe('orders front door', () => {
     let closed: orders.ClosePositionResponse | undefined;
     await waitFor(
       async () => {
-        const r = await call<orders.ClosePositionRequest, orders.ClosePositionResponse>(client, 'closePosition', { symbol: 'MNQ', accountId: 0, quantity: 0, strategyName: 'overnight_range' });
+        const r = await call<orders.ClosePositionRequest, orders.ClosePositionResponse>(client, 'closePosition', { symbol: 'MNQ', accountId: 0, quantity: 0, strategyName: 'overnight_range', clientRequestId: '' });
         if (r.ok) closed = r.value;
         return closed !== undefined;
       },
@@ -281,12 +281,12 @@ describe('orders front door', () => {
     expect(closed!.cancelledOrders).toBeGreaterThanOrEqual(1);
     await waitFor(async () => (await status(resting.value.orderId)) === 'CANCELLED', 30_000, 'swept order CANCELLED');
 
-    const flat = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(client, 'flattenAll', { accountId: 0, halt: false });
+    const flat = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(client, 'flattenAll', { accountId: 0, halt: false, clientRequestId: '' });
     expect(flat.ok && flat.value.success).toBe(true);
     expect(flat.ok && flat.value.failedContracts).toEqual([]);
     await waitFor(
       async () => {
-        const r = await call<orders.ClosePositionRequest, orders.ClosePositionResponse>(client, 'closePosition', { symbol: 'ES', accountId: 0, quantity: 0, strategyName: '' });
+        const r = await call<orders.ClosePositionRequest, orders.ClosePositionResponse>(client, 'closePosition', { symbol: 'ES', accountId: 0, quantity: 0, strategyName: '', clientRequestId: '' });
         return !r.ok && r.error.code === 5;
       },
       30_000,

@@ -1,7 +1,9 @@
 // The order-executor service inside one pool thread: risk gate (shared memory, atomic reservation) →
 // a token from the shared rate budget → the intent journalled and fsync'd → Order/place on this
 // thread's keep-alive undici pool. One task per order; many tasks run at once on the thread's event
-// loop. The front door has validated the order and assigned its id and custom tag.
+// loop. The front door has validated the order and assigned its id and custom tag. The gate records its
+// claims in the task's entry of the pool's reservation ledger (ledgerHold), so that the main thread can take
+// them over if this thread dies before the answer carrying the reservation reaches it (ADR 0003 "Releasing").
 import { threadId } from 'node:worker_threads';
 import {
   JournalWriter,
@@ -16,8 +18,8 @@ import {
   type ReservationRecord,
 } from '@gateway/order-journal';
 import { RiskGate } from '@gateway/risk-gate';
-import type { SharedState } from '@gateway/shared-state';
-import { riskGateOptions, type Logger, type WorkerInit } from '@gateway/runtime';
+import type { ReservationLedger, SharedState } from '@gateway/shared-state';
+import { riskGateOptions, type ExecutorFault, type LedgerTask, type Logger, type WorkerInit } from '@gateway/runtime';
 import {
   AuthError,
   GatewayError,
@@ -40,6 +42,19 @@ export interface ExecutorDeps {
   registry: Registry;
   /** Epoch ms; default Date.now. */
   clock?: () => number;
+  /** This thread's view of the pool's reservation ledger; required for tasks that carry a ledgerHold. */
+  ledger?: ReservationLedger;
+  /** Tests only (ExecutorPoolOptions.faults): faults this thread acts out on cue. */
+  faults?: readonly ExecutorFault[];
+}
+
+/** A test fault acted out (ExecutorPoolOptions.faults): never raised unless a test asked for it. */
+export class ExecutorFaultError extends Error {
+  readonly code = 'TEST_FAULT';
+  constructor(fault: ExecutorFault) {
+    super(`test fault: executor thread dies ${fault.when} (${fault.how})`);
+    this.name = 'ExecutorFaultError';
+  }
 }
 
 export interface Executor {
@@ -82,7 +97,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   const cfg = init.config;
   // The gate judges trading hours and micro weighting by the same RISK_* settings and risk clock as the
   // risk-manager; an injected clock (tests) replaces the risk clock.
-  const gate = new RiskGate(state, { ...riskGateOptions(cfg.risk), ...(deps.clock ? { clock: deps.clock } : {}) });
+  const gate = new RiskGate(state, { ...riskGateOptions(cfg.risk), ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}) });
+  const faults = deps.faults ?? [];
   const rateGate = new PrepaidRateGate(cfg.broker.rateLimit ? state.rate : undefined);
   const rest = new GatewayRestClient({
     baseUrl: init.broker.apiUrl,
@@ -107,6 +123,22 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [registry],
   });
+
+  /** The fault cued for this point of this task's strategy, if a test set one. */
+  function cued(when: ExecutorFault['when'], task: PlaceTask): ExecutorFault | undefined {
+    return faults.length === 0 ? undefined : faults.find((f) => f.when === when && f.strategy === task.strategyName);
+  }
+
+  /** Ends this thread as the fault says: process.exit, or an exception nothing catches (on the next turn). */
+  function die(fault: ExecutorFault): void {
+    logger.warn({ fault }, 'test fault: executor thread dies');
+    if (fault.how === 'exit') process.exit(70);
+    else {
+      setImmediate(() => {
+        throw new ExecutorFaultError(fault);
+      });
+    }
+  }
 
   function done(out: PlaceOutcome, startedMs: number): PlaceOutcome {
     outcomes.inc({ outcome: out.outcome });
@@ -143,19 +175,28 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
   }
 
-  async function place(task: PlaceTask): Promise<PlaceOutcome> {
+  async function place(task: PlaceTask & LedgerTask): Promise<PlaceOutcome> {
     const started = clock();
     let reservation: ReservationRecord | undefined = task.reservation;
     if (reservation === undefined) {
-      const d = gate.check({
-        accountSlot: task.accountSlot,
-        contractSlot: task.contractSlot,
-        side: task.side === 'BUY' ? 0 : 1,
-        size: task.quantity,
-        reduceOnly: task.reduceOnly,
-      });
+      const d = gate.check(
+        {
+          accountSlot: task.accountSlot,
+          contractSlot: task.contractSlot,
+          side: task.side === 'BUY' ? 0 : 1,
+          size: task.quantity,
+          reduceOnly: task.reduceOnly,
+        },
+        task.ledgerHold,
+      );
       if (!d.allowed) return notSent(task, { outcome: 'denied', reasonCode: d.reason, message: d.detail }, started);
       reservation = d.reservation;
+    }
+    const fault = cued('after-claim', task);
+    if (fault) {
+      die(fault);
+      // The thread ends before this settles: the order is neither journalled nor sent.
+      return new Promise<never>(() => undefined);
     }
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
       return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
@@ -228,8 +269,13 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     },
     async handle(task) {
       switch (task.kind) {
-        case 'place':
-          return place(task);
+        case 'place': {
+          const out = await place(task);
+          const fault = cued('after-answer', task);
+          // After the answer has been posted to the main thread (piscina posts it on this turn).
+          if (fault) setImmediate(() => die(fault));
+          return out;
+        }
         case 'rest':
           return restCall(task);
         case 'journal':

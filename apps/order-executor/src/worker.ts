@@ -2,22 +2,29 @@
 // its executor once (shared memory views, keep-alive broker pool) and keeps it for its whole life.
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { workerData } from 'piscina';
-import {
-  attachSharedState,
-} from '@gateway/shared-state';
+import { attachLedger, attachSharedState } from '@gateway/shared-state';
 import {
   createLogger,
   createMetricsRegistry,
   EXECUTOR_METRICS_CHANNEL,
   type ExecutorControlTask,
+  type ExecutorThreadData,
   type WorkerInit,
 } from '@gateway/runtime';
 import { createExecutor, type ExecutorTask } from './app';
 
-const init = workerData as WorkerInit;
+const data = workerData as ExecutorThreadData<WorkerInit>;
+const init = data.init;
 const logger = createLogger({ app: 'order-executor', thread: `worker-${threadId}`, level: init.config.logLevel });
 const registry = createMetricsRegistry('order-executor');
-const executor = createExecutor({ init, state: attachSharedState(init.shared), logger, registry });
+const executor = createExecutor({
+  init,
+  state: attachSharedState(init.shared),
+  logger,
+  registry,
+  ledger: attachLedger(data.ledger),
+  ...(data.faults.length > 0 ? { faults: data.faults } : {}),
+});
 const ready = executor.start();
 
 // Metrics requests arrive on a broadcast channel: piscina threads have no message port of ours.

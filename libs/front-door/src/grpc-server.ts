@@ -11,6 +11,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { health } from '@gateway/proto';
+import { withCheckedRequests } from './grpc-requests';
 
 const { HealthService, HealthCheckResponse_ServingStatus: ServingStatus } = health;
 type ServingStatus = health.HealthCheckResponse_ServingStatus;
@@ -25,9 +26,17 @@ export interface GrpcServiceBinding {
 export interface GrpcFrontDoor {
   readonly port: number;
   readonly server: Server;
-  /** Set a service's health ("" = the whole engine); Watch streams see a change, nothing when unchanged. */
+  /**
+   * Set a service's health ("" = the whole engine); Watch streams see a change, nothing when unchanged. Ignored
+   * once draining: a draining engine never reports SERVING again.
+   */
   setServing(service: string, serving: boolean): void;
-  /** Stop taking calls, let in-flight calls finish for graceMs, then cancel what is left. */
+  /**
+   * The drain starts (SIGTERM): every service, "" included, reports NOT_SERVING from now on, so that load balancers
+   * and strategies move away before the port closes. Calls are still taken and answered until close.
+   */
+  drain(): void;
+  /** Drain, stop taking calls, let in-flight calls finish for graceMs, then cancel what is left. */
   close(graceMs: number): Promise<void>;
 }
 
@@ -48,8 +57,20 @@ export async function startGrpcFrontDoor(options: {
   const watchers = new Map<string, Set<ServerWritableStream<health.HealthCheckRequest, health.HealthCheckResponse>>>();
   for (const s of options.services) {
     statuses.set(s.name, ServingStatus.NOT_SERVING);
-    server.addService(s.definition, s.implementation);
+    const checked = withCheckedRequests(s.definition, s.implementation);
+    server.addService(checked.definition, checked.implementation);
   }
+  let draining = false;
+  const publish = (service: string, status: ServingStatus): void => {
+    // Watch streams hear changes only (the health protocol), though the engine republishes every second.
+    if (statuses.get(service) === status) return;
+    statuses.set(service, status);
+    for (const call of watchers.get(service) ?? []) call.write({ status });
+  };
+  const drain = (): void => {
+    draining = true;
+    for (const service of statuses.keys()) publish(service, ServingStatus.NOT_SERVING);
+  };
   const healthImpl: health.HealthServer = {
     check(call: ServerUnaryCall<health.HealthCheckRequest, health.HealthCheckResponse>, callback: sendUnaryData<health.HealthCheckResponse>) {
       const status = statuses.get(call.request.service);
@@ -77,13 +98,12 @@ export async function startGrpcFrontDoor(options: {
     port,
     server,
     setServing(service, serving) {
-      const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-      // Watch streams hear changes only (the health protocol), though the engine republishes every second.
-      if (statuses.get(service) === status) return;
-      statuses.set(service, status);
-      for (const call of watchers.get(service) ?? []) call.write({ status });
+      if (draining) return;
+      publish(service, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
     },
+    drain,
     close(graceMs) {
+      drain();
       for (const set of watchers.values()) for (const call of set) call.end();
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -1,5 +1,5 @@
-// JSON over HTTP for the REST twins: bounded body reads, errors that name the problem, and one place
-// that writes responses. Main thread.
+// JSON over HTTP for the REST twins: bounded body reads, errors that name the problem, one place that
+// writes responses, and the proto3 JSON mapping of numbers (64-bit integers as strings). Main thread.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FrontDoorError } from './errors';
 
@@ -45,4 +45,104 @@ export function sendError(res: ServerResponse, err: unknown): void {
       ...(e.metadata ?? {}),
     },
   });
+}
+
+/** Numeric scalar types of the proto3 JSON mapping that the request messages use. */
+export type ProtoJsonNumberType = 'int32' | 'uint32' | 'int64' | 'uint64' | 'double';
+
+/**
+ * The numeric fields (proto names) of every message an rpc takes, and of the messages those hold: the REST twin of a
+ * call passes its body through withProtoJsonNumbers with its message's entry. Written by hand; http-json.spec.ts
+ * reads proto/*.proto and fails when this table and the contracts differ.
+ */
+export const PROTO_JSON_NUMBERS: Readonly<Record<string, Readonly<Record<string, ProtoJsonNumberType>>>> = {
+  'market_data.GetBarsRequest': { limit: 'int32' },
+  'orders.OrderRequest': {
+    quantity: 'int32',
+    price: 'double',
+    stop_loss: 'double',
+    take_profit: 'double',
+    account_id: 'int64',
+    stop_price: 'double',
+    trail_price: 'double',
+  },
+  'orders.BatchOrderRequest': { max_concurrency: 'int32' },
+  'orders.ModifyOrderRequest': { quantity: 'int32', price: 'double', stop_price: 'double', trail_price: 'double' },
+  'orders.StreamOrderUpdatesRequest': { account_id: 'int64' },
+  'orders.ClosePositionRequest': { account_id: 'int64', quantity: 'int32' },
+  'orders.FlattenAllRequest': { account_id: 'int64' },
+  'risk.GetRiskStateRequest': { account_id: 'int64' },
+  'risk.StreamRiskEventsRequest': { account_id: 'int64' },
+  'risk.HaltRequest': { account_id: 'int64' },
+  'risk.ResumeRequest': { account_id: 'int64' },
+};
+
+/**
+ * 64-bit integers are JS numbers in the engine (ts-proto forceLong=number): exact only up to 2^53 − 1, so a larger
+ * one is refused as out of range rather than silently rounded to another account or order id.
+ */
+const INTEGER_RANGES: Readonly<Record<Exclude<ProtoJsonNumberType, 'double'>, readonly [bigint, bigint]>> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  uint32: [0n, 2n ** 32n - 1n],
+  int64: [-BigInt(Number.MAX_SAFE_INTEGER), BigInt(Number.MAX_SAFE_INTEGER)],
+  uint64: [0n, BigInt(Number.MAX_SAFE_INTEGER)],
+};
+/** A JSON number, as the proto3 JSON mapping allows it inside a string (no blanks, no hex, no leading '+'). */
+const NUMERIC_TEXT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+const INTEGER_TEXT = /^-?\d+$/;
+
+/** Quoted when short; a long string is described by its length so an error message stays small. */
+function shown(text: string): string {
+  return text.length > 24 ? `a ${text.length}-character string` : JSON.stringify(text);
+}
+
+/**
+ * A number of the proto3 JSON mapping given as a string: decimal (exponent allowed), and for doubles also "NaN",
+ * "Infinity", "-Infinity". Integers must be integral and inside their type's range. Throws INVALID_ARGUMENT naming
+ * `field` otherwise.
+ */
+export function protoJsonNumber(text: string, type: ProtoJsonNumberType, field: string): number {
+  if (type === 'double') {
+    if (text === 'NaN') return Number.NaN;
+    if (text === 'Infinity') return Number.POSITIVE_INFINITY;
+    if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
+  }
+  if (!NUMERIC_TEXT.test(text)) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: must be a number or a numeric string, got ${shown(text)}`, field);
+  const value = Number(text);
+  if (type === 'double') {
+    if (!Number.isFinite(value)) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: out of range for a double, got ${shown(text)}`, field);
+    return value;
+  }
+  const [min, max] = INTEGER_RANGES[type];
+  const range = (): FrontDoorError =>
+    new FrontDoorError('INVALID_ARGUMENT', `${field}: out of range for ${type} (${min} to ${max}${type.endsWith('64') ? ', 2^53 − 1 in this engine' : ''}), got ${shown(text)}`, field);
+  if (INTEGER_TEXT.test(text)) {
+    // Exact: a Number of a long digit string is already rounded.
+    const exact = BigInt(text);
+    if (exact < min || exact > max) throw range();
+    return Number(exact);
+  }
+  if (!Number.isFinite(value)) throw range();
+  if (!Number.isInteger(value)) throw new FrontDoorError('INVALID_ARGUMENT', `${field}: must be an integer, got ${shown(text)}`, field);
+  if (value < Number(min) || value > Number(max)) throw range();
+  return value;
+}
+
+const lowerCamel = (protoName: string): string => protoName.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * A copy of a JSON body with the strings of its numeric fields (by proto name or lowerCamelCase name) read as
+ * numbers, as the proto3 JSON mapping allows. Values of other types are left as sent for the validators, which
+ * name the field with the domain rule (quantity 1 to max, a known account); an unreadable string is refused here,
+ * naming the key as the client sent it under `prefix` (`orders[2].`).
+ */
+export function withProtoJsonNumbers(body: Readonly<Record<string, unknown>>, fields: Readonly<Record<string, ProtoJsonNumberType>>, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body };
+  for (const [name, type] of Object.entries(fields)) {
+    for (const key of new Set([name, lowerCamel(name)])) {
+      const v = out[key];
+      if (typeof v === 'string') out[key] = protoJsonNumber(v, type, prefix + key);
+    }
+  }
+  return out;
 }

@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mergeMetrics, type MetricsJson } from '@gateway/runtime';
 import type { Registry } from 'prom-client';
-import { sendError } from './http-json';
+import { FrontDoorError } from './errors';
+import { sendError, sendJson } from './http-json';
 import type { FrontDoorModule } from './module';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
@@ -18,6 +19,12 @@ export interface HttpFrontDoorDeps {
   modules?: FrontDoorModule[];
   /** The OpenAPI document served at /openapi.json. */
   openapi?: unknown;
+  /**
+   * True once the engine drains (SIGTERM). From then on /healthz answers 503 `stopping` and a new request to a
+   * module route is refused UNAVAILABLE (nothing done); both close their connection. Requests already past this
+   * point (an order at the broker) are answered. /metrics and /openapi.json keep answering.
+   */
+  stopping?: () => boolean;
 }
 
 export function createHttpFrontDoor(deps: HttpFrontDoorDeps): Server {
@@ -31,8 +38,15 @@ export function createHttpFrontDoor(deps: HttpFrontDoorDeps): Server {
 
 async function handle(deps: HttpFrontDoorDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  const stopping = deps.stopping?.() ?? false;
   if (req.method === 'GET' && url.pathname === '/healthz') {
     const components = deps.health();
+    if (stopping) {
+      // A load balancer's kept-alive probe lands here during the drain: not ready, and no reason to stay connected.
+      res.shouldKeepAlive = false;
+      sendJson(res, 503, { status: 'stopping', components });
+      return;
+    }
     const ready = Object.values(components).every(Boolean);
     res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ status: ready ? 'ready' : 'not-ready', components }));
@@ -49,6 +63,12 @@ async function handle(deps: HttpFrontDoorDeps, req: IncomingMessage, res: Server
     const text = JSON.stringify(deps.openapi);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(text);
+    return;
+  }
+  if (stopping) {
+    // A request on a kept-alive connection while the listener is closed: refused as gRPC refuses new calls.
+    res.shouldKeepAlive = false;
+    sendError(res, new FrontDoorError('UNAVAILABLE', 'the engine is stopping: nothing was done, retry on its successor'));
     return;
   }
   for (const module of deps.modules ?? []) {

@@ -2,6 +2,7 @@ export * from './errors';
 export * from './http-json';
 export * from './http-server';
 export * from './grpc-server';
+export * from './server-stream';
 export * from './module';
 export * from './deps';
 export * from './orders';

@@ -24,7 +24,10 @@ export function buildOpenApi(modules: FrontDoorModule[], version: string): unkno
     '/healthz': {
       get: {
         summary: 'Readiness of every component',
-        responses: { '200': { description: 'every component ready' }, '503': { description: 'some component not ready' } },
+        responses: {
+          '200': { description: 'every component ready' },
+          '503': { description: 'some component not ready (status not-ready), or the engine is draining after SIGTERM (status stopping)' },
+        },
       },
     },
     '/metrics': { get: { summary: 'Prometheus metrics of every thread, labelled by app', responses: { '200': { description: 'text exposition' } } } },

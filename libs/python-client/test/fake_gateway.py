@@ -89,7 +89,27 @@ class Orders(orders_pb2_grpc.OrderServiceServicer):
         return orders_pb2.CancelOrderResponse(success=True, order_id=request.order_id, order_status=orders_pb2.ORDER_STATUS_CANCELLED)
 
     def FlattenAll(self, request: Any, context: Any) -> Any:
-        return orders_pb2.FlattenAllResponse(success=not request.halt, cancelled_orders=2, closed_positions=1, failed_contracts=["CON.F.US.ES.Z26"])
+        self.requests.append(request)
+        return orders_pb2.FlattenAllResponse(
+            success=not request.halt,
+            cancelled_orders=2,
+            closed_positions=1,
+            failed_contracts=["CON.F.US.ES.Z26"],
+            duplicate=request.client_request_id == "seen",
+        )
+
+    def ClosePosition(self, request: Any, context: Any) -> Any:
+        self.requests.append(request)
+        if request.symbol == "SLOW":
+            deadline = time.monotonic() + 5
+            while context.is_active() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return orders_pb2.ClosePositionResponse(
+            success=True,
+            contract_id="CON.F.US.MNQ.Z26",
+            closed_quantity=request.quantity,
+            duplicate=request.client_request_id == "seen",
+        )
 
     def StreamOrderUpdates(self, request: Any, context: Any) -> Iterator[Any]:
         for seq in range(1, 4):

@@ -59,6 +59,26 @@ def sim_faults(patch: dict[str, Any]) -> None:
         res.read()
 
 
+def sim_position(account_id: int, root: str) -> int:
+    """The simulator's own signed position (long > 0) of one contract root (GET /admin/accounts)."""
+    with urllib.request.urlopen(f"{engine.sim_url}/admin/accounts", timeout=10) as res:
+        accounts = json.loads(res.read())["accounts"]
+    account = next(a for a in accounts if a["id"] == account_id)
+    total = 0
+    for p in account["positions"]:
+        if f".{root}." in p["contractId"]:
+            total += -p["size"] if p["type"] == 2 else p["size"]
+    return total
+
+
+def wait_for(cond: Any, what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
 class OrdersE2E(unittest.TestCase):
     def setUp(self) -> None:
         self.gw = client()
@@ -168,6 +188,32 @@ class OrdersE2E(unittest.TestCase):
         self.assertEqual(working.status, "WORKING", "the order the call timed out on did reach the broker")
         self.assertEqual(caught.exception.code, grpc.StatusCode.UNKNOWN, str(caught.exception))
         self.assertIn("outcome unknown", str(caught.exception))
+
+    def test_partial_close_retried_with_the_same_request_id_closes_once(self) -> None:
+        # The broker takes 3 s to answer Position/partialCloseContract while the call's deadline is 1 s: the close
+        # goes through after the client gave up. The retry with the same client_request_id must not close again.
+        self.assertIsNotNone(engine.sim_url, engine.log_tail())
+        account = self.gw.risk_state().account_id
+        opened = place_when_risk_ready(self.gw, "MNQ", "BUY", 3, strategy_name="py_e2e_close")
+        self.assertTrue(opened.success)
+        start = sim_position(account, "MNQ")
+        self.assertGreaterEqual(start, 3)
+        sim_faults({"latencyByEndpoint": {"Position/partialCloseContract": 3000}})
+        try:
+            with self.assertRaises(GatewayError) as caught:
+                with support.server_side(self, "OrderService.ClosePosition"):
+                    self.gw.close_position("MNQ", quantity=1, client_request_id="py-close-1", timeout=1.0)
+            # Still in flight at the broker: the retry waits for it and returns its answer.
+            retry = self.gw.close_position("MNQ", quantity=1, client_request_id="py-close-1", timeout=10.0)
+        finally:
+            sim_faults({"latencyByEndpoint": {"Position/partialCloseContract": 0}})
+        self.assertEqual(caught.exception.code, grpc.StatusCode.UNKNOWN, str(caught.exception))
+        self.assertTrue(retry.success, retry.message)
+        self.assertTrue(retry.duplicate)
+        self.assertEqual(retry.closed_quantity, 1)
+        wait_for(lambda: sim_position(account, "MNQ") == start - 1, "the position reduced by one contract")
+        self.assertEqual(self.gw.close_position("MNQ", quantity=1, client_request_id="py-close-1").duplicate, True)
+        self.assertEqual(sim_position(account, "MNQ"), start - 1)
 
     def test_zz_flatten_all(self) -> None:
         place_when_risk_ready(self.gw, "MNQ", "BUY", 1, price=FAR_BID, order_type="LIMIT")

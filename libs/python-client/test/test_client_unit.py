@@ -130,6 +130,23 @@ class OrdersTest(unittest.TestCase):
         f = self.gw.flatten_all()
         self.assertEqual((f.success, f.cancelled_orders, f.closed_positions, f.failed_contracts), (True, 2, 1, ["CON.F.US.ES.Z26"]))
 
+    def test_close_and_flatten_carry_the_client_request_id(self) -> None:
+        c = self.gw.close_position("MNQ", quantity=1, client_request_id="close-7")
+        self.assertEqual(fake.orders.requests[-1].client_request_id, "close-7")
+        self.assertEqual((c.success, c.closed_quantity, c.duplicate), (True, 1, False))
+        self.assertTrue(self.gw.close_position("MNQ", quantity=1, client_request_id="seen").duplicate)
+        f = self.gw.flatten_all(client_request_id="seen")
+        self.assertEqual(fake.orders.requests[-1].client_request_id, "seen")
+        self.assertTrue(f.duplicate)
+
+    def test_close_whose_deadline_fires_is_an_unknown_outcome(self) -> None:
+        # The close may have been sent after this side gave up: UNKNOWN ("nothing was sent" is DEADLINE_EXCEEDED),
+        # and the message says how to retry safely.
+        with self.assertRaises(GatewayError) as caught:
+            self.gw.close_position("SLOW", quantity=1, client_request_id="close-slow", timeout=0.3)
+        self.assertEqual((caught.exception.code, caught.exception.method), (grpc.StatusCode.UNKNOWN, "ClosePosition"))
+        self.assertIn("same client_request_id", str(caught.exception))
+
     def test_unimplemented_rpc_is_a_gateway_error(self) -> None:
         with self.assertRaises(GatewayError) as caught:
             self.gw.modify_order("ord-1", quantity=2)

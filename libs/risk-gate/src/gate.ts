@@ -4,8 +4,10 @@
 //
 // API (every thread builds its own instance; an instance is single-threaded, the memory it reads is shared):
 //   new RiskGate(state: SharedState, options?: RiskGateOptions)
-//   gate.check(order: GateOrder): GateResult
+//   gate.check(order: GateOrder, hold?: LedgerHold): GateResult
 //       GateResult = { allowed: true; reservation: Reservation } | { allowed: false; reason: ReasonCode; detail: string }
+//       hold: the task's entry in the reservation ledger (executor threads; options.ledger), where each claim is
+//       recorded as it is made, so the main thread can take it over if the thread dies before handing it over.
 //   gate.release(reservation: Reservation): void      — exactly once per allowed order (ADR 0003 "Releasing")
 //   gate.denialCount(reason: ReasonCode): number       — denials of this instance, for risk_denials_total{reason}
 //
@@ -22,8 +24,21 @@
 // and an open-order slot, with unbounded limits: the side claim makes the reducing test race-free
 // (claim, then re-check with every concurrent claim visible; see checkReducing), and the open-order
 // count keeps entries honest. They take no order-rate grant.
+// With a hold, every size / open-order claim is moved into the ledger entry by the next statement (nothing that can
+// throw or allocate in between) and moved out before it is given back: the ledger never shows more than is held.
 import { DENIALS, REASON_CODES, decide, orderReducesPosition, COMBINE_50K, TradingHours, STATE_REASONS, TRADING_STATES, type GateInput, type ReasonCode, type RiskLimits } from '@gateway/risk';
-import { newAccountRecord, newPositionRecord, AccountState, Side, type SharedState, type SideCode } from '@gateway/shared-state';
+import {
+  newAccountRecord,
+  newPositionRecord,
+  AccountState,
+  Held,
+  Side,
+  type HeldBits,
+  type LedgerHold,
+  type ReservationLedger,
+  type SharedState,
+  type SideCode,
+} from '@gateway/shared-state';
 
 /** One order as the gate sees it. Slots are the shared-memory directory slots. */
 export interface GateOrder {
@@ -50,6 +65,11 @@ export interface Reservation {
   readonly weight: number;
   /** The order only reduces the position (it passed every limit for that reason). */
   readonly reducing: boolean;
+  /**
+   * false: only the size is held, no open-order slot — a claim taken over from the ledger of an executor task lost
+   * between its two claims (its order never left the gate). Absent or true: both are held.
+   */
+  readonly openOrder?: boolean;
 }
 
 export interface GateAllowedResult {
@@ -77,6 +97,20 @@ export interface RiskGateOptions {
    * risk-manager's RISK_MICROS_AS_TENTHS. Default true.
    */
   microWeighting?: boolean;
+  /** This thread's view of the executor pool's reservation ledger: required to check() with a hold. */
+  ledger?: ReservationLedger;
+}
+
+/**
+ * The main thread took the task's ledger entry back while the gate was claiming (it had already given the task up):
+ * whatever the gate claimed and had not recorded is given back, and the task has no answer to give.
+ */
+export class HoldRevokedError extends Error {
+  readonly code = 'HOLD_REVOKED';
+  constructor() {
+    super('the reservation ledger entry of this task was reclaimed by the main thread: the task is abandoned');
+    this.name = 'HoldRevokedError';
+  }
 }
 
 /** A malformed order handed to the gate (the executor validates first; this is a programming error). */
@@ -104,6 +138,7 @@ export class RiskGate {
   private readonly hours: TradingHours;
   private readonly clock: () => number;
   private readonly microWeighting: boolean;
+  private readonly ledger: ReservationLedger | undefined;
   private readonly denials = new Float64Array(REASON_CODES.length);
   /** Reused decide() input: the hot path allocates only the reservation of an allowed order. */
   private readonly input: GateInput = {
@@ -131,11 +166,17 @@ export class RiskGate {
     this.clock = options.clock;
     this.hours = new TradingHours(options.hours ?? COMBINE_50K);
     this.microWeighting = options.microWeighting ?? true;
+    this.ledger = options.ledger;
   }
 
-  /** The gate decision for one order; an allowed order holds a reservation until release(). */
-  check(order: GateOrder): GateResult {
-    const r = this.evaluate(order, true);
+  /**
+   * The gate decision for one order; an allowed order holds a reservation until release(). With a `hold` (executor
+   * threads), the claims are also recorded in the task's ledger entry; HoldRevokedError if the main thread reclaimed
+   * that entry meanwhile (claims given back, no answer).
+   */
+  check(order: GateOrder, hold?: LedgerHold): GateResult {
+    if (hold !== undefined && this.ledger === undefined) throw new RiskGateError('hold', 'a ledger hold needs options.ledger');
+    const r = this.evaluate(order, true, hold);
     if (!r.allowed) this.denials[REASON_CODES.indexOf(r.reason)]!++;
     return r;
   }
@@ -149,11 +190,11 @@ export class RiskGate {
   release(reservation: Reservation): void {
     const r = this.state.reservations;
     r.release(reservation.accountSlot, reservation.contractSlot, reservation.side, reservation.size, reservation.weight);
-    r.releaseOpenOrder(reservation.accountSlot);
+    if (reservation.openOrder !== false) r.releaseOpenOrder(reservation.accountSlot);
   }
 
   /** `mayReduce` false: judge the order as an entry (after it lost the reducing race). */
-  private evaluate(order: GateOrder, mayReduce: boolean): GateResult {
+  private evaluate(order: GateOrder, mayReduce: boolean, hold: LedgerHold | undefined): GateResult {
     const { accountSlot, contractSlot, side, size } = order;
     if (side !== Side.BUY && side !== Side.SELL) throw new RiskGateError('side', `expected 0 (buy) or 1 (sell), got ${String(side)}`);
     if (!Number.isInteger(size) || size < 1 || size > INT32_MAX) throw new RiskGateError('size', `must be a positive integer, got ${String(size)}`);
@@ -191,13 +232,23 @@ export class RiskGate {
     const d = decide(inp);
     if (!d.allowed) return d;
 
-    // 5. Atomic claims.
-    if (isReducing) return this.claimReducing(order, weight);
+    // 5. Atomic claims, recorded in the task's ledger entry as they are made.
+    if (hold !== undefined && !this.ledger!.record(hold, accountSlot, contractSlot, side, size, weight, isReducing)) throw new HoldRevokedError();
+    if (isReducing) return this.claimReducing(order, weight, hold);
     const r = s.reservations;
     if (!r.tryReserve(accountSlot, contractSlot, side, size, weight, acc.maxPositionUnits, acc.positionUnits)) return DENIALS.MAX_POSITION;
+    if (hold !== undefined && !this.ledger!.move(hold, Held.NONE, Held.SIZE)) {
+      r.release(accountSlot, contractSlot, side, size, weight);
+      throw new HoldRevokedError();
+    }
     if (!r.tryReserveOpenOrder(accountSlot, acc.maxOpenOrders, acc.openOrders)) {
+      this.unhold(hold, Held.SIZE);
       r.release(accountSlot, contractSlot, side, size, weight);
       return DENIALS.MAX_OPEN_ORDERS;
+    }
+    if (hold !== undefined && !this.ledger!.move(hold, Held.SIZE, Held.ALL)) {
+      r.releaseOpenOrder(accountSlot);
+      throw new HoldRevokedError();
     }
     // Re-check on fresh numbers: an order handed over since the snapshot (published by the risk-manager, then
     // released by the main thread) is in neither the snapshot nor pendingUnits. In-flight totals first, then the
@@ -207,11 +258,13 @@ export class RiskGate {
     const fresh = s.accounts.readAccount(accountSlot, this.acc);
     const over = fresh.positionUnits + pendingUnits > fresh.maxPositionUnits ? DENIALS.MAX_POSITION : fresh.openOrders + pendingOpen > fresh.maxOpenOrders ? DENIALS.MAX_OPEN_ORDERS : undefined;
     if (over !== undefined) {
+      this.unhold(hold, Held.ALL);
       r.releaseOpenOrder(accountSlot);
       r.release(accountSlot, contractSlot, side, size, weight);
       return over;
     }
     if (acc.maxOrdersPerMinute > 0 && s.rate.tryAcquireOrderRate(accountSlot, now, acc.maxOrdersPerMinute) !== 0) {
+      this.unhold(hold, Held.ALL);
       r.releaseOpenOrder(accountSlot);
       r.release(accountSlot, contractSlot, side, size, weight);
       return DENIALS.ORDER_RATE;
@@ -226,19 +279,37 @@ export class RiskGate {
    * still only reduces the net position, no set of concurrently passing reducers can flip it (the last of them
    * to claim saw all the others). Otherwise it gives the claim back and is judged as an entry.
    */
-  private claimReducing(order: GateOrder, weight: number): GateResult {
+  private claimReducing(order: GateOrder, weight: number, hold: LedgerHold | undefined): GateResult {
     const { accountSlot, contractSlot, side, size } = order;
     const r = this.state.reservations;
     r.tryReserve(accountSlot, contractSlot, side, size, weight, INT32_MAX, 0);
+    if (hold !== undefined && !this.ledger!.move(hold, Held.NONE, Held.SIZE)) {
+      r.release(accountSlot, contractSlot, side, size, weight);
+      throw new HoldRevokedError();
+    }
     const pending = r.pending(accountSlot, contractSlot, side);
     const pos = this.state.accounts.readPosition(accountSlot, contractSlot, this.pos);
     const working = side === Side.SELL ? pos.workingSell : pos.workingBuy;
     if (!orderReducesPosition(pos.netSize, working + pending - size, side === Side.BUY ? 'BUY' : 'SELL', size)) {
+      this.unhold(hold, Held.SIZE);
       r.release(accountSlot, contractSlot, side, size, weight);
       // Lost the race to other reducers: with theirs, this order would flip the position, so it is an entry.
-      return order.reduceOnly === true ? DENIALS.REDUCE_ONLY : this.evaluate(order, false);
+      return order.reduceOnly === true ? DENIALS.REDUCE_ONLY : this.evaluate(order, false, hold);
     }
     r.tryReserveOpenOrder(accountSlot, INT32_MAX, 0);
+    if (hold !== undefined && !this.ledger!.move(hold, Held.SIZE, Held.ALL)) {
+      r.releaseOpenOrder(accountSlot);
+      throw new HoldRevokedError();
+    }
     return { allowed: true, reservation: { accountSlot, contractSlot, side, size, weight, reducing: true } };
+  }
+
+  /**
+   * Before the gate gives back claims it recorded: takes them out of the ledger entry first (a thread that dies in
+   * between leaks them, fail closed, rather than have them released twice). HoldRevokedError when the main thread
+   * reclaimed the entry meanwhile: it released them already, so the caller must not.
+   */
+  private unhold(hold: LedgerHold | undefined, from: HeldBits): void {
+    if (hold !== undefined && !this.ledger!.move(hold, from, Held.NONE)) throw new HoldRevokedError();
   }
 }

@@ -38,5 +38,20 @@ export {
   type PositionRecord,
 } from './accounts';
 export { Reservations, Side, type SideCode } from './reservations';
+export {
+  Held,
+  LEDGER_ENTRY,
+  LEDGER_HEADER,
+  LEDGER_MAGIC,
+  LEDGER_ORDER,
+  LEDGER_VERSION,
+  ReservationLedger,
+  allocateLedger,
+  attachLedger,
+  type HeldBits,
+  type LedgerBuffers,
+  type LedgerClaim,
+  type LedgerHold,
+} from './ledger';
 export { RateBudget, DEFAULT_RATE_BUCKETS, ORDER_RATE_WINDOW_MS, type RateBucket, type RateBucketConfig } from './rate';
 export { SharedState, allocateSharedState, attachSharedState, type AttachOptions, type SharedStateBuffers } from './shared-state';

@@ -1,21 +1,20 @@
 // Front-door module of market data: MarketDataService over gRPC (GetBars, StreamBars), the REST twin
 // GET /api/go/market/bars and its OpenAPI path. Main thread. Bars live on the market-data thread: GetBars is a
 // `getBars` request to it; StreamBars asks it (`subscribeBars`, ref-counted per (contract, timeframe)) for
-// `bar` events and fans them out to the streams.
+// `bar` events and fans them out to the streams. A stream whose client falls behind gets every closed bar
+// but only the newest in-progress bar of each (contract, timeframe), and ends RESOURCE_EXHAUSTED past the
+// unread bound of every server stream (STREAM_MAX_UNREAD).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { marketData } from '@gateway/proto';
 import type { ContractInfo } from '@gateway/runtime';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { sendError, sendJson } from '../http-json';
+import { protoJsonNumber, sendError, sendJson } from '../http-json';
 import type { FrontDoorModule } from '../module';
+import { grpcServerStream, type ServerStream } from '../server-stream';
 
 const APP = 'market-data';
-/** Closed bars queued per stream while its client does not read; beyond it the stream ends RESOURCE_EXHAUSTED. */
-export const STREAM_MAX_QUEUED_BYTES = 1024 * 1024;
-/** A queued BarUpdate is counted at this many bytes (its encoded size is ~80–120). */
-const UPDATE_BYTES = 128;
 
 interface BarEventPayload {
   bar: marketData.Bar;
@@ -23,14 +22,9 @@ interface BarEventPayload {
 }
 
 interface StreamSub {
-  call: ServerWritableStream<marketData.StreamBarsRequest, marketData.BarUpdate>;
+  stream: ServerStream<marketData.BarUpdate>;
   keys: Set<string>;
   includeOpen: boolean;
-  /** Waiting for 'drain': updates are queued (closed) or conflated (in progress). */
-  blocked: boolean;
-  queue: marketData.BarUpdate[];
-  pendingOpen: Map<string, marketData.BarUpdate>;
-  ended: boolean;
 }
 
 const keyOf = (contractId: string, timeframe: string): string => `${contractId}|${timeframe}`;
@@ -83,46 +77,14 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
     supervisor.request(APP, 'unsubscribeBars', { symbol: contractId, timeframe }).catch(() => undefined);
   }
 
-  function endStream(sub: StreamSub, error?: { code: number; details: string }, cancelled = false): void {
-    if (sub.ended) return;
-    sub.ended = true;
+  /** The stream is over (any cause): its pairs are released. */
+  function forget(sub: StreamSub): void {
     streams.delete(sub);
     for (const key of sub.keys) {
       byKey.get(key)?.delete(sub);
       if (byKey.get(key)?.size === 0) byKey.delete(key);
       release(key);
     }
-    sub.queue.length = 0;
-    sub.pendingOpen.clear();
-    if (error) sub.call.emit('error', { code: error.code, details: error.details, message: error.details });
-    else if (!cancelled) sub.call.end();
-  }
-
-  function write(sub: StreamSub, update: marketData.BarUpdate, key: string): void {
-    if (sub.blocked) {
-      if (update.bar!.closed) {
-        sub.pendingOpen.delete(key);
-        sub.queue.push(update);
-        if (sub.queue.length * UPDATE_BYTES > STREAM_MAX_QUEUED_BYTES) {
-          endStream(sub, { code: GrpcStatus.RESOURCE_EXHAUSTED, details: 'slow consumer: closed bars queued past the byte budget' });
-        }
-      } else sub.pendingOpen.set(key, update);
-      return;
-    }
-    if (!sub.call.write(update)) {
-      sub.blocked = true;
-      sub.call.once('drain', () => drain(sub));
-    }
-  }
-
-  function drain(sub: StreamSub): void {
-    if (sub.ended) return;
-    sub.blocked = false;
-    const queued = sub.queue.splice(0);
-    const open = [...sub.pendingOpen.entries()];
-    sub.pendingOpen.clear();
-    for (const u of queued) write(sub, u, keyOf(u.bar!.contractId, u.bar!.timeframe));
-    for (const [k, u] of open) write(sub, u, k);
   }
 
   supervisor.on('event', (app: string, topic: string, payload: unknown) => {
@@ -132,7 +94,11 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
     const subs = byKey.get(key);
     if (!subs) return;
     const update: marketData.BarUpdate = { bar: ev.bar, sequence: ev.sequence };
-    for (const sub of subs) if (ev.bar.closed || sub.includeOpen) write(sub, update, key);
+    for (const sub of subs) {
+      // A closed bar replaces its in-progress versions still waiting for a slow reader.
+      if (ev.bar.closed) sub.stream.send(update, key);
+      else if (sub.includeOpen) sub.stream.sendLatest(key, update);
+    }
   });
   // A restarted market-data thread starts with no subscriptions: ask again for every stream's pairs.
   supervisor.on('ready', (app: string) => {
@@ -160,7 +126,15 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
         call.emit('error', toServiceError(err));
         return;
       }
-      const sub: StreamSub = { call, keys: new Set(), includeOpen: call.request.includeOpen, blocked: false, queue: [], pendingOpen: new Map(), ended: false };
+      const sub: StreamSub = {
+        keys: new Set(),
+        includeOpen: call.request.includeOpen,
+        stream: grpcServerStream(call, {
+          what: 'closed bars',
+          recovery: 'subscribe again and read the missed bars back with GetBars',
+          onClose: () => forget(sub),
+        }),
+      };
       streams.add(sub);
       for (const [c, tf] of pairs) {
         const key = keyOf(c.contractId, tf);
@@ -171,10 +145,6 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
         set.add(sub);
         addRef(key, c.contractId, tf);
       }
-      const done = (): void => endStream(sub);
-      call.on('cancelled', () => endStream(sub, undefined, true));
-      call.on('close', done);
-      call.on('error', done);
     },
   };
 
@@ -186,7 +156,7 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
     }
     try {
       const limitText = url.searchParams.get('limit');
-      const limit = limitText === null || limitText === '' ? 100 : Number(limitText);
+      const limit = limitText === null || limitText === '' ? 100 : protoJsonNumber(limitText, 'int32', 'limit');
       const includeOpen = url.searchParams.get('includeOpen');
       if (includeOpen !== null && includeOpen !== 'true' && includeOpen !== 'false') {
         throw new FrontDoorError('INVALID_ARGUMENT', `includeOpen: must be true or false, got "${includeOpen}"`, 'includeOpen');
@@ -253,7 +223,7 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
       },
     },
     async stop() {
-      for (const sub of [...streams]) endStream(sub);
+      for (const sub of [...streams]) sub.stream.end();
     },
   };
 }

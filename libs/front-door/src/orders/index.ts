@@ -1,23 +1,18 @@
 // Front-door module of the orders service: the gRPC `orders.OrderService`, its REST twins under
 // /api/go/orders and their OpenAPI paths. The work is done by OrdersService. Main thread.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { status as GrpcStatus, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { orders } from '@gateway/proto';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { readJson, sendError, sendJson } from '../http-json';
+import { PROTO_JSON_NUMBERS, readJson, sendError, sendJson, withProtoJsonNumbers } from '../http-json';
 import type { Route } from '../http-server';
 import type { FrontDoorModule } from '../module';
+import { grpcServerStream, type ServerStream } from '../server-stream';
 import { OrdersService, type OrdersOptions } from './service';
 
 export { OrdersService, type OrdersOptions, type PlaceResult } from './service';
 export { OrderBook, type OrderEntry } from './book';
-
-/**
- * Order updates buffered for one StreamOrderUpdates client that does not read (HTTP/2 flow control holds
- * them in the stream, ~250 B each); past it the stream ends RESOURCE_EXHAUSTED instead of growing for ever.
- */
-export const ORDER_STREAM_MAX_QUEUED = 4_096;
 
 /** Retry delay of a start-up recovery whose broker search failed. */
 const RECOVER_RETRY_MS = 2_000;
@@ -33,7 +28,7 @@ export function createOrdersModule(deps: FrontDoorDeps, options: OrdersOptions =
   };
   recover();
 
-  const streams = new Set<ServerWritableStream<orders.StreamOrderUpdatesRequest, orders.OrderUpdate>>();
+  const streams = new Set<ServerStream<orders.OrderUpdate>>();
 
   const unary =
     <Req, Res>(fn: (req: Req, deadlineMs: number) => Promise<Res>) =>
@@ -54,33 +49,26 @@ export function createOrdersModule(deps: FrontDoorDeps, options: OrdersOptions =
     }),
     placeBatch: unary((req: orders.BatchOrderRequest, deadlineMs) => svc.placeBatch(req, deadlineMs)),
     getOrderStatus: unary(async (req: orders.OrderStatusRequest) => svc.statusResponse(svc.status(req.orderId))),
-    cancelOrder: unary((req: orders.CancelOrderRequest) => svc.cancel(req.orderId)),
-    modifyOrder: unary((req: orders.ModifyOrderRequest) => svc.modify(req)),
-    closePosition: unary((req: orders.ClosePositionRequest) => svc.closePosition(req)),
-    flattenAll: unary((req: orders.FlattenAllRequest) => svc.flattenAll(req)),
+    cancelOrder: unary((req: orders.CancelOrderRequest, deadlineMs) => svc.cancel(req.orderId, deadlineMs)),
+    modifyOrder: unary((req: orders.ModifyOrderRequest, deadlineMs) => svc.modify(req, deadlineMs)),
+    closePosition: unary((req: orders.ClosePositionRequest, deadlineMs) => svc.closePosition(req, deadlineMs)),
+    flattenAll: unary((req: orders.FlattenAllRequest, deadlineMs) => svc.flattenAll(req, deadlineMs)),
     streamOrderUpdates(call: ServerWritableStream<orders.StreamOrderUpdatesRequest, orders.OrderUpdate>) {
       const { strategyName, accountId } = call.request;
-      streams.add(call);
-      const end = (): void => {
-        unsubscribe();
-        streams.delete(call);
-      };
+      const stream = grpcServerStream(call, {
+        what: 'order updates',
+        recovery: 'subscribe again and read the orders back with GetOrderStatus',
+        onClose: () => {
+          unsubscribe();
+          streams.delete(stream);
+        },
+      });
+      streams.add(stream);
       const unsubscribe = svc.book.subscribe((e) => {
         if (strategyName !== '' && e.strategyName !== strategyName) return;
         if (accountId !== 0 && e.accountId !== accountId) return;
-        if (call.writableLength >= ORDER_STREAM_MAX_QUEUED) {
-          end();
-          call.emit('error', {
-            code: GrpcStatus.RESOURCE_EXHAUSTED,
-            details: `slow consumer: ${ORDER_STREAM_MAX_QUEUED} order updates queued unread; subscribe again and read the orders back with GetOrderStatus`,
-          });
-          return;
-        }
-        call.write(svc.update(e));
+        stream.send(svc.update(e));
       });
-      call.on('cancelled', end);
-      call.on('close', end);
-      call.on('error', end);
     },
   };
 
@@ -124,8 +112,7 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
     const path = url.pathname;
     if (path === '/api/go/orders/place') {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      const body = await readJson(req);
-      const r = await svc.place(body, 0);
+      const r = await svc.place(orderJson(await readJson(req)), 0);
       if (r.error) return sendError(res, r.error);
       return sendJson(res, 200, orderResponseJson(r.response));
     }
@@ -133,8 +120,9 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
       const body = await readJson(req);
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
-      const b = body as Record<string, unknown>;
-      const r = await svc.placeBatch({ orders: b.orders, maxConcurrency: b.maxConcurrency ?? b.max_concurrency, allOrNone: b.allOrNone ?? b.all_or_none }, 0);
+      const b = withProtoJsonNumbers(body as Record<string, unknown>, PROTO_JSON_NUMBERS['orders.BatchOrderRequest']!);
+      const list = Array.isArray(b.orders) ? b.orders.map((o: unknown, i) => orderJson(o, `orders[${i}].`)) : b.orders;
+      const r = await svc.placeBatch({ orders: list, maxConcurrency: b.maxConcurrency ?? b.max_concurrency, allOrNone: b.allOrNone ?? b.all_or_none }, 0);
       return sendJson(res, 200, { results: r.results.map(orderResponseJson), succeeded: r.succeeded, failed: r.failed });
     }
     let m = STATUS_RE.exec(path);
@@ -153,6 +141,12 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
   } catch (err) {
     sendError(res, err);
   }
+}
+
+/** An OrderRequest body with its numbers read as the proto3 JSON mapping allows (strings too); any other body as sent. */
+function orderJson(body: unknown, prefix = ''): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  return withProtoJsonNumbers(body as Record<string, unknown>, PROTO_JSON_NUMBERS['orders.OrderRequest']!, prefix);
 }
 
 /** The order id of a path, percent-decoded; a broken escape is the client's error, not a 500. */
@@ -215,7 +209,9 @@ const OPENAPI_PATHS: Record<string, unknown> = {
 const OPENAPI_SCHEMAS: Record<string, unknown> = {
   OrderRequest: {
     type: 'object',
-    description: 'proto orders.OrderRequest in the proto JSON mapping: snake_case or lowerCamelCase field names',
+    description:
+      'proto orders.OrderRequest in the proto JSON mapping: snake_case or lowerCamelCase field names; a number may also be a ' +
+      'numeric string (64-bit integers such as account_id usually are), at most 2^53 − 1 for a 64-bit one',
     required: ['symbol', 'side', 'quantity', 'strategy_name'],
     properties: {
       symbol: { type: 'string', example: 'MNQ' },

@@ -3,6 +3,7 @@
 // start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
 import {
   CustomTagFactory,
+  MAX_CLIENT_ORDER_ID_LENGTH,
   ORDER_STATE_NUMBER,
   parseCustomTag,
   priceToUnits,
@@ -30,7 +31,7 @@ import {
 import type { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
 import { newMark } from '@gateway/shared-state';
-import { riskGateOptions, type ContractInfo } from '@gateway/runtime';
+import { ExecutorTaskError, riskGateOptions, type ContractInfo } from '@gateway/runtime';
 import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
@@ -523,10 +524,13 @@ export class OrdersService {
   private async execute(entry: OrderEntry, task: PlaceTask, startedMs: number): Promise<PlaceResult> {
     let outcome: PlaceOutcome;
     try {
-      outcome = await this.deps.executor.run<PlaceOutcome>(task);
+      outcome = await this.deps.executor.runReserving<PlaceOutcome>(task);
     } catch (err) {
       const e = FrontDoorError.from(err);
-      const reservation = task.reservation ? { reservation: task.reservation } : {};
+      // The batch's pre-taken reservation, or what the failed task's gate had claimed and not handed over, taken
+      // back from the pool's ledger (ADR 0003 "Releasing"): this order holds it now and releases it once.
+      const held = task.reservation ?? (err instanceof ExecutorTaskError ? err.held : undefined);
+      const reservation = held ? { reservation: held } : {};
       if (e.code === 'QUEUE_FULL') {
         // The task never ran: nothing was sent. A batch journalled its intent already: the outcome line
         // tells the replay it never left.
@@ -703,18 +707,21 @@ export class OrdersService {
     return e;
   }
 
-  async cancel(id: string): Promise<orders.CancelOrderResponse> {
+  /** `deadlineMs`: the client's deadline (epoch ms, 0 = none), checked before the cancel is sent. */
+  async cancel(id: string, deadlineMs = 0): Promise<orders.CancelOrderResponse> {
     const e = this.status(id);
     const r = e.sm.record;
     const base = { orderId: e.orderId, orderStatus: ORDER_STATE_NUMBER[r.status] };
     if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
     if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to cancel yet`, reasonCode: 'NOT_FOUND' };
+    this.refuseIfExpired(deadlineMs, 'CancelOrder');
     const res = await this.brokerResult('cancelOrder', { accountId: e.accountId, orderId: r.brokerOrderId });
-    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
+    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: mutationFailure(res).reasonCode };
     return { ...base, success: true, message: 'cancel requested', reasonCode: '' };
   }
 
-  async modify(req: orders.ModifyOrderRequest): Promise<orders.ModifyOrderResponse> {
+  /** `deadlineMs`: as cancel. */
+  async modify(req: orders.ModifyOrderRequest, deadlineMs = 0): Promise<orders.ModifyOrderResponse> {
     const e = this.status(req.orderId);
     const r = e.sm.record;
     const c = this.deps.runtime.contracts.find((x) => x.contractId === e.contractId);
@@ -744,9 +751,19 @@ export class OrdersService {
     const base = { orderId: e.orderId, orderStatus: ORDER_STATE_NUMBER[r.status] };
     if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
     if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to modify yet`, reasonCode: 'NOT_FOUND' };
+    this.refuseIfExpired(deadlineMs, 'ModifyOrder');
     const res = await this.brokerResult('modifyOrder', args);
-    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
+    if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: mutationFailure(res).reasonCode };
     return { ...base, success: true, message: 'modify requested', reasonCode: '' };
+  }
+
+  /**
+   * DEADLINE before anything is sent. Checked on the main thread before the broker call is handed to the
+   * executor; a call already handed over is never taken back (cancel, modify and closes have no custom tag
+   * to resolve an aborted send by).
+   */
+  private refuseIfExpired(deadlineMs: number, rpc: string): void {
+    if (deadlineMs > 0 && this.clock() >= deadlineMs) throw new FrontDoorError('DEADLINE', `${rpc}: the deadline passed before anything was sent; nothing was sent`);
   }
 
   private accountOf(raw: number, field = 'account_id'): number {
@@ -759,36 +776,130 @@ export class OrdersService {
     return raw;
   }
 
-  /** Closes one contract's position, then (for a full close) cancels the contract's remaining working orders. */
-  async closePosition(req: orders.ClosePositionRequest): Promise<orders.ClosePositionResponse> {
+  // ---- ClosePosition / FlattenAll: client_request_id ----
+
+  /** Settled request ids kept at most (the oldest are forgotten first; one in flight never is). */
+  private static readonly MAX_REQUEST_IDS = 10_000;
+
+  /**
+   * Closes and flattens by client_request_id ("rpc account id" → the first call). In memory only: the
+   * journal records orders, not position closes, and the broker's close endpoints take no custom tag to
+   * find one by (orders.proto says what a client does across a restart). A key is held only by a call
+   * that may have sent something; `sent` is that call's own flag, read when it settles.
+   */
+  private readonly requestIds = new Map<string, { readonly paramsKey: string; readonly outcome: Promise<RequestOutcome>; settled: boolean }>();
+
+  private requestKey(rpc: string, accountId: number, raw: unknown): { readonly key: string; readonly raw: string } | undefined {
+    if (raw === undefined || raw === '') return undefined;
+    if (typeof raw !== 'string') throw new FrontDoorError('INVALID_ARGUMENT', 'client_request_id: must be a string', 'client_request_id');
+    if (raw.length > MAX_CLIENT_ORDER_ID_LENGTH) {
+      throw new FrontDoorError('INVALID_ARGUMENT', `client_request_id: must be at most ${MAX_CLIENT_ORDER_ID_LENGTH} characters, got ${raw.length}`, 'client_request_id');
+    }
+    if (!/^[\x21-\x7e]+$/.test(raw)) throw new FrontDoorError('INVALID_ARGUMENT', 'client_request_id: may only contain printable ASCII characters without spaces', 'client_request_id');
+    // No spaces in any part: the key is unambiguous.
+    return { key: `${rpc} ${accountId} ${raw}`, raw };
+  }
+
+  /**
+   * Runs `run` once per key: a repeat with the same parameters waits for the first call and replays its
+   * answer (duplicate = true); with other parameters it is ALREADY_EXISTS. A first call that sent nothing
+   * (`flag.sent` false when it settled) lets go of the key, and a repeat waiting on it runs afresh.
+   */
+  private async onceById<T extends { duplicate: boolean }>(
+    id: { readonly key: string; readonly raw: string } | undefined,
+    paramsKey: string,
+    run: (flag: { sent: boolean }) => Promise<T>,
+  ): Promise<T> {
+    const flag = { sent: false };
+    if (id === undefined) return run(flag);
+    const key = id.key;
+    for (let prior = this.requestIds.get(key); prior; prior = this.requestIds.get(key)) {
+      if (prior.paramsKey !== paramsKey) {
+        throw new FrontDoorError('ALREADY_EXISTS', `client_request_id: ${JSON.stringify(id.raw)} was already used with different parameters`, 'client_request_id');
+      }
+      const first = await prior.outcome;
+      if (!first.sent) continue;
+      if (first.error) throw first.error;
+      return { ...(first.response as T), duplicate: true };
+    }
+    let settle!: (o: RequestOutcome) => void;
+    const record = { paramsKey, outcome: new Promise<RequestOutcome>((r) => (settle = r)), settled: false };
+    this.requestIds.set(key, record);
+    try {
+      const response = await run(flag);
+      settle({ sent: flag.sent, response });
+      return response;
+    } catch (err) {
+      const error = FrontDoorError.from(err);
+      settle({ sent: flag.sent, error });
+      throw error;
+    } finally {
+      // Synchronously after settle: a waiter resumes (a microtask later) with the key already let go.
+      record.settled = true;
+      if (!flag.sent) {
+        if (this.requestIds.get(key) === record) this.requestIds.delete(key);
+      } else if (this.requestIds.size > OrdersService.MAX_REQUEST_IDS) {
+        for (const [k, r] of this.requestIds) {
+          if (this.requestIds.size <= OrdersService.MAX_REQUEST_IDS) break;
+          if (r.settled) this.requestIds.delete(k);
+        }
+      }
+    }
+  }
+
+  /**
+   * Closes one contract's position, then (for a full close) cancels the contract's remaining working orders.
+   * `deadlineMs` (epoch ms, 0 = none) is checked on arrival and right before the close is sent; after that
+   * the close and its sweep run to the end (a close without its sweep leaves orphan stops).
+   */
+  async closePosition(req: orders.ClosePositionRequest, deadlineMs = 0): Promise<orders.ClosePositionResponse> {
     const c = typeof req.symbol === 'string' && req.symbol !== '' ? this.resolveSymbol(req.symbol) : undefined;
     if (!c) throw new FrontDoorError('INVALID_ARGUMENT', `symbol: unknown symbol ${JSON.stringify(String(req.symbol ?? '').slice(0, 80))}`, 'symbol');
     const accountId = this.accountOf(req.accountId);
     if (!Number.isInteger(req.quantity) || req.quantity < 0 || req.quantity > INT32_MAX) {
       throw new FrontDoorError('INVALID_ARGUMENT', `quantity: must be an integer ≥ 0, got ${req.quantity}`, 'quantity');
     }
-    const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
-    const pos = positions.find((p) => p.contractId === c.contractId && p.size > 0);
-    if (!pos) throw new FrontDoorError('NOT_FOUND', `symbol: no open position in ${c.contractId}`, 'symbol');
-    const full = req.quantity === 0 || req.quantity >= pos.size;
-    const closed = full ? pos.size : req.quantity;
-    const res = full
-      ? await this.brokerResult('closeContract', { accountId, contractId: c.contractId })
-      : await this.brokerResult('partialCloseContract', { accountId, contractId: c.contractId, size: closed });
-    if (!res.ok) {
-      return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: res.code === 'GATEWAY_ERROR' ? 'BROKER_REJECTED' : 'UNKNOWN_OUTCOME' };
-    }
-    // A partial close keeps the rest of the position, and with it its protective orders.
-    const sweep = full ? await this.cancelWorking(accountId, c.contractId) : { cancelled: 0, failed: 0 };
-    return {
-      success: sweep.failed === 0,
-      message: sweep.failed === 0 ? 'position closed' : `position closed; ${sweep.failed} working orders could not be cancelled`,
-      contractId: c.contractId,
-      closedQuantity: closed,
-      cancelledOrders: sweep.cancelled,
-      orderId: '',
-      reasonCode: '',
-    };
+    const id = this.requestKey('close', accountId, req.clientRequestId);
+    this.refuseIfExpired(deadlineMs, 'ClosePosition');
+    return this.onceById(id, `${c.contractId}|${req.quantity}`, async (flag) => {
+      const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
+      const pos = positions.find((p) => p.contractId === c.contractId && p.size > 0);
+      if (!pos) throw new FrontDoorError('NOT_FOUND', `symbol: no open position in ${c.contractId}`, 'symbol');
+      const full = req.quantity === 0 || req.quantity >= pos.size;
+      const closed = full ? pos.size : req.quantity;
+      // The position read may have taken the rest of the client's time.
+      this.refuseIfExpired(deadlineMs, 'ClosePosition');
+      flag.sent = true;
+      const res = full
+        ? await this.brokerResult('closeContract', { accountId, contractId: c.contractId })
+        : await this.brokerResult('partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+      if (!res.ok) {
+        const failure = mutationFailure(res);
+        flag.sent = failure.sent;
+        return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: failure.reasonCode, duplicate: false };
+      }
+      // A partial close keeps the rest of the position, and with it its protective orders.
+      let sweep = { cancelled: 0, failed: 0, note: '' };
+      if (full) {
+        try {
+          sweep = { ...(await this.cancelWorking(accountId, c.contractId)), note: '' };
+        } catch (err) {
+          // The close went out: an error status here would read "nothing was sent".
+          sweep = { cancelled: 0, failed: 0, note: `position closed; its working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}` };
+        }
+      }
+      const ok = sweep.failed === 0 && sweep.note === '';
+      return {
+        success: ok,
+        message: ok ? 'position closed' : sweep.note || `position closed; ${sweep.failed} working orders could not be cancelled`,
+        contractId: c.contractId,
+        closedQuantity: closed,
+        cancelledOrders: sweep.cancelled,
+        orderId: '',
+        reasonCode: '',
+        duplicate: false,
+      };
+    });
   }
 
   /** Cancels the working orders of an account (one contract, or all), bracket children included. */
@@ -810,35 +921,53 @@ export class OrdersService {
     return { cancelled, failed, failedContracts };
   }
 
-  async flattenAll(req: orders.FlattenAllRequest): Promise<orders.FlattenAllResponse> {
+  /**
+   * Halts (on request), closes every position, then cancels every working order. `deadlineMs` is checked on
+   * arrival only: a flatten left half done is worse than a late one.
+   */
+  async flattenAll(req: orders.FlattenAllRequest, deadlineMs = 0): Promise<orders.FlattenAllResponse> {
     const accountId = this.accountOf(req.accountId);
-    const notes: string[] = [];
-    if (req.halt) {
-      try {
-        await this.deps.supervisor.request('risk-manager', 'halt', { accountId, reason: 'FlattenAll' });
-      } catch (err) {
-        notes.push(`halt failed: ${(err as Error).message}`);
+    const id = this.requestKey('flatten', accountId, req.clientRequestId);
+    this.refuseIfExpired(deadlineMs, 'FlattenAll');
+    return this.onceById(id, req.halt ? 'halt' : 'no-halt', async (flag) => {
+      const notes: string[] = [];
+      if (req.halt) {
+        try {
+          await this.deps.supervisor.request('risk-manager', 'halt', { accountId, reason: 'FlattenAll' });
+        } catch (err) {
+          notes.push(`halt failed: ${(err as Error).message}`);
+        }
       }
-    }
-    const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
-    let closedPositions = 0;
-    const failed = new Set<string>();
-    for (const p of positions) {
-      if (p.size <= 0) continue;
-      const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
-      if (r.ok) closedPositions += 1;
-      else failed.add(p.contractId);
-    }
-    const sweep = await this.cancelWorking(accountId);
-    for (const c of sweep.failedContracts) failed.add(c);
-    const ok = failed.size === 0 && notes.length === 0;
-    return {
-      success: ok,
-      message: ok ? 'flat' : [...notes, failed.size > 0 ? `could not flatten ${[...failed].join(', ')}` : ''].filter(Boolean).join('; '),
-      cancelledOrders: sweep.cancelled,
-      closedPositions,
-      failedContracts: [...failed],
-    };
+      const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
+      // Closes and cancels go out from here (the halt repeats harmlessly): the key is held.
+      flag.sent = true;
+      let closedPositions = 0;
+      const failed = new Set<string>();
+      for (const p of positions) {
+        if (p.size <= 0) continue;
+        const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
+        if (r.ok) closedPositions += 1;
+        else failed.add(p.contractId);
+      }
+      let cancelledOrders = 0;
+      try {
+        const sweep = await this.cancelWorking(accountId);
+        cancelledOrders = sweep.cancelled;
+        for (const c of sweep.failedContracts) failed.add(c);
+      } catch (err) {
+        // Closes went out: an error status here would read "nothing was sent".
+        notes.push(`working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}`);
+      }
+      const ok = failed.size === 0 && notes.length === 0;
+      return {
+        success: ok,
+        message: ok ? 'flat' : [...notes, failed.size > 0 ? `could not flatten ${[...failed].join(', ')}` : ''].filter(Boolean).join('; '),
+        cancelledOrders,
+        closedPositions,
+        failedContracts: [...failed],
+        duplicate: false,
+      };
+    });
   }
 
   // ---- PlaceBatch ----
@@ -1135,4 +1264,35 @@ function tally(results: orders.OrderResponse[]): orders.BatchOrderResponse {
   let succeeded = 0;
   for (const r of results) if (r.success) succeeded += 1;
   return { results, succeeded, failed: results.length - succeeded };
+}
+
+/** How a ClosePosition / FlattenAll call with a client_request_id ended, for the repeats that wait on it. */
+interface RequestOutcome {
+  /** Something may have reached the broker: the key stays held. */
+  readonly sent: boolean;
+  readonly response?: unknown;
+  readonly error?: FrontDoorError;
+}
+
+/**
+ * A failed broker mutation (cancel, modify, close) as a reason code, and whether it may have reached the
+ * broker. Only errors that prove nothing was sent say it was not: the executor queue full or not ready,
+ * the rate budget (the client refuses a mutation it has no token for), no connection, a refused login.
+ */
+function mutationFailure(res: Extract<RestResult, { ok: false }>): { reasonCode: OrderErrorCode; sent: boolean } {
+  switch (res.code) {
+    case 'GATEWAY_ERROR':
+    case 'HTTP_STATUS':
+      return { reasonCode: 'BROKER_REJECTED', sent: true };
+    case 'QUEUE_FULL':
+      return { reasonCode: 'QUEUE_FULL', sent: false };
+    case 'RATE_LIMITED':
+      return { reasonCode: 'ORDER_RATE', sent: false };
+    case 'TRANSPORT_ERROR':
+    case 'AUTH_FAILED':
+    case 'UNAVAILABLE':
+      return { reasonCode: 'UNAVAILABLE', sent: false };
+    default:
+      return { reasonCode: 'UNKNOWN_OUTCOME', sent: true };
+  }
 }

@@ -8,6 +8,8 @@
 //   POST /api/go/risk/halt   {accountId?, reason?, flatten?}  → { state }   (account_id accepted too)
 //   POST /api/go/risk/resume {accountId?, reason?}            → { state } | 422 with the loss-limit reason code
 //   GET  /api/go/risk/events?accountId=N  → text/event-stream, one `data: <RiskEvent JSON>` per event
+// Both event streams end RESOURCE_EXHAUSTED once STREAM_MAX_UNREAD events wait for a client that does not read.
+// Numbers may be strings (proto3 JSON: `"account_id": "1001"`).
 //
 // The main thread also clears the accounts' ready flags when the risk-manager thread exits: a dead writer
 // cannot, and until the restarted thread has rebuilt the day every order must fail RISK_NOT_READY.
@@ -19,8 +21,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { readJson, sendError, sendJson } from '../http-json';
+import { protoJsonNumber, readJson, sendError, sendJson } from '../http-json';
 import type { FrontDoorModule } from '../module';
+import { grpcServerStream, sseServerStream, type ServerStream } from '../server-stream';
 
 /** Longest halt / resume reason accepted (characters). */
 export const MAX_REASON_LENGTH = 256;
@@ -107,8 +110,10 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
   const state = runtime.state;
   const contractSlots = runtime.contracts.map((c) => c.slot);
   const listeners = new Set<Listener>();
-  const streams = new Set<ServerWritableStream<risk.StreamRiskEventsRequest, risk.RiskEvent>>();
-  const sse = new Set<ServerResponse>();
+  /** gRPC and server-sent-event streams alike. */
+  const streams = new Set<ServerStream<risk.RiskEvent>>();
+  /** What a client that fell behind is told to do. */
+  const streamOptions = { what: 'risk events', recovery: 'subscribe again and read the current state with GetRiskState' };
   let sequence = 0;
 
   clearRiskReadyOnExit(supervisor, state, runtime.accounts.map((a) => a.slot));
@@ -205,18 +210,18 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
     },
     streamRiskEvents(call: ServerWritableStream<risk.StreamRiskEventsRequest, risk.RiskEvent>) {
       const want = Number(call.request.accountId);
+      const stream = grpcServerStream(call, {
+        ...streamOptions,
+        onClose: () => {
+          listeners.delete(l);
+          streams.delete(stream);
+        },
+      });
       const l: Listener = (e, accountId) => {
-        if (want === 0 || want === accountId) call.write(e);
+        if (want === 0 || want === accountId) stream.send(e);
       };
       listeners.add(l);
-      streams.add(call);
-      const done = (): void => {
-        listeners.delete(l);
-        streams.delete(call);
-      };
-      call.on('cancelled', done);
-      call.on('close', done);
-      call.on('error', done);
+      streams.add(stream);
     },
     halt(call: ServerUnaryCall<risk.HaltRequest, risk.HaltResponse>, cb: sendUnaryData<risk.HaltResponse>) {
       const r = call.request;
@@ -237,8 +242,8 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
   const accountParam = (url: URL): number => {
     const raw = url.searchParams.get('accountId');
     if (raw === null || raw === '') return 0;
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0) throw new FrontDoorError('INVALID_ARGUMENT', `accountId: must be a non-negative integer, got "${raw}"`, 'accountId');
+    const n = protoJsonNumber(raw, 'int64', 'accountId');
+    if (n < 0) throw new FrontDoorError('INVALID_ARGUMENT', `accountId: must be a non-negative integer, got "${raw}"`, 'accountId');
     return n;
   };
   const body = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
@@ -247,11 +252,19 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
     if (typeof b !== 'object' || Array.isArray(b)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: must be a JSON object', 'body');
     return b as Record<string, unknown>;
   };
-  /** A body field by its camelCase name or its proto (snake_case) name: an ignored `account_id` would halt the default account. */
-  const field = <T>(b: Record<string, unknown>, camel: string, type: 'number' | 'string' | 'boolean', dflt: T, snake = camel): T => {
+  /**
+   * A body field by its camelCase name or its proto (snake_case) name: an ignored `account_id` would halt the default
+   * account. An int64 may be a string, as the proto3 JSON mapping writes it.
+   */
+  const field = <T>(b: Record<string, unknown>, camel: string, type: 'int64' | 'string' | 'boolean', dflt: T, snake = camel): T => {
     const key = b[camel] === undefined ? snake : camel;
     const v = b[key];
     if (v === undefined) return dflt;
+    if (type === 'int64') {
+      if (typeof v === 'string') return protoJsonNumber(v, 'int64', key) as T;
+      if (typeof v !== 'number') throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a number or a numeric string`, key);
+      return v as T;
+    }
     if (typeof v !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a ${type}`, key);
     return v as T;
   };
@@ -264,24 +277,27 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
         sendJson(res, 200, stateOf(accountParam(url)));
       } else if (what === 'POST /api/go/risk/halt') {
         const b = await body(req);
-        sendJson(res, 200, { state: await halt(field(b, 'accountId', 'number', 0, 'account_id'), field(b, 'reason', 'string', ''), field(b, 'flatten', 'boolean', false)) });
+        sendJson(res, 200, { state: await halt(field(b, 'accountId', 'int64', 0, 'account_id'), field(b, 'reason', 'string', ''), field(b, 'flatten', 'boolean', false)) });
       } else if (what === 'POST /api/go/risk/resume') {
         const b = await body(req);
-        sendJson(res, 200, { state: await resume(field(b, 'accountId', 'number', 0, 'account_id'), field(b, 'reason', 'string', '')) });
+        sendJson(res, 200, { state: await resume(field(b, 'accountId', 'int64', 0, 'account_id'), field(b, 'reason', 'string', '')) });
       } else if (what === 'GET /api/go/risk/events') {
         const want = accountParam(url);
         if (want !== 0) slotOf(want);
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
         res.write(': risk events\n\n');
+        const stream = sseServerStream<risk.RiskEvent>(res, 'risk', {
+          ...streamOptions,
+          onClose: () => {
+            listeners.delete(l);
+            streams.delete(stream);
+          },
+        });
         const l: Listener = (e, accountId) => {
-          if (want === 0 || want === accountId) res.write(`event: risk\ndata: ${JSON.stringify(e)}\n\n`);
+          if (want === 0 || want === accountId) stream.send(e);
         };
         listeners.add(l);
-        sse.add(res);
-        res.on('close', () => {
-          listeners.delete(l);
-          sse.delete(res);
-        });
+        streams.add(stream);
       } else {
         return false;
       }
@@ -320,7 +336,9 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
       },
       '/api/go/risk/events': {
         get: {
-          summary: 'Risk events as server-sent events (StreamRiskEvents): `event: risk`, `data: <RiskEvent JSON>`',
+          summary:
+            'Risk events as server-sent events (StreamRiskEvents): `event: risk`, `data: <RiskEvent JSON>`. A client 4,096 events ' +
+            'behind gets `event: error` with `data: {"error":{"code":"RESOURCE_EXHAUSTED",…}}` and the end of the stream',
           parameters: [{ name: 'accountId', in: 'query', schema: { type: 'integer' } }],
           responses: { '200': { description: 'text/event-stream' } },
         },
@@ -351,7 +369,6 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
     },
     async stop() {
       for (const s of streams) s.end();
-      for (const r of sse) r.end();
       listeners.clear();
     },
   };

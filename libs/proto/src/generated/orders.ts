@@ -39,16 +39,19 @@ import {
  *                       TRADING_HOURS, HALTED, REDUCE_ONLY, STALE_MARKET_DATA, RISK_NOT_READY, BROKER_REJECTED.
  *                       Orders that only reduce a position are never denied for loss limits.
  *   NOT_FOUND           unknown order id, or no open position to close.
- *   ALREADY_EXISTS      a client_order_id reused with different order parameters.
+ *   ALREADY_EXISTS      a client_order_id (or a ClosePosition / FlattenAll client_request_id) reused with
+ *                       different parameters.
  *   RESOURCE_EXHAUSTED  the executor queue is full (back-pressure): retrying later is safe, nothing was sent.
  *   UNAVAILABLE         the broker is not reachable, or the engine is recovering its order book or stopping:
  *                       nothing was sent. A client whose connection to the engine
  *                       drops during a PlaceOrder call cannot tell whether the engine received it: retry with
  *                       the same client_order_id, which the engine deduplicates.
- *   DEADLINE_EXCEEDED   answered by the engine when the deadline passed before the order was sent: nothing was
- *                       sent. The same status raised by a client's own timer says nothing about the order (it
- *                       may have been sent after the client gave up): retry with the same client_order_id, which
- *                       returns the first order and sends nothing. The Python client raises UNKNOWN for it.
+ *   DEADLINE_EXCEEDED   answered by the engine when the deadline passed before the order (cancel, modify,
+ *                       close, flatten) was sent: nothing was sent. The same status raised by a client's own
+ *                       timer says nothing about the order (it may have been sent after the client gave up):
+ *                       retry with the same client_order_id (ClosePosition / FlattenAll: client_request_id),
+ *                       which returns the first answer and sends nothing; a retried CancelOrder or ModifyOrder
+ *                       is safe as it is (see them). The Python client raises UNKNOWN for it.
  *   UNKNOWN             the order was sent and no answer came (timeout, dropped connection). It is NOT retried;
  *                       the engine resolves it by the order's custom tag. The trailing metadata key `order-id`
  *                       carries the order id to poll with GetOrderStatus or watch on StreamOrderUpdates.
@@ -340,6 +343,22 @@ export interface ClosePositionRequest {
   quantity: number;
   /** For the journal and the order book; same rules as OrderRequest.strategy_name, may be empty. */
   strategyName: string;
+  /**
+   * Idempotency key chosen by the client, same rules as OrderRequest.client_order_id; empty = none.
+   * A repeat with the same (account_id, client_request_id) and the same symbol and quantity returns
+   * the first call's answer (duplicate = true), waiting for it while it is still in flight, and sends
+   * nothing; with another symbol or quantity it is ALREADY_EXISTS. A first call that sent nothing (an
+   * error status such as NOT_FOUND, DEADLINE_EXCEEDED or UNAVAILABLE from the engine, or reason_code
+   * QUEUE_FULL / ORDER_RATE / UNAVAILABLE) does not hold the key: a repeat is judged afresh. Any other
+   * answer, failed ones included (BROKER_REJECTED, UNKNOWN_OUTCOME), is replayed for good.
+   * Keys live in the engine's memory, for the life of the process (the last 10,000 settled ones):
+   * that covers what they are for, a retry after a timeout or a dropped answer, which follows within
+   * seconds; persisting them would need a journal of closes (the order journal records orders, and
+   * the broker's close endpoints carry no custom tag to search by). They do not survive an engine
+   * restart: after a call lost to an engine that went away (UNAVAILABLE, a dropped connection), read
+   * the position (RiskService.GetRiskState) before closing again.
+   */
+  clientRequestId: string;
 }
 
 export interface ClosePositionResponse {
@@ -351,13 +370,28 @@ export interface ClosePositionResponse {
   /** Working orders of the contract that were cancelled. */
   cancelledOrders: number;
   orderId: string;
+  /**
+   * Stable code when success is false: BROKER_REJECTED (the broker refused the close), UNKNOWN_OUTCOME
+   * (the close was sent and no answer came: the position may be reduced; read it before a new close),
+   * QUEUE_FULL / ORDER_RATE / UNAVAILABLE (nothing was sent, retry later); empty when the close went
+   * through but some working orders could not be cancelled (message says how many).
+   */
   reasonCode: string;
+  /** True when this answer replays an earlier call with the same client_request_id. */
+  duplicate: boolean;
 }
 
 export interface FlattenAllRequest {
   accountId: number;
   /** Also halt trading afterwards (new entries refused until RiskService.Resume). */
   halt: boolean;
+  /**
+   * Idempotency key, as ClosePositionRequest.client_request_id (its own key space; the same halt
+   * flag, else ALREADY_EXISTS): a repeat returns the first flatten's answer, success or not, and does
+   * nothing (flatten again with a new key). Without it a retry flattens again, which also closes
+   * positions opened in between.
+   */
+  clientRequestId: string;
 }
 
 export interface FlattenAllResponse {
@@ -367,6 +401,8 @@ export interface FlattenAllResponse {
   closedPositions: number;
   /** Contracts that could not be flattened (the operator must look at them). */
   failedContracts: string[];
+  /** True when this answer replays an earlier call with the same client_request_id. */
+  duplicate: boolean;
 }
 
 function createBaseOrderRequest(): OrderRequest {
@@ -2753,7 +2789,7 @@ export const OrderUpdate: MessageFns<OrderUpdate> = {
 };
 
 function createBaseClosePositionRequest(): ClosePositionRequest {
-  return { symbol: "", accountId: 0, quantity: 0, strategyName: "" };
+  return { symbol: "", accountId: 0, quantity: 0, strategyName: "", clientRequestId: "" };
 }
 
 export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
@@ -2769,6 +2805,9 @@ export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
     }
     if (message.strategyName !== "") {
       writer.uint32(34).string(message.strategyName);
+    }
+    if (message.clientRequestId !== "") {
+      writer.uint32(42).string(message.clientRequestId);
     }
     return writer;
   },
@@ -2818,6 +2857,14 @@ export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
             message.strategyName = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clientRequestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2844,6 +2891,11 @@ export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
         : isSet(object.strategy_name)
         ? globalThis.String(object.strategy_name)
         : "",
+      clientRequestId: isSet(object.clientRequestId)
+        ? globalThis.String(object.clientRequestId)
+        : isSet(object.client_request_id)
+        ? globalThis.String(object.client_request_id)
+        : "",
     };
   },
 
@@ -2861,6 +2913,9 @@ export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
     if (message.strategyName !== "") {
       obj.strategyName = message.strategyName;
     }
+    if (message.clientRequestId !== "") {
+      obj.clientRequestId = message.clientRequestId;
+    }
     return obj;
   },
 
@@ -2873,6 +2928,7 @@ export const ClosePositionRequest: MessageFns<ClosePositionRequest> = {
     message.accountId = object.accountId ?? 0;
     message.quantity = object.quantity ?? 0;
     message.strategyName = object.strategyName ?? "";
+    message.clientRequestId = object.clientRequestId ?? "";
     return message;
   },
 };
@@ -2886,6 +2942,7 @@ function createBaseClosePositionResponse(): ClosePositionResponse {
     cancelledOrders: 0,
     orderId: "",
     reasonCode: "",
+    duplicate: false,
   };
 }
 
@@ -2911,6 +2968,9 @@ export const ClosePositionResponse: MessageFns<ClosePositionResponse> = {
     }
     if (message.reasonCode !== "") {
       writer.uint32(58).string(message.reasonCode);
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(64).bool(message.duplicate);
     }
     return writer;
   },
@@ -2984,6 +3044,14 @@ export const ClosePositionResponse: MessageFns<ClosePositionResponse> = {
             message.reasonCode = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3025,6 +3093,7 @@ export const ClosePositionResponse: MessageFns<ClosePositionResponse> = {
         : isSet(object.reason_code)
         ? globalThis.String(object.reason_code)
         : "",
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
     };
   },
 
@@ -3051,6 +3120,9 @@ export const ClosePositionResponse: MessageFns<ClosePositionResponse> = {
     if (message.reasonCode !== "") {
       obj.reasonCode = message.reasonCode;
     }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
     return obj;
   },
 
@@ -3066,12 +3138,13 @@ export const ClosePositionResponse: MessageFns<ClosePositionResponse> = {
     message.cancelledOrders = object.cancelledOrders ?? 0;
     message.orderId = object.orderId ?? "";
     message.reasonCode = object.reasonCode ?? "";
+    message.duplicate = object.duplicate ?? false;
     return message;
   },
 };
 
 function createBaseFlattenAllRequest(): FlattenAllRequest {
-  return { accountId: 0, halt: false };
+  return { accountId: 0, halt: false, clientRequestId: "" };
 }
 
 export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
@@ -3081,6 +3154,9 @@ export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
     }
     if (message.halt !== false) {
       writer.uint32(16).bool(message.halt);
+    }
+    if (message.clientRequestId !== "") {
+      writer.uint32(26).string(message.clientRequestId);
     }
     return writer;
   },
@@ -3114,6 +3190,14 @@ export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
             message.halt = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientRequestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3134,6 +3218,11 @@ export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
         ? globalThis.Number(object.account_id)
         : 0,
       halt: isSet(object.halt) ? globalThis.Boolean(object.halt) : false,
+      clientRequestId: isSet(object.clientRequestId)
+        ? globalThis.String(object.clientRequestId)
+        : isSet(object.client_request_id)
+        ? globalThis.String(object.client_request_id)
+        : "",
     };
   },
 
@@ -3145,6 +3234,9 @@ export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
     if (message.halt !== false) {
       obj.halt = message.halt;
     }
+    if (message.clientRequestId !== "") {
+      obj.clientRequestId = message.clientRequestId;
+    }
     return obj;
   },
 
@@ -3155,12 +3247,13 @@ export const FlattenAllRequest: MessageFns<FlattenAllRequest> = {
     const message = createBaseFlattenAllRequest();
     message.accountId = object.accountId ?? 0;
     message.halt = object.halt ?? false;
+    message.clientRequestId = object.clientRequestId ?? "";
     return message;
   },
 };
 
 function createBaseFlattenAllResponse(): FlattenAllResponse {
-  return { success: false, message: "", cancelledOrders: 0, closedPositions: 0, failedContracts: [] };
+  return { success: false, message: "", cancelledOrders: 0, closedPositions: 0, failedContracts: [], duplicate: false };
 }
 
 export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
@@ -3179,6 +3272,9 @@ export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
     }
     for (const v of message.failedContracts) {
       writer.uint32(42).string(v!);
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(48).bool(message.duplicate);
     }
     return writer;
   },
@@ -3236,6 +3332,14 @@ export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
             message.failedContracts.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3267,6 +3371,7 @@ export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
         : globalThis.Array.isArray(object?.failed_contracts)
         ? object.failed_contracts.map((e: any) => globalThis.String(e))
         : [],
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
     };
   },
 
@@ -3287,6 +3392,9 @@ export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
     if (message.failedContracts?.length) {
       obj.failedContracts = message.failedContracts;
     }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
     return obj;
   },
 
@@ -3300,6 +3408,7 @@ export const FlattenAllResponse: MessageFns<FlattenAllResponse> = {
     message.cancelledOrders = object.cancelledOrders ?? 0;
     message.closedPositions = object.closedPositions ?? 0;
     message.failedContracts = object.failedContracts?.map((e) => e) || [];
+    message.duplicate = object.duplicate ?? false;
     return message;
   },
 };
@@ -3345,7 +3454,10 @@ export const OrderServiceService = {
   },
   /**
    * Cancels a working order. An unknown order id is NOT_FOUND; an order that is already final
-   * returns success = false with its final status.
+   * returns success = false with its final status. Deadline: checked before the cancel is sent
+   * (DEADLINE_EXCEEDED from the engine: nothing was sent). A retry after a lost answer is safe: it
+   * answers success = false with the final status once the order is cancelled, or sends the cancel
+   * again, which the broker refuses for an order no longer working (reason_code BROKER_REJECTED).
    */
   cancelOrder: {
     path: "/orders.OrderService/CancelOrder" as const,
@@ -3356,7 +3468,11 @@ export const OrderServiceService = {
     responseSerialize: (value: CancelOrderResponse): Buffer => Buffer.from(CancelOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelOrderResponse => CancelOrderResponse.decode(value),
   },
-  /** Changes size or prices of a working order. Unset fields are left unchanged. */
+  /**
+   * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
+   * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
+   * a lost answer sets the same values again; it would undo a different modify made in between.
+   */
   modifyOrder: {
     path: "/orders.OrderService/ModifyOrder" as const,
     requestStream: false as const,
@@ -3384,7 +3500,10 @@ export const OrderServiceService = {
   /**
    * Closes the open position of one contract with a market order and cancels the contract's working
    * orders (the broker's close leaves stops and bracket children alive, which could later open a
-   * naked position).
+   * naked position). A partial close (quantity below the position) keeps them. Deadline: checked on
+   * arrival and again right before the close is sent (DEADLINE_EXCEEDED from the engine: nothing was
+   * sent); once sent, the close and its sweep run to the end whatever the deadline. A retry after a
+   * lost answer must carry the same client_request_id: a second close would close again.
    */
   closePosition: {
     path: "/orders.OrderService/ClosePosition" as const,
@@ -3396,7 +3515,10 @@ export const OrderServiceService = {
       Buffer.from(ClosePositionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ClosePositionResponse => ClosePositionResponse.decode(value),
   },
-  /** Cancels every working order and closes every open position of the account. */
+  /**
+   * Cancels every working order and closes every open position of the account. Deadline: checked on
+   * arrival only (DEADLINE_EXCEEDED: nothing was done); a flatten that started runs to the end.
+   */
   flattenAll: {
     path: "/orders.OrderService/FlattenAll" as const,
     requestStream: false as const,
@@ -3424,10 +3546,17 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   getOrderStatus: handleUnaryCall<OrderStatusRequest, OrderStatusResponse>;
   /**
    * Cancels a working order. An unknown order id is NOT_FOUND; an order that is already final
-   * returns success = false with its final status.
+   * returns success = false with its final status. Deadline: checked before the cancel is sent
+   * (DEADLINE_EXCEEDED from the engine: nothing was sent). A retry after a lost answer is safe: it
+   * answers success = false with the final status once the order is cancelled, or sends the cancel
+   * again, which the broker refuses for an order no longer working (reason_code BROKER_REJECTED).
    */
   cancelOrder: handleUnaryCall<CancelOrderRequest, CancelOrderResponse>;
-  /** Changes size or prices of a working order. Unset fields are left unchanged. */
+  /**
+   * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
+   * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
+   * a lost answer sets the same values again; it would undo a different modify made in between.
+   */
   modifyOrder: handleUnaryCall<ModifyOrderRequest, ModifyOrderResponse>;
   /**
    * Server streaming: every status change of matching orders, in the order the engine applied them.
@@ -3438,10 +3567,16 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   /**
    * Closes the open position of one contract with a market order and cancels the contract's working
    * orders (the broker's close leaves stops and bracket children alive, which could later open a
-   * naked position).
+   * naked position). A partial close (quantity below the position) keeps them. Deadline: checked on
+   * arrival and again right before the close is sent (DEADLINE_EXCEEDED from the engine: nothing was
+   * sent); once sent, the close and its sweep run to the end whatever the deadline. A retry after a
+   * lost answer must carry the same client_request_id: a second close would close again.
    */
   closePosition: handleUnaryCall<ClosePositionRequest, ClosePositionResponse>;
-  /** Cancels every working order and closes every open position of the account. */
+  /**
+   * Cancels every working order and closes every open position of the account. Deadline: checked on
+   * arrival only (DEADLINE_EXCEEDED: nothing was done); a flatten that started runs to the end.
+   */
   flattenAll: handleUnaryCall<FlattenAllRequest, FlattenAllResponse>;
 }
 
@@ -3503,7 +3638,10 @@ export interface OrderServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Cancels a working order. An unknown order id is NOT_FOUND; an order that is already final
-   * returns success = false with its final status.
+   * returns success = false with its final status. Deadline: checked before the cancel is sent
+   * (DEADLINE_EXCEEDED from the engine: nothing was sent). A retry after a lost answer is safe: it
+   * answers success = false with the final status once the order is cancelled, or sends the cancel
+   * again, which the broker refuses for an order no longer working (reason_code BROKER_REJECTED).
    */
   cancelOrder(
     request: CancelOrderRequest,
@@ -3520,7 +3658,11 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelOrderResponse) => void,
   ): ClientUnaryCall;
-  /** Changes size or prices of a working order. Unset fields are left unchanged. */
+  /**
+   * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
+   * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
+   * a lost answer sets the same values again; it would undo a different modify made in between.
+   */
   modifyOrder(
     request: ModifyOrderRequest,
     callback: (error: ServiceError | null, response: ModifyOrderResponse) => void,
@@ -3553,7 +3695,10 @@ export interface OrderServiceClient extends Client {
   /**
    * Closes the open position of one contract with a market order and cancels the contract's working
    * orders (the broker's close leaves stops and bracket children alive, which could later open a
-   * naked position).
+   * naked position). A partial close (quantity below the position) keeps them. Deadline: checked on
+   * arrival and again right before the close is sent (DEADLINE_EXCEEDED from the engine: nothing was
+   * sent); once sent, the close and its sweep run to the end whatever the deadline. A retry after a
+   * lost answer must carry the same client_request_id: a second close would close again.
    */
   closePosition(
     request: ClosePositionRequest,
@@ -3570,7 +3715,10 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ClosePositionResponse) => void,
   ): ClientUnaryCall;
-  /** Cancels every working order and closes every open position of the account. */
+  /**
+   * Cancels every working order and closes every open position of the account. Deadline: checked on
+   * arrival only (DEADLINE_EXCEEDED: nothing was done); a flatten that started runs to the end.
+   */
   flattenAll(
     request: FlattenAllRequest,
     callback: (error: ServiceError | null, response: FlattenAllResponse) => void,

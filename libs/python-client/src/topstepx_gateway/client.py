@@ -203,19 +203,25 @@ class GatewayClient:
         except grpc.RpcError as err:
             raise self._error(err, method) from None
 
-    def _place(self, fn: Callable[..., Any], request: Any, method: str, timeout: Optional[float]) -> Any:
-        """_unary for calls that send orders. The engine refuses to send an order once the deadline has
-        passed, but an order already sent keeps going: a deadline that fires on this side therefore leaves
-        the outcome unknown, and is reported as the engine reports it (UNKNOWN), never as DEADLINE_EXCEEDED,
-        which orders.proto documents as "nothing was sent"."""
+    def _place(
+        self,
+        fn: Callable[..., Any],
+        request: Any,
+        method: str,
+        timeout: Optional[float],
+        retry_hint: str = "do not place it again blindly (retry with the same client_order_id, or watch stream_order_updates)",
+    ) -> Any:
+        """_unary for calls that send orders (places, closes, flattens). The engine refuses to send once the
+        deadline has passed, but what it already sent keeps going: a deadline that fires on this side therefore
+        leaves the outcome unknown, and is reported as the engine reports it (UNKNOWN), never as
+        DEADLINE_EXCEEDED, which orders.proto documents as "nothing was sent"."""
         try:
             return self._unary(fn, request, method, timeout)
         except GatewayError as err:
             if err.code != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
             raise GatewayError(
-                f"{method}: UNKNOWN: no answer within the deadline, outcome unknown: the order may have been sent; "
-                "do not place it again blindly (retry with the same client_order_id, or watch stream_order_updates)",
+                f"{method}: UNKNOWN: no answer within the deadline, outcome unknown: the order may have been sent; {retry_hint}",
                 code=grpc.StatusCode.UNKNOWN,
                 details=err.details,
                 reason_code=err.reason_code,
@@ -343,7 +349,9 @@ class GatewayClient:
         return OrderState.from_proto(self._unary(self._orders.GetOrderStatus, request, "GetOrderStatus", timeout))
 
     def cancel_order(self, order_id: str, *, timeout: Optional[float] = None) -> CancelResult:
-        """Cancels a working order; an order already final gives success = False with its status."""
+        """Cancels a working order; an order already final gives success = False with its status.
+        Retrying after a lost answer is safe: a cancelled order answers success = False (reason_code
+        BROKER_REJECTED while the cancel's own event is still on its way)."""
         request = orders_pb2.CancelOrderRequest(order_id=str(order_id))
         return CancelResult.from_proto(self._unary(self._orders.CancelOrder, request, "CancelOrder", timeout))
 
@@ -361,24 +369,54 @@ class GatewayClient:
 
         ``quantity`` may lower the size, not raise it above the size the order was placed with (a modify is
         not risk-gated): more size is a new order, else ``GatewayError`` INVALID_ARGUMENT with ``field="quantity"``.
+        Every value is absolute (``quantity`` is the new total size), so retrying after a lost answer sets the
+        same values again.
         """
         changes = {"quantity": quantity, "price": price, "stop_price": stop_price, "trail_price": trail_price}
         request = orders_pb2.ModifyOrderRequest(order_id=str(order_id), **{k: v for k, v in changes.items() if v is not None})
         return ModifyResult.from_proto(self._unary(self._orders.ModifyOrder, request, "ModifyOrder", timeout))
 
     def close_position(
-        self, symbol: str, *, quantity: int = 0, strategy_name: Optional[str] = None, timeout: Optional[float] = None
+        self,
+        symbol: str,
+        *,
+        quantity: int = 0,
+        strategy_name: Optional[str] = None,
+        client_request_id: str = "",
+        timeout: Optional[float] = None,
     ) -> ClosePositionResult:
-        """Closes the position of one contract (0 = all of it) and cancels the contract's working orders."""
-        request = orders_pb2.ClosePositionRequest(
-            symbol=symbol, account_id=self.account_id, quantity=quantity, strategy_name=strategy_name or self.strategy_name or ""
-        )
-        return ClosePositionResult.from_proto(self._unary(self._orders.ClosePosition, request, "ClosePosition", timeout))
+        """Closes the position of one contract (0 = all of it; a full close also cancels the contract's
+        working orders, a partial one keeps them).
 
-    def flatten_all(self, *, halt: bool = False, timeout: Optional[float] = None) -> FlattenResult:
-        """Cancels every working order and closes every position; halt=True also stops new entries."""
-        request = orders_pb2.FlattenAllRequest(account_id=self.account_id, halt=halt)
-        return FlattenResult.from_proto(self._unary(self._orders.FlattenAll, request, "FlattenAll", timeout))
+        Retry safety: a close whose answer is lost (GatewayError UNKNOWN after the timeout, a dropped
+        connection) may have gone through, and a second close would close again: a partial close twice
+        reduces the position by twice as much. Pass a ``client_request_id`` (at most 64 printable
+        characters, unique per close) and retry with the same one: the engine returns the first close's
+        answer (``duplicate=True``), waiting for it while it is still in flight, and sends nothing.
+        The same id with another symbol or quantity raises ALREADY_EXISTS. The engine keeps these ids
+        in memory: after it restarted (GatewayUnavailable), read the position (``risk_state()``) before
+        closing again.
+        """
+        request = orders_pb2.ClosePositionRequest(
+            symbol=symbol,
+            account_id=self.account_id,
+            quantity=quantity,
+            strategy_name=strategy_name or self.strategy_name or "",
+            client_request_id=client_request_id,
+        )
+        hint = "retry with the same client_request_id, which closes at most once" if client_request_id else "read the position before closing again"
+        return ClosePositionResult.from_proto(self._place(self._orders.ClosePosition, request, "ClosePosition", timeout, hint))
+
+    def flatten_all(self, *, halt: bool = False, client_request_id: str = "", timeout: Optional[float] = None) -> FlattenResult:
+        """Cancels every working order and closes every position; halt=True also stops new entries.
+
+        Retry safety: with the same ``client_request_id`` a retry returns the first flatten's answer
+        (``duplicate=True``) and does nothing; without one a retry flattens again, which also closes
+        positions opened in between (a new id does the same, on purpose).
+        """
+        request = orders_pb2.FlattenAllRequest(account_id=self.account_id, halt=halt, client_request_id=client_request_id)
+        hint = "retry with the same client_request_id, which flattens at most once" if client_request_id else "a retry flattens again"
+        return FlattenResult.from_proto(self._place(self._orders.FlattenAll, request, "FlattenAll", timeout, hint))
 
     def stream_order_updates(
         self, strategy: Optional[str] = None, *, account_id: int = 0, timeout: Optional[float] = None

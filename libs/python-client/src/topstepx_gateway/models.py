@@ -142,10 +142,12 @@ class ClosePositionResult:
     cancelled_orders: int
     order_id: str
     reason_code: str
+    # True when the engine replayed the answer of an earlier call with the same client_request_id.
+    duplicate: bool = False
 
     @classmethod
     def from_proto(cls, m: Any) -> "ClosePositionResult":
-        return cls(m.success, m.message, m.contract_id, m.closed_quantity, m.cancelled_orders, m.order_id, m.reason_code)
+        return cls(m.success, m.message, m.contract_id, m.closed_quantity, m.cancelled_orders, m.order_id, m.reason_code, m.duplicate)
 
 
 @dataclass(frozen=True)
@@ -155,10 +157,12 @@ class FlattenResult:
     cancelled_orders: int
     closed_positions: int
     failed_contracts: list[str] = field(default_factory=list)
+    # True when the engine replayed the answer of an earlier call with the same client_request_id.
+    duplicate: bool = False
 
     @classmethod
     def from_proto(cls, m: Any) -> "FlattenResult":
-        return cls(m.success, m.message, m.cancelled_orders, m.closed_positions, list(m.failed_contracts))
+        return cls(m.success, m.message, m.cancelled_orders, m.closed_positions, list(m.failed_contracts), m.duplicate)
 
 
 @dataclass(frozen=True)
