@@ -13,6 +13,7 @@ import {
   type OutcomeRecord,
   type PlaceOutcome,
   type PlaceTask,
+  type RestNotSentDeadline,
   type RestResult,
   type RestTask,
   type ReservationRecord,
@@ -67,6 +68,12 @@ export interface Executor {
 const RATE_WAIT_MAX_MS = 2_000;
 
 /**
+ * The broker client's per-request timeout, which also caps its own waits for a rate token; a broker call with a
+ * deadline waits for its token here instead (to check the deadline after the wait), under the same cap.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
  * The shared-memory budget with "prepaid" tokens: the executor takes the token of an order itself
  * (before journalling it), and the client's own acquire for that request consumes the prepaid one.
  * Tokens are fungible, so the count of requests always equals the count of tokens taken.
@@ -105,6 +112,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     userName: cfg.broker.userName,
     apiKey: cfg.broker.apiKey,
     connections: cfg.broker.connections,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
     rateGate,
     clock,
     logger,
@@ -146,13 +154,18 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     return out;
   }
 
-  async function takeRateToken(deadlineMs: number): Promise<boolean> {
-    const limit = clock() + RATE_WAIT_MAX_MS;
+  /**
+   * Takes a token of the shared budget (prepaid, for the request sent next), waiting at most `maxWaitMs`. Without a
+   * token, says why: the wait would end past `deadlineMs` (0 = none) or past `maxWaitMs`; nothing is taken then.
+   */
+  async function takeRateToken(deadlineMs: number, maxWaitMs: number): Promise<'taken' | 'deadline' | 'budget'> {
+    const limit = clock() + maxWaitMs;
     for (;;) {
       const now = clock();
       const wait = rateGate.take(now);
-      if (wait === 0) return true;
-      if (now + wait > limit || (deadlineMs > 0 && now + wait > deadlineMs)) return false;
+      if (wait === 0) return 'taken';
+      if (deadlineMs > 0 && now + wait >= deadlineMs) return 'deadline';
+      if (now + wait > limit) return 'budget';
       await sleep(wait);
     }
   }
@@ -201,7 +214,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
       return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
     }
-    if (!(await takeRateToken(task.deadlineMs))) {
+    if ((await takeRateToken(task.deadlineMs, RATE_WAIT_MAX_MS)) !== 'taken') {
       return notSent(task, { outcome: 'not-sent', code: 'ORDER_RATE', message: 'broker request budget exhausted: nothing was sent, retry later', reservation }, started);
     }
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
@@ -245,10 +258,28 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     return done(out, started);
   }
 
+  function tooLate(task: RestTask, where: string): RestNotSentDeadline {
+    return { ok: false, code: 'DEADLINE', notSent: true, message: `the deadline passed ${where} before ${task.method} was sent` };
+  }
+
   async function restCall(task: RestTask): Promise<RestResult> {
+    const fn = (rest as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[task.method];
+    if (typeof fn !== 'function') return { ok: false, code: 'INTERNAL', message: `unknown broker method ${task.method}` };
+    const deadlineMs = task.deadlineMs ?? 0;
+    if (deadlineMs > 0) {
+      // The task may have waited in the pool's queue past the deadline.
+      if (clock() >= deadlineMs) return tooLate(task, 'in the executor queue');
+      // The token is taken here rather than by the client, whose own wait could not look at the deadline.
+      const token = await takeRateToken(deadlineMs, REQUEST_TIMEOUT_MS);
+      if (token === 'deadline') return tooLate(task, 'waiting for the broker request budget');
+      if (token === 'budget') return { ok: false, code: 'RATE_LIMITED', message: `${task.method}: broker request budget exhausted; nothing was sent, retry later` };
+      if (clock() >= deadlineMs) {
+        rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+        return tooLate(task, 'waiting for the broker request budget');
+      }
+      // From here to the send nothing awaits: the client's call consumes the prepaid token synchronously.
+    }
     try {
-      const fn = (rest as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[task.method];
-      if (typeof fn !== 'function') return { ok: false, code: 'INTERNAL', message: `unknown broker method ${task.method}` };
       const value = await fn.apply(rest, task.args as unknown[]);
       return { ok: true, value: value ?? null };
     } catch (err) {

@@ -93,6 +93,23 @@ export interface RestTask {
   readonly kind: 'rest';
   readonly method: RestMethod;
   readonly args: readonly unknown[];
+  /**
+   * Epoch ms from which the request must not be sent (the client's deadline); absent or 0 = none. The executor
+   * checks it on arrival and again right before the send, after any wait for a rate-budget token, so a call held in
+   * the queue or the budget is answered RestNotSentDeadline instead of going out late. Set by CancelOrder,
+   * ModifyOrder and ClosePosition's close; never by FlattenAll's calls (checked on arrival only: once started it runs
+   * to the end) nor by reads.
+   */
+  readonly deadlineMs?: number;
+}
+
+/** The executor's answer to a RestTask whose deadline passed before the request was sent: nothing was sent. */
+export interface RestNotSentDeadline {
+  readonly ok: false;
+  readonly code: 'DEADLINE';
+  /** Tells this answer from a broker error carrying the same code: only the executor's own check sets it. */
+  readonly notSent: true;
+  readonly message: string;
 }
 
 /** A broker call's answer; errors travel as data (class identity does not survive postMessage). */
@@ -104,6 +121,12 @@ export type RestResult =
       readonly code: string;
       readonly codeName?: string;
       readonly message: string;
-    };
+    }
+  | RestNotSentDeadline;
+
+/** Whether a RestResult is the executor's "not sent: deadline" (and not an error that may follow a send). */
+export function isRestNotSentDeadline(r: RestResult): r is RestNotSentDeadline {
+  return !r.ok && 'notSent' in r && r.notSent === true;
+}
 
 export type OrderTask = PlaceTask | RestTask | JournalTask;

@@ -27,6 +27,8 @@ import {
   type ReservationRecord,
   type RestMethod,
   type RestResult,
+  type RestTask,
+  isRestNotSentDeadline,
 } from '@gateway/order-journal';
 import type { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
@@ -715,7 +717,7 @@ export class OrdersService {
     if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
     if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to cancel yet`, reasonCode: 'NOT_FOUND' };
     this.refuseIfExpired(deadlineMs, 'CancelOrder');
-    const res = await this.brokerResult('cancelOrder', { accountId: e.accountId, orderId: r.brokerOrderId });
+    const res = await this.brokerBefore(deadlineMs, 'CancelOrder', 'cancelOrder', { accountId: e.accountId, orderId: r.brokerOrderId });
     if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: mutationFailure(res).reasonCode };
     return { ...base, success: true, message: 'cancel requested', reasonCode: '' };
   }
@@ -752,7 +754,7 @@ export class OrdersService {
     if (isFinal(r)) return { ...base, success: false, message: `order is already ${r.status}`, reasonCode: '' };
     if (r.brokerOrderId === undefined) return { ...base, success: false, message: `order is ${r.status}: no broker order to modify yet`, reasonCode: 'NOT_FOUND' };
     this.refuseIfExpired(deadlineMs, 'ModifyOrder');
-    const res = await this.brokerResult('modifyOrder', args);
+    const res = await this.brokerBefore(deadlineMs, 'ModifyOrder', 'modifyOrder', args);
     if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: mutationFailure(res).reasonCode };
     return { ...base, success: true, message: 'modify requested', reasonCode: '' };
   }
@@ -764,6 +766,23 @@ export class OrdersService {
    */
   private refuseIfExpired(deadlineMs: number, rpc: string): void {
     if (deadlineMs > 0 && this.clock() >= deadlineMs) throw new FrontDoorError('DEADLINE', `${rpc}: the deadline passed before anything was sent; nothing was sent`);
+  }
+
+  /**
+   * A cancel, modify or close on the executor with the client's deadline in its task: the executor checks it again
+   * right before the send, after any wait in its queue or for a rate-budget token, and its "not sent: deadline"
+   * answer throws DEADLINE here (nothing was sent). Any other answer is returned as it came.
+   */
+  private async brokerBefore(deadlineMs: number, rpc: string, method: RestMethod, arg: object): Promise<RestResult> {
+    let res: RestResult;
+    try {
+      res = await this.deps.executor.run<RestResult>({ kind: 'rest', method, args: [arg], ...(deadlineMs > 0 ? { deadlineMs } : {}) } satisfies RestTask);
+    } catch (err) {
+      const e = FrontDoorError.from(err);
+      return { ok: false, code: e.code, message: e.message };
+    }
+    if (isRestNotSentDeadline(res)) throw new FrontDoorError('DEADLINE', `${rpc}: ${res.message}; nothing was sent`);
+    return res;
   }
 
   private accountOf(raw: number, field = 'account_id'): number {
@@ -869,10 +888,12 @@ export class OrdersService {
       const closed = full ? pos.size : req.quantity;
       // The position read may have taken the rest of the client's time.
       this.refuseIfExpired(deadlineMs, 'ClosePosition');
-      flag.sent = true;
+      // The executor checks the deadline again before the send; its DEADLINE (thrown) leaves flag.sent false, so the
+      // key is given back. Any answer it returns may follow the send.
       const res = full
-        ? await this.brokerResult('closeContract', { accountId, contractId: c.contractId })
-        : await this.brokerResult('partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+        ? await this.brokerBefore(deadlineMs, 'ClosePosition', 'closeContract', { accountId, contractId: c.contractId })
+        : await this.brokerBefore(deadlineMs, 'ClosePosition', 'partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+      flag.sent = true;
       if (!res.ok) {
         const failure = mutationFailure(res);
         flag.sent = failure.sent;
@@ -923,7 +944,8 @@ export class OrdersService {
 
   /**
    * Halts (on request), closes every position, then cancels every working order. `deadlineMs` is checked on
-   * arrival only: a flatten left half done is worse than a late one.
+   * arrival only: a flatten left half done is worse than a late one, so its broker calls go to the executor without
+   * a deadline (as do a full close's sweep and every read).
    */
   async flattenAll(req: orders.FlattenAllRequest, deadlineMs = 0): Promise<orders.FlattenAllResponse> {
     const accountId = this.accountOf(req.accountId);
