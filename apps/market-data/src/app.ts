@@ -29,9 +29,15 @@ export const FUTURE_PRINT_TOLERANCE_MS = 5_000;
 const FUTURE_PRINT_LOG_EVERY_MS = 60_000;
 /**
  * A hub outage is taken to start this long before it was noticed at the latest: a socket that dies silently is
- * detected by the hub client's server timeout (30 s), and the prints of that time were lost too.
+ * detected by the hub client's server timeout (30 s, checked on a 1 s tick), and the prints of that time were lost too.
  */
-const OUTAGE_LOOKBACK_MS = 30_000;
+const OUTAGE_LOOKBACK_MS = 32_000;
+/**
+ * A contract's feed that went stale and came back (a frozen feed keeps the socket up, so no reconnect) is probed for
+ * lost prints at most this often: one History request on its smallest timeframe, the others only when it found bars.
+ * A thin market goes stale and fresh without losing anything; this keeps those probes inside the bars rate bucket.
+ */
+const FROZEN_PROBE_EVERY_MS = 60_000;
 /** Readiness waits at most this long for the backfill; the rest warms in the background. */
 export const BACKFILL_READY_TIMEOUT_MS = 20_000;
 
@@ -54,6 +60,16 @@ export interface MarketDataAppOptions {
   backfill?: boolean;
   /** Hub token ageing (tests inject the clock): limit default HUB_TOKEN_MAX_AGE_MS, check period default 60 s. */
   hubToken?: { maxAgeMs?: number; checkEveryMs?: number; clock?: () => number };
+}
+
+/** A bar-repair window of one series, bucket-aligned [fromMs, toMs); due once toMs + CLOSE_GRACE_MS has passed. */
+interface RepairWindow {
+  fromMs: number;
+  toMs: number;
+  /** Not run before this time (probe spacing). */
+  notBefore: number;
+  /** A frozen-feed probe: the contract's other timeframes are repaired only when it finds bars. */
+  probe: boolean;
 }
 
 interface SeriesState {
@@ -354,7 +370,9 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       state.marks.writeTrade(feed.info.slot, units, ts, now);
     }
     touch(feed, now);
-    feed.agg.onTrade(units, vol, ts);
+    // Bars take the stamp capped at the local clock as well: one print a few seconds ahead would otherwise open a
+    // bucket in the future and every real print after it would be late until the clock got there.
+    feed.agg.onTrade(units, vol, ts > now ? now : ts);
     const series = feed.series;
     for (let i = 0; i < series.length; i++) {
       const s = series[i]!;
@@ -421,6 +439,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     staleFlags.set(feed, stale);
     state.marks.setStale(feed.info.slot, stale);
     staleGauge.set({ contract: feed.info.root }, stale ? 1 : 0);
+    staleChanged(feed, stale);
     if (stale) {
       staleEvents.inc({ contract: feed.info.root, reason });
       logger.warn({ contractId: feed.info.contractId, reason, silentMs }, 'market data stale: entries refused on this contract');
@@ -614,9 +633,44 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   let outageAt: number | undefined;
   /** Per feed, where its window starts: the stamp of the newest print seen, at most OUTAGE_LOOKBACK_MS back. */
   const outageFrom = new Map<Feed, number>();
-  /** Pending windows per series, bucket-aligned [fromMs, toMs); due once toMs + CLOSE_GRACE_MS has passed. */
-  const repairs = new Map<SeriesState, { fromMs: number; toMs: number }>();
+  /** Pending repair windows per series. */
+  const repairs = new Map<SeriesState, RepairWindow>();
   let repairing = false;
+  /** Per feed: where its stale spell started (the newest print then), and when it was last probed. */
+  const staleFrom = new Map<Feed, number>();
+  const lastProbe = new Map<Feed, number>();
+
+  function queueRepair(s: SeriesState, from: number, now: number, extra: { notBefore?: number; probe?: boolean } = {}): void {
+    const tf = s.series.timeframe;
+    // Buckets older than the cache holds are not worth a request.
+    const oldest = tf.ms === 0 ? from : Math.max(from, now - cacheSize * tf.ms);
+    const w: RepairWindow = { fromMs: bucketOf(tf, oldest).startMs, toMs: bucketOf(tf, now).endMs, notBefore: extra.notBefore ?? 0, probe: extra.probe ?? false };
+    const prev = repairs.get(s);
+    repairs.set(
+      s,
+      prev === undefined
+        ? w
+        : { fromMs: Math.min(prev.fromMs, w.fromMs), toMs: Math.max(prev.toMs, w.toMs), notBefore: Math.max(prev.notBefore, w.notBefore), probe: prev.probe && w.probe },
+    );
+  }
+
+  /** Called by setStale at run time (after createApp has returned). */
+  function staleChanged(feed: Feed, stale: boolean): void {
+    const now = Date.now();
+    if (!stale) onFeedFresh(feed, now);
+    else if (feed.lastTradeTs > 0) staleFrom.set(feed, Math.max(now - OUTAGE_LOOKBACK_MS, feed.lastTradeTs));
+  }
+
+  /** A feed back from stale without a reconnect: probe its smallest timeframe for the prints of the silent spell. */
+  function onFeedFresh(feed: Feed, now: number): void {
+    const from = staleFrom.get(feed);
+    staleFrom.delete(feed);
+    if (from === undefined || outageAt !== undefined || feed.series.length === 0) return;
+    let smallest = feed.series[0]!;
+    for (const s of feed.series) if (s.series.timeframe.ms > 0 && (smallest.series.timeframe.ms === 0 || s.series.timeframe.ms < smallest.series.timeframe.ms)) smallest = s;
+    const notBefore = (lastProbe.get(feed) ?? Number.NEGATIVE_INFINITY) + FROZEN_PROBE_EVERY_MS;
+    queueRepair(smallest, from, now, { notBefore, probe: true });
+  }
 
   market.connection.on('reconnecting', () => {
     if (outageAt !== undefined) return;
@@ -630,14 +684,8 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     const now = Date.now();
     for (const f of feeds) {
       const from = outageFrom.get(f) ?? outageAt;
-      for (const s of f.series) {
-        const tf = s.series.timeframe;
-        // Buckets older than the cache holds are not worth a request.
-        const oldest = tf.ms === 0 ? from : Math.max(from, now - cacheSize * tf.ms);
-        const w = { fromMs: bucketOf(tf, oldest).startMs, toMs: bucketOf(tf, now).endMs };
-        const prev = repairs.get(s);
-        repairs.set(s, prev === undefined ? w : { fromMs: Math.min(prev.fromMs, w.fromMs), toMs: Math.max(prev.toMs, w.toMs) });
-      }
+      for (const s of f.series) queueRepair(s, from, now);
+      staleFrom.delete(f);
     }
     logger.warn({ outageMs: now - outageAt }, 'market hub back: bars of the gap are repaired from history once their buckets close');
     outageAt = undefined;
@@ -647,8 +695,8 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   /** Timer: starts the repairs that are due, one series after another (one run at a time). */
   function startRepairs(now: number): void {
     if (repairing || repairs.size === 0) return;
-    const due: Array<[SeriesState, { fromMs: number; toMs: number }]> = [];
-    for (const e of repairs) if (e[1].toMs + CLOSE_GRACE_MS <= now) due.push(e);
+    const due: Array<[SeriesState, RepairWindow]> = [];
+    for (const e of repairs) if (e[1].toMs + CLOSE_GRACE_MS <= now && e[1].notBefore <= now) due.push(e);
     if (due.length === 0) return;
     for (const [s] of due) repairs.delete(s);
     repairing = true;
@@ -657,17 +705,20 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     });
   }
 
-  async function runRepairs(due: Array<[SeriesState, { fromMs: number; toMs: number }]>): Promise<void> {
+  async function runRepairs(due: Array<[SeriesState, RepairWindow]>): Promise<void> {
     // The warm-up first: its merge and a repair's would otherwise race for the same caches.
     await backfillDone;
     for (const [s, w] of due) {
       if (stopped) return;
       const contractId = s.feed.info.contractId;
       try {
+        if (w.probe) lastProbe.set(s.feed, Date.now());
         const taken = await repairSeries(rest, contractId, config.broker.live, s.series, w.fromMs, w.toMs, Date.now(), () => stopped);
         if (stopped) return;
         repairsOut.inc({ result: 'ok' });
         if (taken.length === 0) continue;
+        // The probe found prints the frozen feed lost: the other timeframes of the contract missed them too.
+        if (w.probe) for (const o of s.feed.series) if (o !== s) queueRepair(o, w.fromMs, Date.now());
         barsRepaired.inc(taken.length);
         annotate(s.series);
         publishRepaired(s, taken[0]!.startMs);
