@@ -23,7 +23,7 @@ import { createMarketDataModule } from './market-data';
 import type { FrontDoorModule } from './module';
 import { createOrdersModule } from './orders';
 import { createRiskModule } from './risk';
-import { STREAM_MAX_UNREAD } from './server-stream';
+import { STREAM_HARD_MAX_UNREAD, STREAM_MAX_UNREAD } from './server-stream';
 
 const logger = createLogger({ app: 'engine', thread: 'main', level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 const CONTRACT = 'CON.F.US.MNQ.Z26';
@@ -135,7 +135,7 @@ describe('front door under hostile input', () => {
     expect(e.message.length).toBeLessThan(200);
   });
 
-  it('StreamOrderUpdates: a subscriber that stops reading is ended RESOURCE_EXHAUSTED past its budget, not buffered without end', async () => {
+  it('StreamOrderUpdates: a subscriber that stops reading is ended RESOURCE_EXHAUSTED by the hard cap at the latest, not buffered without end', async () => {
     const { grpc, ordersModule } = await start();
     const client = new orders.OrderServiceClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
     cleanup.push(() => client.close());
@@ -164,16 +164,18 @@ describe('front door under hostile input', () => {
       order();
       return received > 0;
     });
-    // The subscriber stops reading; 30,000 more updates, far past any queue budget, at a pace a reader keeps up with.
+    // The subscriber stops reading; more updates than the hard cap plus what the connection's windows take: the hard
+    // cap ends the stream, or the stall period if feeding them outlasts it on a loaded machine.
     stream.pause();
-    await feedPaced(order, 10_000, 1);
+    await feedPaced(order, Math.ceil((STREAM_HARD_MAX_UNREAD + 2 * STREAM_MAX_UNREAD) / 3), 8);
     // It reads again: it gets what was queued, then the stream's end.
     stream.resume();
-    const outcome = await Promise.race([ended, new Promise<'still open'>((r) => setTimeout(() => r('still open'), 15_000))]);
+    const outcome = await Promise.race([ended, new Promise<'still open'>((r) => setTimeout(() => r('still open'), 60_000))]);
     expect(outcome).not.toBe('still open');
     expect((outcome as ServiceError).code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect((outcome as ServiceError).details).toMatch(/^slow consumer: \d+ order updates queued unread/);
     expect(received).toBeLessThan(3 * n);
-  });
+  }, 120_000);
 
   it('the health Watch stream hears a status only when it changes', async () => {
     const { grpc } = await start();
@@ -359,7 +361,7 @@ describe('front door under hostile input', () => {
     expect(supervisor.requests.filter(([m]) => m === 'halt' || m === 'resume')).toHaveLength(2);
   });
 
-  it('StreamBars: a subscriber that never reads is ended RESOURCE_EXHAUSTED past the unread bound', async () => {
+  it('StreamBars: a subscriber that never reads is ended RESOURCE_EXHAUSTED once, past the soft bound, it has taken nothing for the stall period', async () => {
     const { grpc, supervisor } = await start();
     const client = new marketData.MarketDataServiceClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
     cleanup.push(() => client.close());
@@ -370,13 +372,15 @@ describe('front door under hostile input', () => {
       const bar = marketData.Bar.fromPartial({ contractId: CONTRACT, timeframe: '1m', startTimeMs: i * 60_000, open: 1, high: 1, low: 1, close: 1, volume: 1, closed: true });
       supervisor.emit('event', 'market-data', 'bar', { bar, sequence: i });
     };
-    const r = await neverRead(stream, feed, 3 * STREAM_MAX_UNREAD);
+    // Past the soft bound, then a bar now and then until the stream is over: its end releases the subscription.
+    const r = await neverRead(stream, feed, 2 * STREAM_MAX_UNREAD, 1, () => supervisor.requests.some(([m]) => m === 'unsubscribeBars'));
     expect(r.outcome).not.toBe('still open');
     expect((r.outcome as ServiceError).code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect((r.outcome as ServiceError).details).toMatch(/^slow consumer: \d+ closed bars queued unread and none taken for \d+ ms; subscribe again and read the missed bars back with GetBars$/);
     expect(r.received).toBeLessThan(n);
-  });
+  }, 120_000);
 
-  it('StreamRiskEvents: a subscriber that never reads is ended RESOURCE_EXHAUSTED past the unread bound', async () => {
+  it('StreamRiskEvents: a subscriber that never reads is ended RESOURCE_EXHAUSTED by the hard cap at the latest', async () => {
     const { grpc, supervisor } = await start();
     const client = new risk.RiskServiceClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
     cleanup.push(() => client.close());
@@ -386,12 +390,13 @@ describe('front door under hostile input', () => {
       n += 1;
       supervisor.emit('event', 'risk-manager', 'risk.event', { type: 'POSITION_CHANGED', accountId: 1001, from: 'ACTIVE', to: 'ACTIVE', reason: 'NONE', atMs: n, message: 'position' });
     };
-    const r = await neverRead(stream, feed, 3 * STREAM_MAX_UNREAD);
+    // More than the hard cap: it ends the stream, or the stall period if feeding outlasts it on a loaded machine.
+    const r = await neverRead(stream, feed, STREAM_HARD_MAX_UNREAD + 2 * STREAM_MAX_UNREAD, 16);
     expect(r.outcome).not.toBe('still open');
     expect((r.outcome as ServiceError).code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
-    expect((r.outcome as ServiceError).details).toMatch(/slow consumer: 4096 risk events/);
+    expect((r.outcome as ServiceError).details).toMatch(/^slow consumer: \d+ risk events queued unread .*; subscribe again and read the current state with GetRiskState$/);
     expect(r.received).toBeLessThan(n);
-  });
+  }, 120_000);
 
   it('StreamRiskEvents: a subscriber that reads gets every one of more events than the bound, and stays open', async () => {
     const { grpc, supervisor } = await start();
@@ -421,7 +426,7 @@ describe('front door under hostile input', () => {
     expect(sequences.length).toBeGreaterThan(3 * STREAM_MAX_UNREAD);
   });
 
-  it('GET /api/go/risk/events: a client that never reads is sent a RESOURCE_EXHAUSTED error event and the end past the unread bound', async () => {
+  it('GET /api/go/risk/events: a client that never reads is sent a RESOURCE_EXHAUSTED error event and the end, by the hard cap at the latest', async () => {
     const { httpPort, supervisor } = await start();
     const socket = connect(httpPort, '127.0.0.1');
     cleanup.push(() => socket.destroy());
@@ -432,21 +437,22 @@ describe('front door under hostile input', () => {
     // Only the response head and its opening comment are read: from here on, nothing is.
     await waitUntil(() => text.includes(': risk events'));
     socket.pause();
-    // Far past the bound and what the kernel's socket buffers hold (a few MB at ~370 B an event); a response flushes
-    // to its socket at once, so a batch per turn.
-    const total = 60_000;
+    // Past the hard cap and what the kernel's socket buffers take from a client that does not read (less than the 22 MB
+    // of 60,000 events at ~370 B: a bound of 4,096 ended this stream at that total); a response flushes to its socket
+    // at once, so a batch per turn.
+    const total = STREAM_HARD_MAX_UNREAD + 60_000;
     let n = 0;
     await feedPaced(() => {
       n += 1;
       supervisor.emit('event', 'risk-manager', 'risk.event', { type: 'POSITION_CHANGED', accountId: 1001, from: 'ACTIVE', to: 'ACTIVE', reason: 'NONE', atMs: n, message: 'position' });
     }, total, 64);
     socket.resume();
-    const outcome = await Promise.race([closed.then(() => 'closed' as const), new Promise<'still open'>((r) => setTimeout(() => r('still open'), 30_000))]);
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), new Promise<'still open'>((r) => setTimeout(() => r('still open'), 60_000))]);
     expect(outcome).toBe('closed');
     const events = text.split('\n').filter((l) => l === 'event: risk').length;
     expect(events).toBeLessThan(total);
-    expect(text).toMatch(/event: error\r?\ndata: \{"error":\{"code":"RESOURCE_EXHAUSTED","message":"slow consumer: 4096 risk events/);
-  });
+    expect(text).toMatch(/event: error\r?\ndata: \{"error":\{"code":"RESOURCE_EXHAUSTED","message":"slow consumer: \d+ risk events queued unread /);
+  }, 120_000);
 });
 
 async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -472,12 +478,15 @@ async function feedPaced(feed: () => void, count: number, perTurn: number): Prom
 
 /**
  * A server stream whose client never reads: paused from the start, fed until one message waits in the client's
- * buffer (the server side is subscribed), then fed `more` messages; only then read to its end.
+ * buffer (the server side is subscribed), then fed `more` messages `perTurn` a turn, then (with `until`) one message
+ * every few ms until `until` holds (the server ended it); only then read to its end.
  */
 async function neverRead(
   stream: ClientReadableStream<unknown>,
   feed: () => void,
   more: number,
+  perTurn: number,
+  until?: () => boolean,
 ): Promise<{ outcome: ServiceError | undefined | 'still open'; received: number }> {
   stream.pause();
   // Paused from the start a stream never asks grpc-js for messages: read(0) asks without consuming any.
@@ -490,10 +499,16 @@ async function neverRead(
     feed();
     return stream.readableLength > 0;
   });
-  await feedPaced(feed, more, 1);
+  await feedPaced(feed, more, perTurn);
+  if (until) {
+    await waitUntil(() => {
+      feed();
+      return until();
+    }, 60_000);
+  }
   let received = 0;
   stream.on('data', () => (received += 1));
   stream.resume();
-  const outcome = await Promise.race([ended, new Promise<'still open'>((r) => setTimeout(() => r('still open'), 30_000))]);
+  const outcome = await Promise.race([ended, new Promise<'still open'>((r) => setTimeout(() => r('still open'), 60_000))]);
   return { outcome, received };
 }

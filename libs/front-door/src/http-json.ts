@@ -146,3 +146,46 @@ export function withProtoJsonNumbers(body: Readonly<Record<string, unknown>>, fi
   }
   return out;
 }
+
+const protoName = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * The fields of a REST body read as the proto3 JSON mapping reads the request message `message` ("orders.FlattenAllRequest"),
+ * strictly. `template` is the message with its defaults (ts-proto `fromPartial({})`): its keys are the fields. A field
+ * comes by its lowerCamelCase or its proto name, not both; null is the default (left out); numbers are read as
+ * PROTO_JSON_NUMBERS[message] types them, strings too (withProtoJsonNumbers), and must fit their type; strings and
+ * booleans only as such (`"halt": "false"` is no boolean). An unknown key is refused, not ignored: a misspelt
+ * `account_id` would act on the engine's default account. Returns the fields sent, by lowerCamelCase name; throws
+ * INVALID_ARGUMENT naming the key as the client sent it.
+ */
+export function protoJsonFields(body: unknown, message: string, template: object): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
+  const numbers = PROTO_JSON_NUMBERS[message] ?? {};
+  const read = withProtoJsonNumbers(body as Record<string, unknown>, numbers);
+  const out: Record<string, unknown> = {};
+  const sentAs = new Map<string, string>();
+  for (const [key, value] of Object.entries(read)) {
+    const camel = Object.hasOwn(template, key) ? key : lowerCamel(key);
+    if (!Object.hasOwn(template, camel) || (camel !== key && protoName(camel) !== key)) {
+      throw new FrontDoorError('INVALID_ARGUMENT', `${key}: no such field in ${message}`, key);
+    }
+    const earlier = sentAs.get(camel);
+    if (earlier !== undefined) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: sent twice, also as ${earlier}`, key);
+    sentAs.set(camel, key);
+    if (value === null) continue;
+    const dflt = (template as Record<string, unknown>)[camel];
+    const numberType = Object.hasOwn(numbers, protoName(camel)) ? numbers[protoName(camel)] : undefined;
+    const type = numberType ?? (typeof dflt === 'string' ? 'string' : typeof dflt === 'boolean' ? 'boolean' : undefined);
+    if (type === undefined) throw new Error(`protoJsonFields: ${message}.${camel} has no JSON reading here (message, enum or repeated field)`);
+    if (type === 'string' || type === 'boolean') {
+      if (typeof value !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a ${type}, got ${typeof value === 'string' ? shown(value) : typeof value}`, key);
+      out[camel] = value;
+    } else if (typeof value === 'number') {
+      // withProtoJsonNumbers read the strings; a JSON number gets the same range and integrality checks.
+      out[camel] = protoJsonNumber(String(value), type, key);
+    } else {
+      throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a number or a numeric string, got ${typeof value}`, key);
+    }
+  }
+  return out;
+}

@@ -2,8 +2,8 @@
 // GET /api/go/market/bars and its OpenAPI path. Main thread. Bars live on the market-data thread: GetBars is a
 // `getBars` request to it; StreamBars asks it (`subscribeBars`, ref-counted per (contract, timeframe)) for
 // `bar` events and fans them out to the streams. A stream whose client falls behind gets every closed bar
-// but only the newest in-progress bar of each (contract, timeframe), and ends RESOURCE_EXHAUSTED past the
-// unread bound of every server stream (STREAM_MAX_UNREAD).
+// but only the newest in-progress bar of each (contract, timeframe), and ends RESOURCE_EXHAUSTED when it stops
+// reading (the rule of every server stream, server-stream.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { marketData } from '@gateway/proto';

@@ -230,6 +230,32 @@ describe('ClosePosition / FlattenAll / CancelOrder / ModifyOrder: deadlines and 
     expect(again.ok && again.value.reasonCode).toBe('BROKER_REJECTED');
   }, 120_000);
 
+  it('a FlattenAll that failed does not hold its client_request_id: the retry flattens again', async () => {
+    await openLong(1, 'open-flatten-fail');
+    // The close is held at the broker; once the engine has read the positions, the next request (that close) fails.
+    sim.faults.set({ latencyByEndpoint: { 'Position/closeContract': SLOW_MS } });
+    const searched = new Promise<void>((done) => {
+      const onRequest = (r: { endpoint: string }): void => {
+        if (r.endpoint !== 'Position/searchOpen') return;
+        sim.faults.set({ serverErrors: 1 });
+        (sim as unknown as EventEmitter).off('request', onRequest);
+        done();
+      };
+      (sim as unknown as EventEmitter).on('request', onRequest);
+    });
+    const req = orders.FlattenAllRequest.fromPartial({ clientRequestId: 'flat-fail-1' });
+    const first = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>('flattenAll', req);
+    await searched;
+    if (!first.ok) throw new Error(first.error.message);
+    expect(first.value).toMatchObject({ success: false, failedContracts: [mnq] });
+    expect(position()).toBe(1);
+    sim.faults.reset();
+    const retry = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>('flattenAll', req);
+    if (!retry.ok) throw new Error(retry.error.message);
+    expect(retry.value).toMatchObject({ success: true, duplicate: false, closedPositions: 1 });
+    expect(position()).toBe(0);
+  }, 120_000);
+
   it('FlattenAll with the same client_request_id twice at once flattens once', async () => {
     await openLong(1, 'open-flatten');
     const closesBefore = closeOrders();

@@ -1,11 +1,21 @@
 // Front-door module of the orders service: the gRPC `orders.OrderService`, its REST twins under
 // /api/go/orders and their OpenAPI paths. The work is done by OrdersService. Main thread.
+//
+// REST twins (JSON in the proto3 JSON mapping; the same OrdersService call and error mapping as gRPC; no client
+// deadline, as none of the REST twins takes one):
+//   POST /api/go/orders/place          OrderRequest        → OrderResponse
+//   POST /api/go/orders/batch          BatchOrderRequest   → BatchOrderResponse
+//   GET  /api/go/orders/{id}/status                        → OrderStatusResponse
+//   POST /api/go/orders/{id}/cancel                        → CancelOrderResponse
+//   POST /api/go/orders/{id}/modify    ModifyOrderRequest  → ModifyOrderResponse   (order_id from the path)
+//   POST /api/go/orders/close          ClosePositionRequest → ClosePositionResponse
+//   POST /api/go/orders/flatten        FlattenAllRequest   → FlattenAllResponse
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { orders } from '@gateway/proto';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { PROTO_JSON_NUMBERS, readJson, sendError, sendJson, withProtoJsonNumbers } from '../http-json';
+import { PROTO_JSON_NUMBERS, protoJsonFields, readJson, sendError, sendJson, withProtoJsonNumbers } from '../http-json';
 import type { Route } from '../http-server';
 import type { FrontDoorModule } from '../module';
 import { grpcServerStream, type ServerStream } from '../server-stream';
@@ -102,6 +112,7 @@ export function createOrdersModule(deps: FrontDoorDeps, options: OrdersOptions =
 
 const STATUS_RE = /^\/api\/go\/orders\/([^/]{1,128})\/status$/;
 const CANCEL_RE = /^\/api\/go\/orders\/([^/]{1,128})\/cancel$/;
+const MODIFY_RE = /^\/api\/go\/orders\/([^/]{1,128})\/modify$/;
 
 function orderResponseJson(r: orders.OrderResponse): unknown {
   return { ...(orders.OrderResponse.toJSON(r) as object), success: r.success, status: r.status };
@@ -125,6 +136,18 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
       const r = await svc.placeBatch({ orders: list, maxConcurrency: b.maxConcurrency ?? b.max_concurrency, allOrNone: b.allOrNone ?? b.all_or_none }, 0);
       return sendJson(res, 200, { results: r.results.map(orderResponseJson), succeeded: r.succeeded, failed: r.failed });
     }
+    if (path === '/api/go/orders/close') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const f = protoJsonFields(await readJson(req), 'orders.ClosePositionRequest', orders.ClosePositionRequest.fromPartial({}));
+      const r = await svc.closePosition(orders.ClosePositionRequest.fromPartial(f as Partial<orders.ClosePositionRequest>), 0);
+      return sendJson(res, 200, { ...(orders.ClosePositionResponse.toJSON(r) as object), success: r.success });
+    }
+    if (path === '/api/go/orders/flatten') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const f = protoJsonFields(await readJson(req), 'orders.FlattenAllRequest', orders.FlattenAllRequest.fromPartial({}));
+      const r = await svc.flattenAll(orders.FlattenAllRequest.fromPartial(f as Partial<orders.FlattenAllRequest>), 0);
+      return sendJson(res, 200, { ...(orders.FlattenAllResponse.toJSON(r) as object), success: r.success });
+    }
     let m = STATUS_RE.exec(path);
     if (m) {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
@@ -136,6 +159,18 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
       const r = await svc.cancel(pathId(m[1]!));
       return sendJson(res, 200, { ...(orders.CancelOrderResponse.toJSON(r) as object), success: r.success });
+    }
+    m = MODIFY_RE.exec(path);
+    if (m) {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      const orderId = pathId(m[1]!);
+      const f = protoJsonFields(await readJson(req), 'orders.ModifyOrderRequest', orders.ModifyOrderRequest.fromPartial({}));
+      // The path names the order; a body that names another is a client's mix-up, not a choice between the two.
+      if (f.orderId !== undefined && f.orderId !== orderId) {
+        throw new FrontDoorError('INVALID_ARGUMENT', `order_id: ${JSON.stringify(String(f.orderId).slice(0, 80))} in the body differs from the order id of the path`, 'order_id');
+      }
+      const r = await svc.modify(orders.ModifyOrderRequest.fromPartial({ ...(f as Partial<orders.ModifyOrderRequest>), orderId }), 0);
+      return sendJson(res, 200, { ...(orders.ModifyOrderResponse.toJSON(r) as object), success: r.success });
     }
     throw new FrontDoorError('NOT_FOUND', `no route ${req.method} ${path}`);
   } catch (err) {
@@ -204,9 +239,117 @@ const OPENAPI_PATHS: Record<string, unknown> = {
       responses: { '200': { description: 'success false with the final status when already final' }, '404': errorResponses['404'] },
     },
   },
+  '/api/go/orders/{id}/modify': {
+    post: {
+      summary: 'ModifyOrder: new absolute size and prices of a working order; fields left out are unchanged',
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'our order id or the broker order id' }],
+      requestBody: { required: true, content: json('ModifyOrderRequest') },
+      responses: {
+        '200': { description: 'success false with reasonCode (BROKER_REJECTED, …) or the final status when the modify was not made', content: json('ModifyOrderResponse') },
+        '400': errorResponses['400'],
+        '404': { ...errorResponses['404'], description: 'NOT_FOUND: unknown order id (`field` order_id)' },
+      },
+    },
+  },
+  '/api/go/orders/close': {
+    post: {
+      summary:
+        'ClosePosition: closes one contract\'s position at market and, for a full close, cancels its working orders. Retry a ' +
+        'lost answer with the same client_request_id, never without one',
+      requestBody: { required: true, content: json('ClosePositionRequest') },
+      responses: {
+        '200': { description: 'the close was sent; success false with reasonCode when the broker refused it or its sweep failed', content: json('ClosePositionResponse') },
+        '400': errorResponses['400'],
+        '404': { ...errorResponses['404'], description: 'NOT_FOUND: no open position in the contract (`field` symbol); nothing was sent' },
+        '409': { ...errorResponses['409'], description: 'ALREADY_EXISTS: client_request_id reused with another symbol or quantity' },
+        '503': errorResponses['503'],
+      },
+    },
+  },
+  '/api/go/orders/flatten': {
+    post: {
+      summary: 'FlattenAll: closes every position and cancels every working order of the account; halt=true also halts trading',
+      requestBody: { required: true, content: json('FlattenAllRequest') },
+      responses: {
+        '200': { description: 'success false with failedContracts when some contract could not be flattened', content: json('FlattenAllResponse') },
+        '400': errorResponses['400'],
+        '409': { ...errorResponses['409'], description: 'ALREADY_EXISTS: client_request_id reused with another halt flag' },
+        '503': errorResponses['503'],
+      },
+    },
+  },
 };
 
+/** The request bodies below: proto JSON mapping, either spelling of a field, numbers also as strings, unknown keys refused. */
+const strictBody = (message: string): string =>
+  `proto ${message} in the proto JSON mapping: snake_case or lowerCamelCase field names (not both); a number may also be a ` +
+  'numeric string; null is the default; an unknown field is 400 naming it';
+
 const OPENAPI_SCHEMAS: Record<string, unknown> = {
+  ModifyOrderRequest: {
+    type: 'object',
+    description: `${strictBody('orders.ModifyOrderRequest')}; order_id comes from the path (in the body it must match)`,
+    properties: {
+      quantity: { type: 'integer', minimum: 1, description: 'new total size, at most the size the order was placed with' },
+      price: { type: 'number', description: 'limit price, on the tick grid' },
+      stop_price: { type: 'number' },
+      trail_price: { type: 'number' },
+    },
+  },
+  ModifyOrderResponse: {
+    type: 'object',
+    properties: {
+      success: { type: 'boolean' },
+      orderId: { type: 'string' },
+      message: { type: 'string' },
+      orderStatus: { type: 'string' },
+      reasonCode: { type: 'string' },
+    },
+  },
+  ClosePositionRequest: {
+    type: 'object',
+    description: strictBody('orders.ClosePositionRequest'),
+    required: ['symbol'],
+    properties: {
+      symbol: { type: 'string', example: 'MNQ', description: 'root or contract id' },
+      account_id: { type: 'integer', description: '0 or absent: the engine account' },
+      quantity: { type: 'integer', minimum: 0, description: 'contracts to close; 0 or absent: the whole position' },
+      strategy_name: { type: 'string' },
+      client_request_id: { type: 'string', maxLength: 64, description: 'idempotency key: a retry with it returns the first answer (duplicate true) and sends nothing' },
+    },
+  },
+  ClosePositionResponse: {
+    type: 'object',
+    properties: {
+      success: { type: 'boolean' },
+      message: { type: 'string' },
+      contractId: { type: 'string' },
+      closedQuantity: { type: 'integer' },
+      cancelledOrders: { type: 'integer' },
+      reasonCode: { type: 'string', description: 'BROKER_REJECTED, UNKNOWN_OUTCOME (read the position before closing again), QUEUE_FULL, ORDER_RATE, UNAVAILABLE' },
+      duplicate: { type: 'boolean' },
+    },
+  },
+  FlattenAllRequest: {
+    type: 'object',
+    description: strictBody('orders.FlattenAllRequest'),
+    properties: {
+      account_id: { type: 'integer', description: '0 or absent: the engine account' },
+      halt: { type: 'boolean', description: 'also halt trading (new entries refused until Resume)' },
+      client_request_id: { type: 'string', maxLength: 64, description: 'idempotency key, as ClosePositionRequest' },
+    },
+  },
+  FlattenAllResponse: {
+    type: 'object',
+    properties: {
+      success: { type: 'boolean' },
+      message: { type: 'string' },
+      cancelledOrders: { type: 'integer' },
+      closedPositions: { type: 'integer' },
+      failedContracts: { type: 'array', items: { type: 'string' } },
+      duplicate: { type: 'boolean' },
+    },
+  },
   OrderRequest: {
     type: 'object',
     description:

@@ -981,6 +981,9 @@ export class OrdersService {
         notes.push(`working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}`);
       }
       const ok = failed.size === 0 && notes.length === 0;
+      // A flatten that failed does not hold its key: the trader retrying it with the same id wants another try at
+      // being flat, not a replay of the failure (what it did close stays closed; a second pass finds it flat).
+      if (!ok) flag.sent = false;
       return {
         success: ok,
         message: ok ? 'flat' : [...notes, failed.size > 0 ? `could not flatten ${[...failed].join(', ')}` : ''].filter(Boolean).join('; '),

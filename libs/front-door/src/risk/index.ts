@@ -8,7 +8,7 @@
 //   POST /api/go/risk/halt   {accountId?, reason?, flatten?}  → { state }   (account_id accepted too)
 //   POST /api/go/risk/resume {accountId?, reason?}            → { state } | 422 with the loss-limit reason code
 //   GET  /api/go/risk/events?accountId=N  → text/event-stream, one `data: <RiskEvent JSON>` per event
-// Both event streams end RESOURCE_EXHAUSTED once STREAM_MAX_UNREAD events wait for a client that does not read.
+// Both event streams end RESOURCE_EXHAUSTED once a client that has stopped reading falls behind (server-stream.ts).
 // Numbers may be strings (proto3 JSON: `"account_id": "1001"`).
 //
 // The main thread also clears the accounts' ready flags when the risk-manager thread exits: a dead writer
@@ -337,8 +337,8 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
       '/api/go/risk/events': {
         get: {
           summary:
-            'Risk events as server-sent events (StreamRiskEvents): `event: risk`, `data: <RiskEvent JSON>`. A client 4,096 events ' +
-            'behind gets `event: error` with `data: {"error":{"code":"RESOURCE_EXHAUSTED",…}}` and the end of the stream',
+            'Risk events as server-sent events (StreamRiskEvents): `event: risk`, `data: <RiskEvent JSON>`. A client that stops ' +
+            'reading gets `event: error` with `data: {"error":{"code":"RESOURCE_EXHAUSTED",…}}` and the end of the stream',
           parameters: [{ name: 'accountId', in: 'query', schema: { type: 'integer' } }],
           responses: { '200': { description: 'text/event-stream' } },
         },

@@ -828,8 +828,12 @@ export const MarketDataServiceService = {
   },
   /**
    * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
-   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
-   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
+   * the engine and never silently misses a closed bar: while it is behind, in-progress updates are
+   * conflated (only the newest per contract and timeframe waits) and closed bars queue. With 4,096 or
+   * more bars queued unread the stream is ended with RESOURCE_EXHAUSTED once the client has taken none
+   * for 5 s, and at 65,536 whatever its progress; the bars already queued are delivered first. A
+   * smaller burst does not end a client that keeps reading. Recovery: subscribe again and read the
+   * missed bars back with GetBars.
    */
   streamBars: {
     path: "/market_data.MarketDataService/StreamBars" as const,
@@ -850,8 +854,12 @@ export interface MarketDataServiceServer extends UntypedServiceImplementation {
   getBars: handleUnaryCall<GetBarsRequest, GetBarsResponse>;
   /**
    * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
-   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
-   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
+   * the engine and never silently misses a closed bar: while it is behind, in-progress updates are
+   * conflated (only the newest per contract and timeframe waits) and closed bars queue. With 4,096 or
+   * more bars queued unread the stream is ended with RESOURCE_EXHAUSTED once the client has taken none
+   * for 5 s, and at 65,536 whatever its progress; the bars already queued are delivered first. A
+   * smaller burst does not end a client that keeps reading. Recovery: subscribe again and read the
+   * missed bars back with GetBars.
    */
   streamBars: handleServerStreamingCall<StreamBarsRequest, BarUpdate>;
 }
@@ -878,8 +886,12 @@ export interface MarketDataServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Server streaming: in-progress updates and closed bars as they happen. A slow consumer never slows
-   * the engine: in-progress updates are conflated (latest wins), closed bars are queued up to a byte
-   * budget, and a consumer over budget is ended with RESOURCE_EXHAUSTED rather than silently skipping bars.
+   * the engine and never silently misses a closed bar: while it is behind, in-progress updates are
+   * conflated (only the newest per contract and timeframe waits) and closed bars queue. With 4,096 or
+   * more bars queued unread the stream is ended with RESOURCE_EXHAUSTED once the client has taken none
+   * for 5 s, and at 65,536 whatever its progress; the bars already queued are delivered first. A
+   * smaller burst does not end a client that keeps reading. Recovery: subscribe again and read the
+   * missed bars back with GetBars.
    */
   streamBars(request: StreamBarsRequest, options?: Partial<CallOptions>): ClientReadableStream<BarUpdate>;
   streamBars(

@@ -387,9 +387,10 @@ export interface FlattenAllRequest {
   halt: boolean;
   /**
    * Idempotency key, as ClosePositionRequest.client_request_id (its own key space; the same halt
-   * flag, else ALREADY_EXISTS): a repeat returns the first flatten's answer, success or not, and does
-   * nothing (flatten again with a new key). Without it a retry flattens again, which also closes
-   * positions opened in between.
+   * flag, else ALREADY_EXISTS): a repeat of a flatten that succeeded returns its answer and does
+   * nothing. A flatten that failed (success = false) does not hold the key: a repeat with it flattens
+   * again (a second pass over what is still open). Without a key every retry flattens again, which
+   * also closes positions opened in between.
    */
   clientRequestId: string;
 }
@@ -3484,8 +3485,11 @@ export const OrderServiceService = {
   },
   /**
    * Server streaming: every status change of matching orders, in the order the engine applied them.
-   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
-   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
+   * updates) does not end a client that keeps reading. Recovery: subscribe again and read the orders
+   * back with GetOrderStatus.
    */
   streamOrderUpdates: {
     path: "/orders.OrderService/StreamOrderUpdates" as const,
@@ -3560,8 +3564,11 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
   modifyOrder: handleUnaryCall<ModifyOrderRequest, ModifyOrderResponse>;
   /**
    * Server streaming: every status change of matching orders, in the order the engine applied them.
-   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
-   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
+   * updates) does not end a client that keeps reading. Recovery: subscribe again and read the orders
+   * back with GetOrderStatus.
    */
   streamOrderUpdates: handleServerStreamingCall<StreamOrderUpdatesRequest, OrderUpdate>;
   /**
@@ -3680,8 +3687,11 @@ export interface OrderServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Server streaming: every status change of matching orders, in the order the engine applied them.
-   * A subscriber that stops reading is ended with RESOURCE_EXHAUSTED once 4,096 updates wait unread
-   * (never a silently skipped update): subscribe again and read the orders back with GetOrderStatus.
+   * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
+   * updates) does not end a client that keeps reading. Recovery: subscribe again and read the orders
+   * back with GetOrderStatus.
    */
   streamOrderUpdates(
     request: StreamOrderUpdatesRequest,

@@ -1396,7 +1396,13 @@ export const RiskServiceService = {
       Buffer.from(GetRiskStateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRiskStateResponse => GetRiskStateResponse.decode(value),
   },
-  /** Server streaming: a state change (trading state, limit breach, position change) as it happens. */
+  /**
+   * Server streaming: a state change (trading state, limit breach, position change) as it happens.
+   * Never a silently skipped event: with 4,096 or more events queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * events already queued are delivered first. A smaller burst does not end a client that keeps reading.
+   * Recovery: subscribe again and read the current state with GetRiskState.
+   */
   streamRiskEvents: {
     path: "/risk.RiskService/StreamRiskEvents" as const,
     requestStream: false as const,
@@ -1432,7 +1438,13 @@ export const RiskServiceService = {
 export interface RiskServiceServer extends UntypedServiceImplementation {
   /** The current state of one account (0 = the engine's account). */
   getRiskState: handleUnaryCall<GetRiskStateRequest, GetRiskStateResponse>;
-  /** Server streaming: a state change (trading state, limit breach, position change) as it happens. */
+  /**
+   * Server streaming: a state change (trading state, limit breach, position change) as it happens.
+   * Never a silently skipped event: with 4,096 or more events queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * events already queued are delivered first. A smaller burst does not end a client that keeps reading.
+   * Recovery: subscribe again and read the current state with GetRiskState.
+   */
   streamRiskEvents: handleServerStreamingCall<StreamRiskEventsRequest, RiskEvent>;
   /** Stops new entries (orders that reduce a position are still allowed). Optionally flattens. */
   halt: handleUnaryCall<HaltRequest, HaltResponse>;
@@ -1457,7 +1469,13 @@ export interface RiskServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRiskStateResponse) => void,
   ): ClientUnaryCall;
-  /** Server streaming: a state change (trading state, limit breach, position change) as it happens. */
+  /**
+   * Server streaming: a state change (trading state, limit breach, position change) as it happens.
+   * Never a silently skipped event: with 4,096 or more events queued unread the stream is ended with
+   * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
+   * events already queued are delivered first. A smaller burst does not end a client that keeps reading.
+   * Recovery: subscribe again and read the current state with GetRiskState.
+   */
   streamRiskEvents(request: StreamRiskEventsRequest, options?: Partial<CallOptions>): ClientReadableStream<RiskEvent>;
   streamRiskEvents(
     request: StreamRiskEventsRequest,

@@ -411,7 +411,8 @@ class GatewayClient:
         """Cancels every working order and closes every position; halt=True also stops new entries.
 
         Retry safety: with the same ``client_request_id`` a retry returns the first flatten's answer
-        (``duplicate=True``) and does nothing; without one a retry flattens again, which also closes
+        (``duplicate=True``) and does nothing, unless that flatten failed (``success=False``): then the
+        retry flattens again; without one a retry flattens again, which also closes
         positions opened in between (a new id does the same, on purpose).
         """
         request = orders_pb2.FlattenAllRequest(account_id=self.account_id, halt=halt, client_request_id=client_request_id)
