@@ -20,17 +20,20 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { limitsFromConfig, RISK_MANAGER_RATE_LIMIT, type ServiceApp, type WorkerContext } from '@gateway/runtime';
+import { CUSTOM_TAG_PREFIX } from '@gateway/orders';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { isSessionOpen, tradingDayOf } from '@gateway/session';
 import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
 import {
   createLocalRateGate,
   GatewayRestClient,
+  OrderType,
   UserHubClient,
   WORKING_ORDER_STATUSES,
   type GatewayUserAccount,
   type GatewayUserOrder,
   type GatewayUserTrade,
+  type Order,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionDrift, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
 import { OutsideFeed } from './outside-feed';
@@ -44,6 +47,17 @@ const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'M
  * (the broker's REST answer can be ahead of its hub push) matches by then.
  */
 const DRIFT_RECHECK_MS = 1_000;
+
+/**
+ * A close in flight: a working market order that is not one of ours (no TradingBot custom tag) is the order
+ * `Position/closeContract` works — this thread's flatten, or the front door's ClosePosition / FlattenAll. The broker
+ * may fill it after its answer, later than the sweep's wait for flat: the enforcement's cancels leave it alone (a
+ * cancelled close leaves the position open, and the retry's close is cancelled the same way: the loss limit never
+ * flattens), and no second close is sent over it (both would fill: a naked opposite position).
+ */
+export function isCloseInFlight(o: Pick<Order, 'type' | 'customTag'>): boolean {
+  return o.type === OrderType.Market && !(o.customTag ?? '').startsWith(CUSTOM_TAG_PREFIX);
+}
 
 /** The day as REST tells it, for one account (read first, applied in one step). */
 interface DayRows {
@@ -304,10 +318,16 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     if (ev.actions.length > 0) void enforce(ar, ev.actions);
   }
 
-  async function cancelWorking(accountId: number, contractId?: string): Promise<number> {
+  /** Cancels the working orders (of one contract, or all) except closes in flight; returns the contracts those close. */
+  async function cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; closing: Set<string> }> {
     const rows = await rest.queryAllOrders({ accountId, statuses: [...WORKING_ORDER_STATUSES], ...(contractId ? { contractId } : {}) });
     let cancelled = 0;
+    const closing = new Set<string>();
     for (const o of rows) {
+      if (isCloseInFlight(o)) {
+        closing.add(o.contractId);
+        continue;
+      }
       try {
         await rest.cancelOrder({ accountId, orderId: o.id });
         cancelled++;
@@ -316,7 +336,7 @@ export function createApp(ctx: WorkerContext): ServiceApp {
         logger.warn({ err, accountId, orderId: o.id }, 'cancel during enforcement failed');
       }
     }
-    return cancelled;
+    return { cancelled, closing };
   }
 
   async function waitFlat(accountId: number, contractId: string): Promise<boolean> {
@@ -331,24 +351,32 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   /**
    * Executes the machine's actions in order: cancel every working order, close each position, then (after
    * the close has filled) cancel whatever still works on the contract — closeContract leaves stops alive.
+   * Closes in flight (isCloseInFlight) are neither cancelled nor sent again: a contract whose close still works
+   * (the broker fills it after its answer; a retry comes while it works) is not closed a second time.
    * One enforcement per account at a time; the machine repeats it while the account stays exposed.
    */
   async function enforce(ar: AccountRisk, actions: readonly RiskAction[]): Promise<void> {
     if (enforcing.has(ar.accountId) || stopped) return;
     enforcing.add(ar.accountId);
+    const closing = new Set<string>();
     try {
       for (const a of actions) {
         try {
           if (a.type === 'CANCEL_ALL_ORDERS') {
-            const n = await cancelWorking(a.accountId);
-            logger.warn({ accountId: a.accountId, reason: a.reason, cancelled: n }, 'enforcement: working orders cancelled');
+            const r = await cancelWorking(a.accountId);
+            for (const c of r.closing) closing.add(c);
+            logger.warn({ accountId: a.accountId, reason: a.reason, cancelled: r.cancelled, closesInFlight: r.closing.size }, 'enforcement: working orders cancelled');
           } else if (a.type === 'FLATTEN') {
+            if (closing.has(a.contractId)) {
+              logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: a close of the contract is still working; not sent again');
+              continue;
+            }
             await rest.closeContract({ accountId: a.accountId, contractId: a.contractId });
             logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: position closed');
           } else {
             const flat = await waitFlat(a.accountId, a.contractId);
-            const n = await cancelWorking(a.accountId, a.contractId);
-            logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason, flat, swept: n }, 'enforcement: contract swept');
+            const r = await cancelWorking(a.accountId, a.contractId);
+            logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason, flat, swept: r.cancelled, closesInFlight: r.closing.size }, 'enforcement: contract swept');
           }
         } catch (err) {
           logger.error({ err, action: a }, 'enforcement action failed (retried while exposed)');

@@ -4,7 +4,7 @@
 import { OrderSide, OrderStatus, OrderType, PositionType } from '@gateway/topstepx';
 import { Decimal, formatTimestamp, moneyUnits, pnlUnits } from './fixed';
 import type { ContractMarket } from './market';
-import type { AccountSpec, BracketMode, ContractRuntime } from './options';
+import { DEFAULT_FILL_EVENT_ORDER, type AccountSpec, type BracketMode, type ContractRuntime, type FillEventKind } from './options';
 
 export interface SimAccount {
   id: number;
@@ -50,6 +50,8 @@ export interface SimOrder {
   triggered: boolean;
   /** Set when a user modified a suspended child's price: the parent's fill no longer reprices it. */
   priceFixed: boolean;
+  /** Resting Open until the fillDelayMs fault's timer puts it in the matching set. */
+  deferred: boolean;
 }
 
 export interface SimPosition {
@@ -81,6 +83,18 @@ export interface BrokerEvents {
   position(p: SimPosition): void;
   account(a: SimAccount): void;
 }
+
+/** Fault hooks the simulator gives the broker (read at each use, so a fault set at run time applies at once). */
+export interface BrokerFaults {
+  /** ms a new order rests Open before it is matched (0 = on arrival). */
+  fillDelayMs(): number;
+  /** The order of one fill's events, or null for the default. */
+  fillEventOrder(): readonly FillEventKind[] | null;
+  /** Runs `fn` after `ms` (the simulator tracks the timer, to clear it on close). */
+  defer(fn: () => void, ms: number): void;
+}
+
+const NO_FAULTS: BrokerFaults = { fillDelayMs: () => 0, fillEventOrder: () => null, defer: (fn, ms) => void setTimeout(fn, ms) };
 
 interface Gate {
   dirty: boolean;
@@ -140,6 +154,7 @@ export class Broker {
     private readonly clock: () => number,
     private readonly chunks: number,
     private readonly events: BrokerEvents,
+    private readonly faults: BrokerFaults = NO_FAULTS,
   ) {
     for (const a of accounts) {
       this.accounts.set(a.id, {
@@ -260,7 +275,15 @@ export class Broker {
     this.store(o);
     if (r.stopLossBracket || r.takeProfitBracket) this.attachBrackets(o, m, r.stopLossBracket, r.takeProfitBracket);
     this.events.order(o);
-    this.activate(o, m);
+    const delay = this.faults.fillDelayMs();
+    if (delay > 0) {
+      // Rests Open outside the matching set (no trade can fill it early), then is matched as the market stands.
+      o.deferred = true;
+      this.faults.defer(() => {
+        o.deferred = false;
+        if (o.status === OrderStatus.Open) this.activate(o, m);
+      }, delay);
+    } else this.activate(o, m);
     return ok(o.id);
   }
 
@@ -289,6 +312,7 @@ export class Broker {
       bracketTicks: null,
       triggered: false,
       priceFixed: false,
+      deferred: false,
     };
   }
 
@@ -456,8 +480,13 @@ export class Broker {
       o.status = OrderStatus.Filled;
       this.unwork(o);
     }
-    this.book(o, price, qty, now);
-    this.events.order(o);
+    const booked = this.book(o, price, qty, now);
+    for (const kind of this.faults.fillEventOrder() ?? DEFAULT_FILL_EVENT_ORDER) {
+      if (kind === 'order') this.events.order(o);
+      else if (kind === 'trade') this.events.trade(booked.trade);
+      else if (kind === 'position') this.events.position(booked.position);
+      else this.events.account(booked.account);
+    }
     if (o.status === OrderStatus.Filled) this.completed(o, m);
   }
 
@@ -507,8 +536,8 @@ export class Broker {
     }
   }
 
-  /** Position, half-turn trade row and balance for one fill. */
-  private book(o: SimOrder, price: number, qty: number, now: number): void {
+  /** Position, half-turn trade row and balance for one fill; the caller publishes them (fillEventOrder). */
+  private book(o: SimOrder, price: number, qty: number, now: number): { trade: SimTrade; position: SimPosition; account: SimAccount } {
     const account = this.accounts.get(o.accountId)!;
     const positions = this.positions.get(o.accountId)!;
     const c = o.contract;
@@ -537,10 +566,8 @@ export class Broker {
     const t: SimTrade = { id: this.nextTradeId++, accountId: o.accountId, contractId: c.id, created: now, price, pnl, fees, side: o.side, size: qty, orderId: o.id };
     this.tradesByAccount.get(o.accountId)!.push(t);
     account.balance += (pnl ?? 0) - fees;
-    this.events.trade(t);
-    this.events.position(pos);
     if (pos.size === 0) positions.delete(c.id);
-    this.events.account(account);
+    return { trade: t, position: pos, account };
   }
 
   // ---- modify / cancel -----------------------------------------------------------------------
@@ -584,7 +611,7 @@ export class Broker {
     if (o.status === OrderStatus.Suspended && (limitPrice !== null || stopPrice !== null || trailTicks !== null)) o.priceFixed = true;
     o.updated = this.clock();
     this.events.order(o);
-    if (o.status === OrderStatus.Open) {
+    if (o.status === OrderStatus.Open && !o.deferred) {
       if (o.fillVolume >= o.size) {
         o.status = OrderStatus.Filled;
         this.unwork(o);

@@ -65,7 +65,36 @@ export interface FaultSettings {
    * listeners (`sim.on('trade', …)`) are unaffected; an event nobody subscribed to is not counted.
    */
   userEventsDropped: number;
+  /**
+   * Every REST request is processed at once (an order is created and matched, its user-hub events go out) but its
+   * HTTP answer is held back this long, ms: the hub events of an order then reach the client before its orderId.
+   */
+  answerDelayMs: number;
+  /** Per-endpoint answer delay (key `Order/place` etc.), overrides answerDelayMs for that endpoint. */
+  answerDelayByEndpoint: Record<string, number>;
+  /**
+   * A new order (`Order/place`, and the market order of `closeContract` / `partialCloseContract`) rests Open
+   * (status 1, no fill) for this long, ms, before it is matched against the market as it stands then: a market
+   * order fills after its REST answer, as on an exchange. A cancel in the meantime wins; a modify does not match it
+   * early. 0 = matched on arrival.
+   */
+  fillDelayMs: number;
+  /**
+   * The order in which one fill's events are published (user hub and in-process listeners): a permutation of
+   * `order`, `trade`, `position`, `account`. null = the default `trade, position, account, order`.
+   */
+  fillEventOrder: FillEventKind[] | null;
+  /**
+   * User-hub events leave one per WebSocket message, this many ms apart, in the order they were produced (0 = the
+   * events of one event-loop turn leave together right after it).
+   */
+  userEventGapMs: number;
 }
+
+/** The events one fill produces, in the order `fillEventOrder` names them. */
+export type FillEventKind = 'order' | 'trade' | 'position' | 'account';
+
+export const DEFAULT_FILL_EVENT_ORDER: readonly FillEventKind[] = ['trade', 'position', 'account', 'order'];
 
 export interface MarketOptions {
   /** Generated trades per second per contract (0 = no random walk; use setPrice). Default 2. */
@@ -246,4 +275,9 @@ export const DEFAULT_FAULTS: FaultSettings = {
   placeTimeoutMode: 'hang',
   feedFrozen: false,
   userEventsDropped: 0,
+  answerDelayMs: 0,
+  answerDelayByEndpoint: {},
+  fillDelayMs: 0,
+  fillEventOrder: null,
+  userEventGapMs: 0,
 };

@@ -17,6 +17,7 @@ import {
   defaultContracts,
   type ContractRuntime,
   type FaultSettings,
+  type FillEventKind,
   type SimulatorOptions,
 } from './options';
 import { SlidingWindow } from './rate-limit';
@@ -102,6 +103,11 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   private limits: { bars: SlidingWindow; general: SlidingWindow };
   private limitsOn: boolean;
   private readonly held = new Set<ServerResponse>();
+  /** Timers of the answerDelay / fillDelay / userEventGap faults, cleared on close. */
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** User-hub events waiting for their turn under userEventGapMs: [target, accountId, action, json]. */
+  private readonly userOutbox: Array<[UserTarget, number, number, string]> = [];
+  private outboxTimer: NodeJS.Timeout | null = null;
   /** Orders that already had their first user-hub event (decides the wrapper's action). */
   private readonly announcedOrders = new WeakSet<object>();
   private closed = false;
@@ -131,24 +137,28 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         const action = this.announcedOrders.has(o) ? 1 : 0;
         this.announcedOrders.add(o);
         if (this.sendsUser('GatewayUserOrder', o.accountId)) {
-          this.hubs.publishUser('GatewayUserOrder', o.accountId, action, stringify(userOrderView(o)));
+          this.publishUser('GatewayUserOrder', o.accountId, action, stringify(userOrderView(o)));
         }
         if (this.listenerCount('order') > 0) this.emit('order', orderView(o, true));
       },
       trade: (t) => {
-        if (this.sendsUser('GatewayUserTrade', t.accountId)) this.hubs.publishUser('GatewayUserTrade', t.accountId, 0, stringify(tradeView(t)));
+        if (this.sendsUser('GatewayUserTrade', t.accountId)) this.publishUser('GatewayUserTrade', t.accountId, 0, stringify(tradeView(t)));
         if (this.listenerCount('trade') > 0) this.emit('trade', JSON.parse(stringify(tradeView(t))) as GatewayView);
       },
       position: (p) => {
         if (this.sendsUser('GatewayUserPosition', p.accountId)) {
-          this.hubs.publishUser('GatewayUserPosition', p.accountId, p.size === 0 ? 2 : 1, stringify(positionView(p)));
+          this.publishUser('GatewayUserPosition', p.accountId, p.size === 0 ? 2 : 1, stringify(positionView(p)));
         }
         if (this.listenerCount('position') > 0) this.emit('position', JSON.parse(stringify(positionView(p))) as GatewayView);
       },
       account: (a) => {
-        if (this.sendsUser('GatewayUserAccount', a.id)) this.hubs.publishUser('GatewayUserAccount', a.id, 1, stringify(accountView(a)));
+        if (this.sendsUser('GatewayUserAccount', a.id)) this.publishUser('GatewayUserAccount', a.id, 1, stringify(accountView(a)));
         if (this.listenerCount('account') > 0) this.emit('account', JSON.parse(stringify(accountView(a))) as GatewayView);
       },
+    }, {
+      fillDelayMs: () => this.fault.fillDelayMs,
+      fillEventOrder: () => this.fault.fillEventOrder,
+      defer: (fn, ms) => this.later(fn, ms),
     });
     this.market.onTrade = (m, price) => this.broker.onTrade(m, price);
     this.market.onFlush = (m, trades, quote) => {
@@ -191,7 +201,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       credentials: { ...(options.credentials ?? { userName: 'demo', apiKey: 'demo-key' }) },
       tokens: new TokenStore(clock, options.tokenLifetimeMs ?? 24 * 3_600_000),
     };
-    this.fault = { ...DEFAULT_FAULTS, ...options.faults, latencyByEndpoint: { ...options.faults?.latencyByEndpoint } };
+    this.fault = freshFaults();
     this.faultRng = createRng(seed ^ 0x5eed);
     const rl = options.rateLimits;
     this.limitsOn = rl !== false;
@@ -199,12 +209,18 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     const generalSpec = typeof rl === 'object' && rl.general ? rl.general : DEFAULT_GENERAL_LIMIT;
     this.limits = { bars: new SlidingWindow(barsSpec.limit, barsSpec.windowMs), general: new SlidingWindow(generalSpec.limit, generalSpec.windowMs) };
     this.faults = {
-      current: () => ({ ...this.fault, latencyByEndpoint: { ...this.fault.latencyByEndpoint } }),
+      current: () => ({
+        ...this.fault,
+        latencyByEndpoint: { ...this.fault.latencyByEndpoint },
+        answerDelayByEndpoint: { ...this.fault.answerDelayByEndpoint },
+        fillEventOrder: this.fault.fillEventOrder === null ? null : [...this.fault.fillEventOrder],
+      }),
       set: (patch) => this.applyFaults(patch),
       reset: () => this.applyFaults({ reset: true }),
       disconnectHubs: () => this.hubs.dropAll(),
       expireTokens: () => this.ctx.tokens.expireAll(),
     };
+    if (options.faults) this.applyFaults(options.faults);
     this.server = createServer({ keepAlive: true, noDelay: true }, (req, res) => this.onRequest(req, res));
     this.server.keepAliveTimeout = 65_000;
     this.server.on('upgrade', (req, socket, head) => this.hubs.handleUpgrade(req, socket, head));
@@ -235,6 +251,43 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     this.ctx.credentials = { userName: c.userName, apiKey: c.apiKey };
   }
 
+  /** Runs `fn` after `ms` unless the simulator closed first. */
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** A user-hub event: out after this turn, or through the outbox, one per userEventGapMs. */
+  private publishUser(target: UserTarget, accountId: number, action: number, json: string): void {
+    if (this.outboxTimer === null && this.userOutbox.length === 0 && this.fault.userEventGapMs <= 0) {
+      this.hubs.publishUser(target, accountId, action, json);
+      return;
+    }
+    this.userOutbox.push([target, accountId, action, json]);
+    if (this.outboxTimer === null) this.drainOutbox();
+  }
+
+  /**
+   * Sends the oldest outbox event and waits userEventGapMs before the next one, also one produced later (the gap
+   * set back to 0: everything waiting goes at once).
+   */
+  private drainOutbox(): void {
+    this.outboxTimer = null;
+    if (this.closed) return;
+    const gap = this.fault.userEventGapMs;
+    if (gap <= 0) {
+      for (const e of this.userOutbox.splice(0)) this.hubs.publishUser(...e);
+      return;
+    }
+    const next = this.userOutbox.shift();
+    if (next === undefined) return;
+    this.hubs.publishUser(...next);
+    this.outboxTimer = setTimeout(() => this.drainOutbox(), gap);
+  }
+
   /**
    * Whether a user-hub event goes out: someone subscribed to it, and the userEventsDropped fault does not
    * swallow it (each swallowed event counts once, however many connections wanted it).
@@ -249,7 +302,7 @@ class SimulatorImpl extends EventEmitter implements Simulator {
   }
 
   private applyFaults(patch: FaultPatch): FaultSettings {
-    if (patch.reset) this.fault = { ...DEFAULT_FAULTS, latencyByEndpoint: {} };
+    if (patch.reset) this.fault = freshFaults();
     const f = this.fault;
     const count = (k: keyof FaultSettings, v: unknown) => {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`faults.${k} must be a number >= 0`);
@@ -277,6 +330,14 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       f.feedFrozen = patch.feedFrozen;
     }
     if (patch.userEventsDropped !== undefined) f.userEventsDropped = Math.floor(count('userEventsDropped', patch.userEventsDropped));
+    if (patch.answerDelayMs !== undefined) f.answerDelayMs = count('answerDelayMs', patch.answerDelayMs);
+    if (patch.answerDelayByEndpoint !== undefined) {
+      if (patch.answerDelayByEndpoint === null || typeof patch.answerDelayByEndpoint !== 'object') throw new TypeError('faults.answerDelayByEndpoint must be an object');
+      for (const [k, v] of Object.entries(patch.answerDelayByEndpoint)) f.answerDelayByEndpoint[k] = count('answerDelayByEndpoint', v);
+    }
+    if (patch.fillDelayMs !== undefined) f.fillDelayMs = count('fillDelayMs', patch.fillDelayMs);
+    if (patch.fillEventOrder !== undefined) f.fillEventOrder = fillEventOrder(patch.fillEventOrder);
+    if (patch.userEventGapMs !== undefined) f.userEventGapMs = count('userEventGapMs', patch.userEventGapMs);
     if (patch.expireTokens === true) this.ctx.tokens.expireAll();
     if (patch.disconnectHubs === true) this.hubs.dropAll();
     return this.faults.current();
@@ -331,6 +392,19 @@ class SimulatorImpl extends EventEmitter implements Simulator {
         res.on('close', () => this.held.delete(res));
       }
       this.report(route.name, 0);
+      return;
+    }
+    const hold = this.fault.answerDelayByEndpoint[route.name] ?? this.fault.answerDelayMs;
+    if (hold > 0) {
+      // Processed now (order matched, hub events on their way); the caller learns it later.
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      this.later(() => {
+        this.held.delete(res);
+        if (res.destroyed || res.writableEnded) return;
+        send(res, reply);
+        this.report(route.name, reply.status);
+      }, hold);
       return;
     }
     send(res, reply);
@@ -486,6 +560,10 @@ class SimulatorImpl extends EventEmitter implements Simulator {
     if (this.closed) return;
     this.closed = true;
     this.market.stop();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.outboxTimer !== null) clearTimeout(this.outboxTimer);
+    this.userOutbox.length = 0;
     this.hubs.close();
     for (const res of this.held) res.socket?.destroy();
     this.held.clear();
@@ -494,6 +572,22 @@ class SimulatorImpl extends EventEmitter implements Simulator {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** The default fault switches, with their own objects (a patch mutates them). */
+function freshFaults(): FaultSettings {
+  return { ...DEFAULT_FAULTS, latencyByEndpoint: {}, answerDelayByEndpoint: {}, fillEventOrder: null };
+}
+
+const FILL_EVENT_KINDS: readonly FillEventKind[] = ['order', 'trade', 'position', 'account'];
+
+/** A fillEventOrder value: null, or each of order, trade, position and account exactly once. */
+function fillEventOrder(v: unknown): FillEventKind[] | null {
+  if (v === null) return null;
+  if (!Array.isArray(v) || v.length !== FILL_EVENT_KINDS.length || !FILL_EVENT_KINDS.every((k) => v.includes(k))) {
+    throw new TypeError(`faults.fillEventOrder must be null or an order of ${FILL_EVENT_KINDS.join(', ')} (each once)`);
+  }
+  return [...(v as FillEventKind[])];
 }
 
 function readBody(req: IncomingMessage, done: (raw: string | null) => void): void {

@@ -2,6 +2,7 @@
 // tags, the order book, the executor pool, reservation release, unknown-outcome resolution and the
 // start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
 import {
+  CUSTOM_TAG_PREFIX,
   CustomTagFactory,
   MAX_CLIENT_ORDER_ID_LENGTH,
   ORDER_STATE_NUMBER,
@@ -932,6 +933,9 @@ export class OrdersService {
     for (const o of rows ?? []) {
       if (contractId !== undefined && o.contractId !== contractId) continue;
       if (!WORKING_BROKER_STATUSES.includes(o.status)) continue;
+      // A close in flight: closeContract's market order (no tag of ours), which the broker may fill after its answer.
+      // Cancelling it leaves the position open behind a "position closed" / "flat" answer.
+      if (o.type === 2 && !(o.customTag ?? '').startsWith(CUSTOM_TAG_PREFIX)) continue;
       const r = await this.brokerResult('cancelOrder', { accountId, orderId: o.id });
       if (r.ok) cancelled += 1;
       else {
