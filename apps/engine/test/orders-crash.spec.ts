@@ -80,6 +80,7 @@ describe('kill -9 in the middle of a 100-order batch', () => {
     for (const c of clients) c.close();
     for (const c of children) await kill(c);
     await sim?.close();
+    rmSync(DATA_DIR, { recursive: true, force: true });
   });
 
   type SimOrder = { id: number; status: number; fillVolume: number; customTag: string };

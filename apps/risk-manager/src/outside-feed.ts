@@ -1,17 +1,17 @@
 // The risk-manager's own market-hub connection for the contracts outside CONTRACTS that some account holds
 // (outside-prices.ts says why): opened on the first such contract, subscribed to trades and quotes of exactly
 // those contracts, its prices parsed to price units the way market-data parses them and kept in OutsidePrices.
-// Until it delivers a price the account stays REDUCING (UNPRICED_POSITION), so a connect that fails (the broker
-// not accepting yet, a transient error) is retried until stop: HubConnection.start gives up after one attempt,
-// and only a connection that once succeeded reconnects by itself.
+// Until it delivers a price the account stays REDUCING (UNPRICED_POSITION), so a first connect that fails (the
+// broker not accepting yet, a transient error) is retried until stop (the hub's retryFirstConnect), like any
+// later reconnect.
 // Thread: the risk-manager thread only.
 import { priceToUnits } from '@gateway/shared-state';
 import { MarketHubClient, type GatewayQuote, type GatewayTrade, type Logger } from '@gateway/topstepx';
 import type { OutsidePrices } from './outside-prices';
 
 /**
- * Waits before each new attempt after a failed first connect; the last repeats until stop. The hub's reconnects
- * (after a connection that succeeded) follow the same waits, after an immediate first try.
+ * Waits before each new connect attempt after a failed one, the first connect's included; the last repeats until
+ * stop. A reconnect after a connection that succeeded makes an immediate first try.
  */
 export const OUTSIDE_FEED_RETRY_DELAYS_MS: readonly number[] = Object.freeze([1_000, 2_000, 5_000, 10_000, 30_000]);
 
@@ -41,9 +41,8 @@ export class OutsideFeed {
   private readonly watched = new Set<string>();
   /** Contract → time before which a refused subscription is not tried again. */
   private readonly resubscribeAt = new Map<string, number>();
-  /** The connect loop, from the first watched contract until connected or stopped. */
-  private connecting: Promise<void> | undefined;
-  private backoff: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** hub.start(): connected, or rejected by stop(); from the first watched contract. */
+  private starting: Promise<void> | undefined;
   private stopped = false;
   private readonly delays: readonly number[];
   private readonly now: () => number;
@@ -67,16 +66,11 @@ export class OutsideFeed {
     for (const id of held) if (!this.watched.has(id)) this.watch(id);
   }
 
-  /** Ends the connect loop (a back-off wait at once, an attempt in flight once it settles) and closes the hub. */
+  /** Closes the hub; a first connect still being retried ends with it (a back-off wait at once). */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.backoff !== undefined) {
-      clearTimeout(this.backoff.timer);
-      this.backoff.resolve();
-    }
-    // An attempt in flight finishes first, so the socket it opens is closed here too.
-    await this.connecting;
     await this.hub?.stop().catch((err: unknown) => this.options.logger.warn({ err }, 'market hub stop failed'));
+    await this.starting;
   }
 
   private watch(contractId: string): void {
@@ -94,7 +88,7 @@ export class OutsideFeed {
       this.options.prices.forget(contractId);
       this.resubscribeAt.set(contractId, this.now() + OUTSIDE_FEED_RESUBSCRIBE_MS);
     });
-    this.connecting ??= this.connect(hub);
+    this.starting ??= this.start(hub);
   }
 
   private unwatch(contractId: string): void {
@@ -109,23 +103,15 @@ export class OutsideFeed {
     });
   }
 
-  /** Connects, retrying a failed attempt after the next wait of `delays`, until connected or stopped. */
-  private async connect(hub: MarketHubClient): Promise<void> {
+  /** Connects, the hub retrying failed attempts (its own log lines) until connected or stopped. */
+  private async start(hub: MarketHubClient): Promise<void> {
     const log = this.options.logger;
-    for (let attempt = 0; !this.stopped; attempt++) {
-      try {
-        await hub.start();
-        if (!this.stopped) log.info({ contracts: [...this.watched], attempt }, 'market hub connected for contracts outside CONTRACTS');
-        return;
-      } catch (err) {
-        if (this.stopped) return;
-        const waitMs = this.delays[Math.min(attempt, this.delays.length - 1)]!;
-        log.warn({ err, attempt, retryInMs: waitMs }, 'market hub connect failed: positions outside CONTRACTS stay unpriced; retrying');
-        await new Promise<void>((resolve) => {
-          this.backoff = { timer: setTimeout(resolve, waitMs), resolve };
-        });
-        this.backoff = undefined;
-      }
+    try {
+      await hub.start();
+      log.info({ contracts: [...this.watched] }, 'market hub connected for contracts outside CONTRACTS');
+    } catch (err) {
+      // With retryFirstConnect, start rejects only once stop() was called.
+      if (!this.stopped) log.error({ err }, 'market hub start failed: positions outside CONTRACTS stay unpriced');
     }
   }
 
@@ -138,6 +124,7 @@ export class OutsideFeed {
       accessTokenFactory: this.options.accessTokenFactory,
       staleAfterMs: 0,
       reconnectDelaysMs: [0, ...this.delays],
+      retryFirstConnect: true,
       logger,
     });
     hub.onTrade((contractId: string, t: GatewayTrade) => {

@@ -1,8 +1,9 @@
 // A SignalR hub client hand-rolled on `ws` (docs/adr/0002-signalr-hub-client.md): the JSON hub
 // protocol of topstepx-api.md §9.2 without /negotiate, with the token in `?access_token=`.
-// Subscriptions are recorded and re-sent after every reconnect (the Gateway forgets them), the URL
-// is rebuilt from `accessTokenFactory` on every connect (token rotation), and reconnects go on
-// forever with a capped backoff.
+// Subscriptions are recorded and re-sent after every reconnect (the Gateway forgets them), a re-send
+// the server refuses is retried with a back-off while the socket stays up, the URL is rebuilt from
+// `accessTokenFactory` on every connect (token rotation), and reconnects go on forever with a capped
+// backoff.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { HubError } from './errors';
@@ -51,6 +52,19 @@ export interface HubConnectionOptions {
   handshakeTimeoutMs?: number;
   /** Period of the keep-alive / server-timeout check. Default 1 000 ms. */
   tickMs?: number;
+  /**
+   * Waits before re-sending recorded subscriptions the server refused (or left unanswered) on a socket that
+   * stays up; the last repeats until each is accepted, unsubscribed, or the connection stopped or lost (a
+   * reconnect re-sends everything). Without it a refused subscription would wait for the next reconnect,
+   * which a healthy socket may never have. Default [1000, 2000, 5000, 10000, 30000].
+   */
+  resubscribeDelaysMs?: readonly number[];
+  /**
+   * Keep retrying a failed first connect, waiting `reconnectDelaysMs` before each new attempt, until it
+   * succeeds or `stop()` is called: `start()` then resolves once connected and rejects (HubError `stopped`)
+   * only on `stop()`. Default false: `start()` rejects when the first attempt fails.
+   */
+  retryFirstConnect?: boolean;
   logger?: Logger;
   /** Clock in ms for keep-alive and timeout bookkeeping. Default Date.now. */
   clock?: () => number;
@@ -78,6 +92,14 @@ interface Subscription {
   args: unknown[];
 }
 
+function delayList(name: string, v: readonly number[] | undefined, dflt: readonly number[]): readonly number[] {
+  const delays = v ?? dflt;
+  if (delays.length === 0 || delays.some((d) => !Number.isFinite(d) || d < 0)) {
+    throw new RangeError(`hub option ${name} must be a non-empty list of delays >= 0`);
+  }
+  return delays;
+}
+
 function positive(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`hub option ${name} must be a positive number, got ${v}`);
@@ -88,6 +110,8 @@ export class HubConnection {
   private readonly baseUrl: URL;
   private readonly tokenFactory: () => string;
   private readonly delays: readonly number[];
+  private readonly resubscribeDelays: readonly number[];
+  private readonly retryFirstConnect: boolean;
   private readonly keepAliveMs: number;
   private readonly serverTimeoutMs: number;
   private readonly invokeTimeoutMs: number;
@@ -114,6 +138,13 @@ export class HubConnection {
   private connectedAt: number | undefined;
   /** Index into `delays` of the attempt after the last successful connect. */
   private nextDelayIndex = 0;
+  /** Counts start() calls, so a first-connect loop of an earlier start that was stopped cannot carry on. */
+  private runId = 0;
+  /** Keys of recorded subscriptions the server refused on a socket still up: re-sent by the retry timer. */
+  private readonly refused = new Set<string>();
+  private resubscribeTimer: NodeJS.Timeout | undefined;
+  /** Index into `resubscribeDelays` of the next retry; back to 0 once nothing is refused. */
+  private resubscribeAttempt = 0;
 
   constructor(options: HubConnectionOptions) {
     if (!options || typeof options.url !== 'string') throw new TypeError('hub option url is required');
@@ -130,11 +161,9 @@ export class HubConnection {
     u.searchParams.delete('access_token');
     this.baseUrl = u;
     this.tokenFactory = options.accessTokenFactory;
-    const delays = options.reconnectDelaysMs ?? [0, 1000, 2000, 5000, 10000, 30000];
-    if (delays.length === 0 || delays.some((d) => !Number.isFinite(d) || d < 0)) {
-      throw new RangeError('hub option reconnectDelaysMs must be a non-empty list of delays >= 0');
-    }
-    this.delays = delays;
+    this.delays = delayList('reconnectDelaysMs', options.reconnectDelaysMs, [0, 1000, 2000, 5000, 10000, 30000]);
+    this.resubscribeDelays = delayList('resubscribeDelaysMs', options.resubscribeDelaysMs, [1000, 2000, 5000, 10000, 30000]);
+    this.retryFirstConnect = options.retryFirstConnect ?? false;
     this.keepAliveMs = positive('keepAliveIntervalMs', options.keepAliveIntervalMs, 15_000);
     this.serverTimeoutMs = positive('serverTimeoutMs', options.serverTimeoutMs, 30_000);
     this.invokeTimeoutMs = positive('invokeTimeoutMs', options.invokeTimeoutMs, 10_000);
@@ -194,22 +223,30 @@ export class HubConnection {
     }
   }
 
-  /** Connects and completes the handshake; rejects if the first attempt fails (no retry loop then). */
+  /**
+   * Connects and completes the handshake, then sends the recorded subscriptions. Rejects if the first
+   * attempt fails, unless `retryFirstConnect` is set: then it retries until connected or stopped.
+   */
   async start(): Promise<void> {
     if (!this.stopped) throw new HubError('not-connected', 'start() called twice');
     this.stopped = false;
+    const run = ++this.runId;
     this.currentState = 'connecting';
     this.ticker = setInterval(() => this.tick(), this.tickMs);
     this.ticker.unref();
     try {
-      await this.connectOnce();
+      await (this.retryFirstConnect ? this.connectUntilStopped(run) : this.connectOnce());
     } catch (err) {
-      this.stopped = true;
-      this.currentState = 'disconnected';
-      clearInterval(this.ticker);
-      this.ticker = undefined;
+      // A stop() during the attempt has already cleaned up (and may be followed by a new start()).
+      if (this.runId === run && !this.stopped) {
+        this.stopped = true;
+        this.currentState = 'disconnected';
+        clearInterval(this.ticker);
+        this.ticker = undefined;
+      }
       throw err;
     }
+    if (this.stopped || this.runId !== run) throw new HubError('stopped', 'connection stopped during start');
     this.currentState = 'connected';
     this.connectedAt = this.clock();
     this.nextDelayIndex = 0;
@@ -223,6 +260,7 @@ export class HubConnection {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
+    this.clearRefused();
     if (this.reconnectSleep) {
       clearTimeout(this.reconnectSleep.timer);
       this.reconnectSleep.resolve();
@@ -314,20 +352,29 @@ export class HubConnection {
 
   /**
    * Records a subscription and invokes it when connected; every recorded subscription is re-sent
-   * after each reconnect. A server-side error on this call removes the record and rejects; a lost
-   * connection keeps the record (it is sent on the next connect), and so does a refused re-send.
+   * after each reconnect. A server-side error on this call removes the record and rejects (the caller
+   * learns of it). A lost connection keeps the record (it is sent on the next connect); an unanswered
+   * call, and a re-send the server refuses after a (re)connect, keep it and are retried with the
+   * `resubscribeDelaysMs` back-off while the socket stays up.
    */
   async subscribe(method: string, ...args: unknown[]): Promise<void> {
     const key = subscriptionKey(method, args);
     if (this.subscriptions.has(key)) return;
     this.subscriptions.set(key, { method, args });
     if (this.currentState !== 'connected') return;
+    const conn = this.conn;
     try {
       await this.invoke(method, ...args);
     } catch (err) {
       if (err instanceof HubError && err.kind === 'invocation-failed') {
         this.subscriptions.delete(key);
         throw err;
+      }
+      if (this.isRefusalOnLiveSocket(err, conn) && this.subscriptions.has(key)) {
+        this.refused.add(key);
+        this.log.warn({ method, args, err: (err as Error).message, retryInMs: this.nextResubscribeDelay() }, 'subscribe not confirmed; re-sent while connected');
+        this.scheduleResubscribe();
+        return;
       }
       this.log.warn({ method, err: (err as Error).message }, 'subscribe not confirmed; it stays recorded and is re-sent on reconnect');
     }
@@ -336,7 +383,9 @@ export class HubConnection {
   /** Forgets a subscription and invokes its `Unsubscribe…` twin (`SubscribeX` → `UnsubscribeX`) when connected. */
   async unsubscribe(subscribeMethod: string, ...args: unknown[]): Promise<void> {
     if (!subscribeMethod.startsWith('Subscribe')) throw new TypeError(`unsubscribe expects a Subscribe… method name, got ${subscribeMethod}`);
-    this.subscriptions.delete(subscriptionKey(subscribeMethod, args));
+    const key = subscriptionKey(subscribeMethod, args);
+    this.subscriptions.delete(key);
+    if (this.refused.delete(key) && this.refused.size === 0) this.clearRefused();
     if (this.currentState !== 'connected') return;
     await this.invoke(`Unsubscribe${subscribeMethod.slice('Subscribe'.length)}`, ...args);
   }
@@ -344,6 +393,14 @@ export class HubConnection {
   /** The recorded subscriptions, in insertion order. */
   get recordedSubscriptions(): ReadonlyArray<Readonly<Subscription>> {
     return [...this.subscriptions.values()];
+  }
+
+  /** The recorded subscriptions the server refused on the live socket, waiting for their next retry. */
+  get refusedSubscriptions(): ReadonlyArray<Readonly<Subscription>> {
+    return [...this.refused].flatMap((k) => {
+      const s = this.subscriptions.get(k);
+      return s ? [s] : [];
+    });
   }
 
   // ---- internals ----
@@ -515,6 +572,9 @@ export class HubConnection {
   private onSocketClosed(conn: Conn, reason: string): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
+    // The reconnect re-sends every recorded subscription, refused ones included; their back-off goes on.
+    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = undefined;
     this.rejectPending(new HubError('connection-lost', reason));
     if (this.stopped) return;
     void this.reconnectLoop(reason);
@@ -532,13 +592,7 @@ export class HubConnection {
     try {
       for (let attempt = first; !this.stopped; attempt++) {
         const delay = this.delays[Math.min(attempt, this.delays.length - 1)]!;
-        if (delay > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, delay);
-            this.reconnectSleep = { timer, resolve };
-          });
-          this.reconnectSleep = undefined;
-        }
+        if (delay > 0) await this.sleep(delay);
         if (this.stopped) return;
         try {
           await this.connectOnce();
@@ -564,19 +618,129 @@ export class HubConnection {
     }
   }
 
+  /** A wait that stop() and reconnectWithFreshToken() cut short. */
+  private async sleep(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.reconnectSleep = { timer, resolve };
+    });
+    this.reconnectSleep = undefined;
+  }
+
+  /**
+   * The first connect under `retryFirstConnect`: attempt k > 0 waits `delays[k]` (the last repeats), as a
+   * reconnect would. Resolves once connected; rejects with HubError `stopped` once stop() was called.
+   */
+  private async connectUntilStopped(run: number): Promise<void> {
+    const stoppedError = (): HubError => new HubError('stopped', 'connection stopped before the first connect succeeded');
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) {
+        const delay = this.delays[Math.min(attempt, this.delays.length - 1)]!;
+        if (delay > 0) await this.sleep(delay);
+      }
+      if (this.stopped || this.runId !== run) throw stoppedError();
+      try {
+        await this.connectOnce();
+      } catch (err) {
+        if (this.stopped || this.runId !== run) throw stoppedError();
+        const retryInMs = this.delays[Math.min(attempt + 1, this.delays.length - 1)]!;
+        this.log.warn({ attempt, retryInMs, url: this.redactedUrl, err: (err as Error).message }, 'hub connect failed; retrying until connected or stopped');
+        continue;
+      }
+      if (attempt > 0) this.log.info({ attempt, url: this.redactedUrl }, 'hub connected after failed attempts');
+      return;
+    }
+  }
+
   private async resubscribeAll(): Promise<void> {
     if (this.subscriptions.size === 0) return;
+    const conn = this.conn;
     const subs = [...this.subscriptions.entries()];
     const results = await Promise.allSettled(subs.map(([, s]) => this.invoke(s.method, ...s.args)));
     // A refused re-send keeps its record: the caller's subscribe() resolved long ago and cannot learn
     // of the refusal, so forgetting it would lose the subscription for good over one transient error.
-    // It goes out again at the next (re)connect.
+    // It is retried with a back-off while this socket stays up, and goes out again at the next connect.
     results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        const s = subs[i]![1];
-        this.log.error({ method: s.method, err: (r.reason as Error).message }, 're-subscribe failed; kept for the next reconnect');
+      const [key, s] = subs[i]!;
+      if (r.status === 'fulfilled') {
+        this.refused.delete(key);
+        return;
+      }
+      const retry = this.isRefusalOnLiveSocket(r.reason, conn) && this.subscriptions.has(key);
+      if (retry) this.refused.add(key);
+      this.log.error(
+        { method: s.method, args: s.args, err: (r.reason as Error).message, ...(retry ? { retryInMs: this.nextResubscribeDelay() } : {}) },
+        retry ? 're-subscribe refused; retrying while connected' : 're-subscribe failed; kept for the next reconnect',
+      );
+    });
+    if (this.refused.size === 0) this.resubscribeAttempt = 0;
+    else if (this.conn === conn) this.scheduleResubscribe();
+  }
+
+  /** A refusal (or no answer) on the socket the call went out on, still up: worth re-sending on it. */
+  private isRefusalOnLiveSocket(err: unknown, conn: Conn | undefined): boolean {
+    return err instanceof HubError && (err.kind === 'invocation-failed' || err.kind === 'invocation-timeout') && conn !== undefined && this.conn === conn;
+  }
+
+  private nextResubscribeDelay(): number {
+    return this.resubscribeDelays[Math.min(this.resubscribeAttempt, this.resubscribeDelays.length - 1)]!;
+  }
+
+  private scheduleResubscribe(): void {
+    if (this.resubscribeTimer || this.refused.size === 0 || this.stopped) return;
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = undefined;
+      void this.retryRefused();
+    }, this.nextResubscribeDelay());
+    this.resubscribeTimer.unref();
+  }
+
+  private clearRefused(): void {
+    if (this.resubscribeTimer) clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = undefined;
+    this.refused.clear();
+    this.resubscribeAttempt = 0;
+  }
+
+  /**
+   * Re-sends every refused subscription still recorded, in one batch so the log says it once per wait (a
+   * line per batch, at most one per `resubscribeDelaysMs` step). A socket lost meanwhile ends it: the
+   * reconnect re-sends them all.
+   */
+  private async retryRefused(): Promise<void> {
+    const conn = this.conn;
+    if (this.stopped || this.currentState !== 'connected' || !conn) return;
+    for (const k of this.refused) if (!this.subscriptions.has(k)) this.refused.delete(k);
+    const keys = [...this.refused];
+    this.resubscribeAttempt++;
+    const results = await Promise.allSettled(
+      keys.map((k) => {
+        const s = this.subscriptions.get(k)!;
+        return this.invoke(s.method, ...s.args);
+      }),
+    );
+    if (this.stopped || this.conn !== conn) return;
+    const accepted: Subscription[] = [];
+    const errors: string[] = [];
+    results.forEach((r, i) => {
+      const key = keys[i]!;
+      const s = this.subscriptions.get(key);
+      if (r.status === 'fulfilled') {
+        if (this.refused.delete(key) && s) accepted.push(s);
+      } else {
+        errors.push((r.reason as Error).message);
       }
     });
+    if (accepted.length > 0) this.log.info({ subscriptions: accepted, attempts: this.resubscribeAttempt }, 'refused subscriptions accepted on retry');
+    if (this.refused.size === 0) {
+      this.resubscribeAttempt = 0;
+      return;
+    }
+    this.log.warn(
+      { refused: this.refusedSubscriptions, attempts: this.resubscribeAttempt, retryInMs: this.nextResubscribeDelay(), err: errors[0] },
+      're-subscribe refused again; retrying while connected',
+    );
+    this.scheduleResubscribe();
   }
 
   private tick(): void {

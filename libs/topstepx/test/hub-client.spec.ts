@@ -9,7 +9,7 @@ import {
   type GatewayTrade,
   type GatewayUserOrder,
 } from '../src/index';
-import { startFakeHubServer, waitUntil, type FakeHubServer, type HubRecord } from '../src/testing';
+import { startFakeHubServer, waitUntil, type FakeHubConnection, type FakeHubServer, type HubRecord } from '../src/testing';
 
 const RS = '\x1e';
 const cleanups: Array<() => Promise<void>> = [];
@@ -30,6 +30,9 @@ function track<T extends { stop(): Promise<void> }>(c: T): T {
 
 const invocations = (records: HubRecord[]): Array<[string, unknown[]]> =>
   records.filter((r) => r.type === 1).map((r) => [r.target!, r.arguments!]);
+
+/** How many invocations of `target` a server connection received. */
+const sent = (conn: FakeHubConnection, target: string): number => conn.records.filter((r) => r.type === 1 && r.target === target).length;
 
 describe('HubConnection protocol', () => {
   it('handshakes, connects with the token in the URL, and reports connected', async () => {
@@ -218,22 +221,62 @@ describe('HubConnection reconnects', () => {
     expect(invocations(srv.connections[2]!.records)).toEqual(expected.slice(0, 3));
   });
 
-  it('a re-subscribe the server refuses once is kept and re-sent at the next reconnect, not silently forgotten', async () => {
+  it('a re-subscribe refused at a reconnect is re-sent on the same socket with a back-off until accepted', async () => {
     const options: { failMethods: Record<string, string> } = { failMethods: {} };
     const srv = await fakeHub(options);
-    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't', reconnectDelaysMs: [0] }));
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't', reconnectDelaysMs: [0], resubscribeDelaysMs: [10, 20] }));
     let reconnects = 0;
     user.connection.on('reconnected', () => reconnects++);
     await user.start();
     await user.subscribeOrders(7);
+    await user.subscribePositions(7);
     options.failMethods['SubscribeOrders'] = "An unexpected error occurred invoking 'SubscribeOrders' on the server.";
     srv.dropAll();
     await waitUntil(() => reconnects === 1, 'first reconnect (re-subscribe refused)');
-    expect(invocations(srv.connections[1]!.records)).toEqual([['SubscribeOrders', [7]]]);
+    const second = srv.connections[1]!;
+    await waitUntil(() => sent(second, 'SubscribeOrders') >= 3, 'the refused subscription re-sent on the live socket');
+    expect(user.connection.refusedSubscriptions).toEqual([{ method: 'SubscribeOrders', args: [7] }]);
     delete options.failMethods['SubscribeOrders'];
-    srv.dropAll();
-    await waitUntil(() => reconnects === 2, 'second reconnect');
-    expect(invocations(srv.connections[2]!.records)).toEqual([['SubscribeOrders', [7]]]);
+    await waitUntil(() => user.connection.refusedSubscriptions.length === 0, 'accepted on a retry');
+    // No reconnect was needed, and only the refused subscription was re-sent.
+    expect([reconnects, srv.connections.length, second.closed, sent(second, 'SubscribePositions')]).toEqual([1, 2, false, 1]);
+    expect(user.connection.recordedSubscriptions).toEqual([
+      { method: 'SubscribeOrders', args: [7] },
+      { method: 'SubscribePositions', args: [7] },
+    ]);
+  });
+
+  it('unsubscribe ends the retries of a refused subscription, and stop ends them all', async () => {
+    const srv = await fakeHub({ failMethods: { SubscribeOrders: 'refused', SubscribePositions: 'refused' } });
+    const user = track(new UserHubClient({ url: srv.url('user'), accessTokenFactory: () => 't', resubscribeDelaysMs: [10] }));
+    // Recorded before start: sent at connect, where a refusal cannot reach the caller.
+    await user.subscribeOrders(7);
+    await user.subscribePositions(7);
+    await user.start();
+    const conn = srv.connections[0]!;
+    await waitUntil(() => sent(conn, 'SubscribeOrders') >= 2 && sent(conn, 'SubscribePositions') >= 2, 'both refused subscriptions retried');
+    await user.unsubscribeOrders(7);
+    const orders = sent(conn, 'SubscribeOrders');
+    const positions = sent(conn, 'SubscribePositions');
+    // Both were retried in one batch: two more batches without SubscribeOrders show its retries ended.
+    await waitUntil(() => sent(conn, 'SubscribePositions') >= positions + 2, 'two more retries of the other one');
+    expect(sent(conn, 'SubscribeOrders')).toBe(orders);
+    expect(user.connection.refusedSubscriptions).toEqual([{ method: 'SubscribePositions', args: [7] }]);
+    await user.stop();
+    expect(user.connection.refusedSubscriptions).toEqual([]);
+  });
+
+  it('a subscribe left unanswered on a live socket is re-sent on it, not only at the next reconnect', async () => {
+    const srv = await fakeHub();
+    srv.autoComplete = false;
+    const market = track(new MarketHubClient({ url: srv.url('market'), accessTokenFactory: () => 't', staleAfterMs: 0, invokeTimeoutMs: 50, resubscribeDelaysMs: [10] }));
+    await market.start();
+    await market.subscribeQuotes('A');
+    expect(market.connection.refusedSubscriptions).toEqual([{ method: 'SubscribeContractQuotes', args: ['A'] }]);
+    srv.autoComplete = true;
+    await waitUntil(() => market.connection.refusedSubscriptions.length === 0, 'answered on a retry');
+    expect(srv.connections).toHaveLength(1);
+    expect(sent(srv.connections[0]!, 'SubscribeContractQuotes')).toBeGreaterThanOrEqual(2);
   });
 
   it('reconnectWithFreshToken rebuilds the URL with the new token and re-subscribes', async () => {
@@ -285,6 +328,60 @@ describe('HubConnection reconnects', () => {
     token = 'good-2';
     await waitUntil(() => hub.state === 'connected', 'recovered');
     expect(srv.connections.at(-1)!.token).toBe('good-2');
+  });
+
+  it('retryFirstConnect keeps retrying a refused first connect; start resolves once accepted, subscriptions sent', async () => {
+    const srv = await fakeHub({ rejectTokens: ['expired'] });
+    let token = 'expired';
+    let attempts = 0;
+    const accessTokenFactory = (): string => {
+      attempts++;
+      return token;
+    };
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory, reconnectDelaysMs: [0, 5], retryFirstConnect: true }));
+    const events: string[] = [];
+    hub.on('connected', () => events.push('connected'));
+    await hub.subscribe('SubscribeAccounts');
+    let started = false;
+    const starting = hub.start().then(() => {
+      started = true;
+    });
+    await waitUntil(() => attempts >= 3, 'three refused attempts');
+    expect([started, hub.state, events]).toEqual([false, 'connecting', []]);
+    token = 'good';
+    await starting;
+    expect([hub.state, events, srv.connections.length]).toEqual(['connected', ['connected'], 1]);
+    expect(invocations(srv.connections[0]!.records)).toEqual([['SubscribeAccounts', []]]);
+  });
+
+  it('retryFirstConnect: stop() ends the wait at once and start rejects with stopped; a later start connects', async () => {
+    const srv = await fakeHub({ rejectTokens: ['expired'] });
+    let token = 'expired';
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (_o: object, m?: string) => void warnings.push(m ?? ''), error: () => undefined };
+    const hub = track(new HubConnection({ url: srv.url('market'), accessTokenFactory: () => token, reconnectDelaysMs: [0, 600_000], retryFirstConnect: true, logger }));
+    const starting = hub.start().catch((e: unknown) => e);
+    await waitUntil(() => warnings.includes('hub connect failed; retrying until connected or stopped'), 'the first attempt refused');
+    // The wait is ten minutes: start settles within the test's timeout only if stop() cuts it short.
+    await hub.stop();
+    const err = (await starting) as HubError;
+    expect(err).toBeInstanceOf(HubError);
+    expect([err.kind, hub.state, srv.connections.length]).toEqual(['stopped', 'disconnected', 0]);
+    token = 'good';
+    await hub.start();
+    expect([hub.state, srv.live().length]).toEqual(['connected', 1]);
+  });
+
+  it('without retryFirstConnect a refused first connect still rejects start', async () => {
+    const srv = await fakeHub({ rejectTokens: ['expired'] });
+    const hub = track(new HubConnection({ url: srv.url('user'), accessTokenFactory: () => 'expired', reconnectDelaysMs: [0, 5] }));
+    const err = (await hub.start().catch((e: unknown) => e)) as HubError;
+    expect([err.kind, hub.state]).toEqual(['handshake-failed', 'disconnected']);
+  });
+
+  it('refuses an empty or negative resubscribeDelaysMs', () => {
+    expect(() => new HubConnection({ url: 'ws://127.0.0.1:1/hubs/user', accessTokenFactory: () => 't', resubscribeDelaysMs: [] })).toThrow(RangeError);
+    expect(() => new HubConnection({ url: 'ws://127.0.0.1:1/hubs/user', accessTokenFactory: () => 't', resubscribeDelaysMs: [10, -1] })).toThrow(/resubscribeDelaysMs/);
   });
 
   it('stop rejects pending invocations and fires disconnected', async () => {

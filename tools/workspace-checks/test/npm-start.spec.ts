@@ -3,6 +3,7 @@
 // ports, serve /healthz, and exit 0 on SIGTERM (the script forwards the signal and exits with the
 // engine's code). The script is run directly: npm itself dies by the signal instead of reporting it.
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +15,10 @@ const READY = /^engine ready: grpc [\d.]+:(\d+) · http [\d.]+:(\d+) · market-d
 
 describe('npm start', () => {
   it('builds, runs the compiled engine, serves /healthz and stops cleanly', async () => {
+    const dataDir = `tmp/npm-start-${process.pid}`;
     const child = spawn(process.execPath, [path.join(root, 'tools/scripts/start.mjs')], {
       cwd: root,
-      env: { ...process.env, HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', LOG_LEVEL: 'warn', DATA_DIR: `tmp/npm-start-${process.pid}` },
+      env: { ...process.env, HTTP_PORT: '0', GRPC_PORT: '0', MARKET_DATA_WS_PORT: '0', LOG_LEVEL: 'warn', DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -38,6 +40,8 @@ describe('npm start', () => {
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+      rmSync(path.join(root, dataDir), { recursive: true, force: true });
     }
   }, 300_000);
 });
