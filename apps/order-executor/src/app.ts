@@ -1,7 +1,7 @@
 // The order-executor service inside one pool thread: risk gate (shared memory, atomic reservation) →
-// a token from the shared rate budget → the intent journalled and fsync'd → Order/place on this
-// thread's keep-alive undici pool. One task per order; many tasks run at once on the thread's event
-// loop. The front door has validated the order and assigned its id and custom tag. The gate records its
+// a token from the shared rate budget, bound to this order (a RatePermit) → the intent journalled and
+// fsync'd → Order/place, sent on that token, on this thread's keep-alive undici pool. One task per order;
+// many tasks run at once on the thread's event loop. The front door has validated the order and assigned its id and custom tag. The gate records its
 // claims in the task's entry of the pool's reservation ledger (ledgerHold), so that the main thread can take
 // them over if this thread dies before the answer carrying the reservation reaches it (ADR 0003 "Releasing").
 import { threadId } from 'node:worker_threads';
@@ -13,6 +13,7 @@ import {
   type OutcomeRecord,
   type PlaceOutcome,
   type PlaceTask,
+  type RestMethod,
   type RestNotSentDeadline,
   type RestResult,
   type RestTask,
@@ -23,13 +24,16 @@ import type { ReservationLedger, SharedState } from '@gateway/shared-state';
 import { riskGateOptions, type ExecutorFault, type LedgerTask, type Logger, type WorkerInit } from '@gateway/runtime';
 import {
   AuthError,
+  createLocalRateGate,
+  DEFAULT_RATE_LIMITS,
   GatewayError,
   GatewayRestClient,
   HttpStatusError,
   RateLimitedError,
+  RatePermit,
+  RatePermitError,
   TransportError,
   type PlaceOrderRequest,
-  type RateBucket,
   type RateGate,
 } from '@gateway/topstepx';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -74,27 +78,19 @@ const RATE_WAIT_MAX_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
- * The shared-memory budget with "prepaid" tokens: the executor takes the token of an order itself
- * (before journalling it), and the client's own acquire for that request consumes the prepaid one.
- * Tokens are fungible, so the count of requests always equals the count of tokens taken.
+ * Where a broker method takes its CallOptions (its argument count), for a call with a deadline, which is sent on the
+ * token the executor took for it. Undefined: the method sends several requests (pages) and takes no deadline.
  */
-class PrepaidRateGate implements RateGate {
-  prepaid = 0;
-  constructor(private readonly inner: RateGate | undefined) {}
-  tryAcquire(bucket: RateBucket, nowMs: number): number {
-    if (bucket === 'general' && this.prepaid > 0) {
-      this.prepaid -= 1;
-      return 0;
-    }
-    return this.inner ? this.inner.tryAcquire(bucket, nowMs) : 0;
-  }
-  /** Takes a token now for a later request; 0 = taken, else ms to wait. */
-  take(nowMs: number): number {
-    const wait = this.inner ? this.inner.tryAcquire('general', nowMs) : 0;
-    if (wait === 0) this.prepaid += 1;
-    return wait;
-  }
-}
+const OPTIONS_ARG: Readonly<Record<RestMethod, number | undefined>> = {
+  cancelOrder: 1,
+  modifyOrder: 1,
+  closeContract: 1,
+  partialCloseContract: 1,
+  searchOrders: 1,
+  searchOpenOrders: 1,
+  searchOpenPositions: 1,
+  queryAllOrders: undefined,
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -106,7 +102,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   // risk-manager; an injected clock (tests) replaces the risk clock.
   const gate = new RiskGate(state, { ...riskGateOptions(cfg.risk), ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.ledger ? { ledger: deps.ledger } : {}) });
   const faults = deps.faults ?? [];
-  const rateGate = new PrepaidRateGate(cfg.broker.rateLimit ? state.rate : undefined);
+  // The client draws on the same gate as the permits taken here (it refuses a permit of another gate).
+  const rateGate: RateGate = cfg.broker.rateLimit ? state.rate : createLocalRateGate(DEFAULT_RATE_LIMITS, false);
   const rest = new GatewayRestClient({
     baseUrl: init.broker.apiUrl,
     userName: cfg.broker.userName,
@@ -148,6 +145,17 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
   }
 
+  const unusedTokens = new Counter({
+    name: 'executor_rate_tokens_unused_total',
+    help: 'Tokens of the shared broker rate budget taken for a request that was then not sent (counted until they leave the window)',
+    registers: [registry],
+  });
+
+  /** The call a permit was taken for is over: a permit still held was not sent on, and its token stays counted. */
+  function settle(permit: RatePermit): void {
+    if (permit.drop()) unusedTokens.inc();
+  }
+
   function done(out: PlaceOutcome, startedMs: number): PlaceOutcome {
     outcomes.inc({ outcome: out.outcome });
     placeLatency.observe((clock() - startedMs) / 1000);
@@ -155,15 +163,17 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   }
 
   /**
-   * Takes a token of the shared budget (prepaid, for the request sent next), waiting at most `maxWaitMs`. Without a
-   * token, says why: the wait would end past `deadlineMs` (0 = none) or past `maxWaitMs`; nothing is taken then.
+   * Takes a token of the shared general budget for one request, as a permit only that request can spend, waiting at
+   * most `maxWaitMs`. Without a token, says why: the wait would end past `deadlineMs` (0 = none) or past `maxWaitMs`;
+   * nothing is taken then.
    */
-  async function takeRateToken(deadlineMs: number, maxWaitMs: number): Promise<'taken' | 'deadline' | 'budget'> {
+  async function takeRateToken(deadlineMs: number, maxWaitMs: number): Promise<RatePermit | 'deadline' | 'budget'> {
     const limit = clock() + maxWaitMs;
     for (;;) {
       const now = clock();
-      const wait = rateGate.take(now);
-      if (wait === 0) return 'taken';
+      const taken = RatePermit.take(rateGate, 'general', now);
+      if (typeof taken !== 'number') return taken;
+      const wait = taken;
       if (deadlineMs > 0 && now + wait >= deadlineMs) return 'deadline';
       if (now + wait > limit) return 'budget';
       await sleep(wait);
@@ -214,11 +224,12 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
       return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
     }
-    if ((await takeRateToken(task.deadlineMs, RATE_WAIT_MAX_MS)) !== 'taken') {
+    const permit = await takeRateToken(task.deadlineMs, RATE_WAIT_MAX_MS);
+    if (typeof permit === 'string') {
       return notSent(task, { outcome: 'not-sent', code: 'ORDER_RATE', message: 'broker request budget exhausted: nothing was sent, retry later', reservation }, started);
     }
     if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
-      rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+      settle(permit);
       return notSent(task, { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation }, started);
     }
     const sentAtMs = clock();
@@ -226,9 +237,16 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       try {
         await journal.appendIntent(intentOf(task, sentAtMs));
       } catch (err) {
-        rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+        settle(permit);
         logger.error({ err, orderId: task.orderId }, 'journal write failed: order not sent');
         return done({ outcome: 'not-sent', code: 'INTERNAL', message: `journal write failed: ${(err as Error).message}`, reservation }, started);
+      }
+      // The deadline may pass during the fdatasync; the intent on disk gets its not-sent line.
+      if (task.deadlineMs > 0 && clock() >= task.deadlineMs) {
+        settle(permit);
+        const out: PlaceOutcome = { outcome: 'not-sent', code: 'DEADLINE', message: 'deadline passed before the order was sent', reservation };
+        journal.appendOutcome(outcomeRecord(task.orderId, out, clock()));
+        return done(out, started);
       }
     }
     const req: PlaceOrderRequest = {
@@ -247,13 +265,16 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (task.takeProfitTicks !== undefined) req.takeProfitBracket = { ticks: task.takeProfitTicks, type: 1 };
     let out: PlaceOutcome;
     try {
-      const brokerOrderId = await rest.placeOrder(req);
+      // Sent on its own token: no other call of this thread can spend it during the journal write above.
+      const brokerOrderId = await rest.placeOrder(req, { permit });
       out = { outcome: 'accepted', brokerOrderId, reservation };
       journal.appendOutcome({ t: 'outcome', v: 1, orderId: task.orderId, outcome: 'accepted', brokerOrderId, atMs: clock() });
     } catch (err) {
       out = classifyPlaceError(err, sentAtMs, reservation);
       journal.appendOutcome(outcomeRecord(task.orderId, out, clock()));
       if (out.outcome === 'unknown') logger.warn({ orderId: task.orderId, customTag: task.customTag, err }, 'order outcome unknown: resolving by custom tag');
+    } finally {
+      settle(permit);
     }
     return done(out, started);
   }
@@ -266,7 +287,13 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     const fn = (rest as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[task.method];
     if (typeof fn !== 'function') return { ok: false, code: 'INTERNAL', message: `unknown broker method ${task.method}` };
     const deadlineMs = task.deadlineMs ?? 0;
+    let args = task.args as unknown[];
+    let permit: RatePermit | undefined;
     if (deadlineMs > 0) {
+      const at = OPTIONS_ARG[task.method];
+      if (at === undefined || args.length !== at) {
+        return { ok: false, code: 'INTERNAL', message: `${task.method} with ${args.length} arguments cannot be sent on a token of its own: no deadline for it` };
+      }
       // The task may have waited in the pool's queue past the deadline.
       if (clock() >= deadlineMs) return tooLate(task, 'in the executor queue');
       // The token is taken here rather than by the client, whose own wait could not look at the deadline.
@@ -274,13 +301,14 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       if (token === 'deadline') return tooLate(task, 'waiting for the broker request budget');
       if (token === 'budget') return { ok: false, code: 'RATE_LIMITED', message: `${task.method}: broker request budget exhausted; nothing was sent, retry later` };
       if (clock() >= deadlineMs) {
-        rateGate.prepaid = Math.max(0, rateGate.prepaid - 1);
+        settle(token);
         return tooLate(task, 'waiting for the broker request budget');
       }
-      // From here to the send nothing awaits: the client's call consumes the prepaid token synchronously.
+      permit = token;
+      args = [...args, { permit }];
     }
     try {
-      const value = await fn.apply(rest, task.args as unknown[]);
+      const value = await fn.apply(rest, args);
       return { ok: true, value: value ?? null };
     } catch (err) {
       const e = err as { code?: unknown; codeName?: unknown; message?: unknown };
@@ -290,6 +318,8 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         ...(typeof e.codeName === 'string' ? { codeName: e.codeName } : {}),
         message: typeof e.message === 'string' ? e.message : String(err),
       };
+    } finally {
+      if (permit) settle(permit);
     }
   }
 
@@ -350,6 +380,8 @@ export function classifyPlaceError(err: unknown, sentAtMs: number, reservation: 
   if (err instanceof RateLimitedError && !err.sent) {
     return withRes({ outcome: 'not-sent' as const, code: 'ORDER_RATE' as const, message: 'broker request budget exhausted: nothing was sent' });
   }
+  // The client refused the order's rate permit before the send (a bug of the caller, never the broker's).
+  if (err instanceof RatePermitError) return withRes({ outcome: 'not-sent' as const, code: 'INTERNAL' as const, message: err.message });
   if (err instanceof TransportError && !err.sent) {
     return withRes({ outcome: 'not-sent' as const, code: 'UNAVAILABLE' as const, message: `broker unreachable: ${err.message}` });
   }

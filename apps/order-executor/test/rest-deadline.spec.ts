@@ -1,9 +1,10 @@
 // The client's deadline on the broker calls of CancelOrder, ModifyOrder and ClosePosition reaches the executor thread,
 // which checks it right before the send, after the task's wait in the queue and for a token of the shared rate budget:
 // a call held past it is answered DEADLINE_EXCEEDED and nothing reaches the broker. FlattenAll's calls carry no
-// deadline (checked on arrival only; once started it runs to the end). Real piscina threads running this app's worker,
-// the simulator in this process (port 0), shared memory from bootstrapRuntime with the rate budget on, the orders
-// module behind the gRPC front door (port 0). The budget is held by the test itself: one request per window, its one
+// deadline (checked on arrival only; once started it runs to the end). The token taken for a PlaceOrder (or a call
+// with a deadline) is that call's own: a read arriving meanwhile waits for another. Real piscina threads running this
+// app's worker, the simulator in this process (port 0), shared memory from bootstrapRuntime with the rate budget on,
+// the orders module behind the gRPC front door (port 0). The budget is held by the test itself: one request per window, its one
 // token taken, so the executor's next request waits a whole window — a deterministic wait, no broker latency needed.
 // The risk-manager is stood in for (an ACTIVE account and fresh marks in shared memory).
 import { EventEmitter } from 'node:events';
@@ -133,10 +134,12 @@ describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by
    * The shared general budget becomes one request per `windowMs`, its one token taken by the test now: the executor's
    * next request waits a whole window for its token. (The token is taken under a 1 ms window, then the window widens.)
    */
-  async function holdBudget(windowMs: number): Promise<void> {
+  async function holdBudget(windowMs: number): Promise<number> {
     runtime.state.rate.configure('general', { limit: 1, windowMs: 1, enabled: true });
-    await waitFor(() => runtime.state.rate.tryAcquire('general', Date.now()) === 0, 10_000, 'the one token of the budget');
+    let takenAt = 0;
+    await waitFor(() => runtime.state.rate.tryAcquire('general', (takenAt = Date.now())) === 0, 10_000, 'the one token of the budget');
     runtime.state.rate.configure('general', { limit: 1, windowMs, enabled: true });
+    return takenAt;
   }
 
   /** The simulator's MNQ position of the account, signed (long > 0). */
@@ -220,6 +223,28 @@ describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by
     expect(retry).toMatchObject({ success: true, closedQuantity: 1, duplicate: false });
     await waitFor(() => position() === 2, 30_000, 'the position reduced to 2');
     expect(closeOrders()).toBe(closesBefore + 1);
+  }, 60_000);
+
+  it('the token PlaceOrder took is its own: a read arriving with the order waits for another, the order goes out at once', async () => {
+    // One request per window and one token left: the test's own grant is a whole window old when the order comes.
+    const takenAt = await holdBudget(HELD_WINDOW_MS);
+    await waitFor(() => Date.now() > takenAt + HELD_WINDOW_MS, 2 * HELD_WINDOW_MS, 'the held token to free');
+    const grants = runtime.state.rate.granted('general');
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const price = Math.round(sim.quote(mnq).last - 100);
+    // Posted back to back, so the thread takes both in one turn: the read asks for a token while the order, which took
+    // the last one, waits for its intent's fdatasync. The deadline would pass during a wait for the next token.
+    const placed = svc.place({ symbol: 'MNQ', side: 'BUY', quantity: 1, orderType: 'LIMIT', price, strategyName: 'permits', clientOrderId: 'permit-place' }, Date.now() + HELD_WINDOW_MS / 2);
+    const read = executor.run<RestResult>({ kind: 'rest', method: 'searchOrders', args: [{ accountId: ACCOUNT, startTimestamp: since }] });
+    const p = await placed;
+    expect(p.error).toBeUndefined();
+    expect(working().find((o) => o.id === p.response.brokerOrderId)?.size).toBe(1);
+    // The read went out after the order reached the broker: it waited for a token of its own.
+    const r = await read;
+    expect(r.ok).toBe(true);
+    expect((r as { value: Array<{ id: number }> }).value.map((o) => o.id)).toContain(p.response.brokerOrderId);
+    // Two requests, two tokens.
+    expect(runtime.state.rate.granted('general')).toBe(grants + 2);
   }, 60_000);
 
   it('FlattenAll, checked on arrival only, runs to the end when its deadline passes while it waits for tokens', async () => {

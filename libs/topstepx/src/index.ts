@@ -4,7 +4,7 @@ export * from './types';
 export * from './errors';
 export * from './rate-gate';
 export { GatewayRestClient, resolveOrderByTag, NOOP_LOGGER } from './rest-client';
-export type { GatewayRestClientOptions, Logger } from './rest-client';
+export type { CallOptions, GatewayRestClientOptions, Logger } from './rest-client';
 export { HubConnection, MarketHubClient, UserHubClient, redactUrl } from './hub-client';
 export type {
   HubConnectionOptions,

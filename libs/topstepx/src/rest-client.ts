@@ -21,7 +21,7 @@ import {
   redactBody,
   type RestEndpoint,
 } from './errors';
-import { createLocalRateGate, DEFAULT_RATE_LIMITS, type RateBucket, type RateGate } from './rate-gate';
+import { createLocalRateGate, DEFAULT_RATE_LIMITS, RatePermitError, type RateBucket, type RateGate, type RatePermit } from './rate-gate';
 import type {
   Account,
   AccountSearchResponse,
@@ -93,6 +93,17 @@ export interface GatewayRestClientOptions {
   /** RNG in [0,1) for backoff jitter. Default Math.random. */
   random?: () => number;
   logger?: Logger;
+}
+
+/** Options of one call of a single-request endpoint. */
+export interface CallOptions {
+  /**
+   * A token of this client's rate gate taken ahead for this request (RatePermit.take): the request is sent on it,
+   * without asking the gate, so it never waits inside the client for a token (the caller checked its deadline after
+   * its own wait). Only the first attempt spends it; a read's retry or the resend after a 401 is a request of its own
+   * and takes its own token. A call refused before its send leaves it held: the caller drops it.
+   */
+  permit?: RatePermit;
 }
 
 interface Spec {
@@ -322,28 +333,28 @@ export class GatewayRestClient {
 
   // ---- endpoints ----
 
-  async searchAccounts(onlyActiveAccounts: boolean): Promise<Account[] | undefined> {
-    const r = await this.call<AccountSearchResponse>(EP.accountSearch, JSON.stringify({ onlyActiveAccounts }));
+  async searchAccounts(onlyActiveAccounts: boolean, opts?: CallOptions): Promise<Account[] | undefined> {
+    const r = await this.call<AccountSearchResponse>(EP.accountSearch, JSON.stringify({ onlyActiveAccounts }), undefined, opts?.permit);
     return list(r.accounts);
   }
 
-  async searchContracts(searchText: string, live = false): Promise<Contract[] | undefined> {
-    const r = await this.call<ContractListResponse>(EP.contractSearch, JSON.stringify({ searchText, live }));
+  async searchContracts(searchText: string, live = false, opts?: CallOptions): Promise<Contract[] | undefined> {
+    const r = await this.call<ContractListResponse>(EP.contractSearch, JSON.stringify({ searchText, live }), undefined, opts?.permit);
     return list(r.contracts);
   }
 
-  async contractById(contractId: string): Promise<Contract | undefined> {
-    const r = await this.call<ContractByIdResponse>(EP.contractById, JSON.stringify({ contractId }));
+  async contractById(contractId: string, opts?: CallOptions): Promise<Contract | undefined> {
+    const r = await this.call<ContractByIdResponse>(EP.contractById, JSON.stringify({ contractId }), undefined, opts?.permit);
     return r.contract ?? undefined;
   }
 
-  async availableContracts(live = false): Promise<Contract[] | undefined> {
-    const r = await this.call<ContractListResponse>(EP.contractAvailable, JSON.stringify({ live }));
+  async availableContracts(live = false, opts?: CallOptions): Promise<Contract[] | undefined> {
+    const r = await this.call<ContractListResponse>(EP.contractAvailable, JSON.stringify({ live }), undefined, opts?.permit);
     return list(r.contracts);
   }
 
-  async retrieveBars(req: RetrieveBarsRequest): Promise<Bar[] | undefined> {
-    const r = await this.call<RetrieveBarsResponse>(EP.bars, JSON.stringify(req));
+  async retrieveBars(req: RetrieveBarsRequest, opts?: CallOptions): Promise<Bar[] | undefined> {
+    const r = await this.call<RetrieveBarsResponse>(EP.bars, JSON.stringify(req), undefined, opts?.permit);
     return list(r.bars);
   }
 
@@ -352,41 +363,41 @@ export class GatewayRestClient {
    * orderId. success:false → GatewayError (its orderId set when the Gateway sent one); codes 6/7 and
    * any transport doubt → UnknownOutcomeError: reconcile with `resolveOrderByTag`.
    */
-  async placeOrder(req: PlaceOrderRequest): Promise<number> {
-    const r = await this.call<PlaceOrderResponse>(EP.place, JSON.stringify(req), req.customTag ?? undefined);
+  async placeOrder(req: PlaceOrderRequest, opts?: CallOptions): Promise<number> {
+    const r = await this.call<PlaceOrderResponse>(EP.place, JSON.stringify(req), req.customTag ?? undefined, opts?.permit);
     if (typeof r.orderId !== 'number') {
       throw new UnknownOutcomeError('Order/place', 'inconsistent-response', 'success without an orderId', { customTag: req.customTag ?? undefined });
     }
     return r.orderId;
   }
 
-  async modifyOrder(req: ModifyOrderRequest): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.modify, JSON.stringify(req));
+  async modifyOrder(req: ModifyOrderRequest, opts?: CallOptions): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.modify, JSON.stringify(req), undefined, opts?.permit);
   }
 
-  async cancelOrder(req: CancelOrderRequest): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.cancel, JSON.stringify(req));
+  async cancelOrder(req: CancelOrderRequest, opts?: CallOptions): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.cancel, JSON.stringify(req), undefined, opts?.permit);
   }
 
-  async searchOrders(req: OrderSearchRequest): Promise<Order[] | undefined> {
-    const r = await this.call<OrderListResponse>(EP.orderSearch, JSON.stringify(req));
+  async searchOrders(req: OrderSearchRequest, opts?: CallOptions): Promise<Order[] | undefined> {
+    const r = await this.call<OrderListResponse>(EP.orderSearch, JSON.stringify(req), undefined, opts?.permit);
     return list(r.orders);
   }
 
   /** Open orders only: omits Suspended bracket children (use `queryAllOrders` with statuses [1,6,7,8]). */
-  async searchOpenOrders(accountId: number): Promise<Order[] | undefined> {
-    const r = await this.call<OrderListResponse>(EP.orderSearchOpen, JSON.stringify({ accountId }));
+  async searchOpenOrders(accountId: number, opts?: CallOptions): Promise<Order[] | undefined> {
+    const r = await this.call<OrderListResponse>(EP.orderSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit);
     return list(r.orders);
   }
 
-  async orderById(accountId: number, orderId: number): Promise<Order | undefined> {
-    const r = await this.call<OrderByIdResponse>(EP.orderById, JSON.stringify({ accountId, orderId }));
+  async orderById(accountId: number, orderId: number, opts?: CallOptions): Promise<Order | undefined> {
+    const r = await this.call<OrderByIdResponse>(EP.orderById, JSON.stringify({ accountId, orderId }), undefined, opts?.permit);
     return r.order ?? undefined;
   }
 
   /** One page of Order/v2/query. */
-  async queryOrders(req: OrderQueryRequest): Promise<{ orders: Order[] | undefined; totalCount: number | undefined }> {
-    const r = await this.call<OrderQueryResponse>(EP.orderQuery, JSON.stringify(req));
+  async queryOrders(req: OrderQueryRequest, opts?: CallOptions): Promise<{ orders: Order[] | undefined; totalCount: number | undefined }> {
+    const r = await this.call<OrderQueryResponse>(EP.orderQuery, JSON.stringify(req), undefined, opts?.permit);
     return { orders: list(r.orders), totalCount: r.totalCount ?? undefined };
   }
 
@@ -434,22 +445,22 @@ export class GatewayRestClient {
     throw new InconsistentResponseError('Order/v2/query', 200, '', `the filtered order set kept changing while paging (${maxPasses} passes)`);
   }
 
-  async searchOpenPositions(accountId: number): Promise<Position[] | undefined> {
-    const r = await this.call<PositionListResponse>(EP.positionSearchOpen, JSON.stringify({ accountId }));
+  async searchOpenPositions(accountId: number, opts?: CallOptions): Promise<Position[] | undefined> {
+    const r = await this.call<PositionListResponse>(EP.positionSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit);
     return list(r.positions);
   }
 
   /** Flattens with a market order; leaves working stops/brackets alive (sweep them after). */
-  async closeContract(req: CloseContractRequest): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.closeContract, JSON.stringify(req));
+  async closeContract(req: CloseContractRequest, opts?: CallOptions): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.closeContract, JSON.stringify(req), undefined, opts?.permit);
   }
 
-  async partialCloseContract(req: PartialCloseContractRequest): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.partialClose, JSON.stringify(req));
+  async partialCloseContract(req: PartialCloseContractRequest, opts?: CallOptions): Promise<void> {
+    await this.call<GatewayEnvelope>(EP.partialClose, JSON.stringify(req), undefined, opts?.permit);
   }
 
-  async searchTrades(req: TradeSearchRequest): Promise<Trade[] | undefined> {
-    const r = await this.call<TradeListResponse>(EP.tradeSearch, JSON.stringify(req));
+  async searchTrades(req: TradeSearchRequest, opts?: CallOptions): Promise<Trade[] | undefined> {
+    const r = await this.call<TradeListResponse>(EP.tradeSearch, JSON.stringify(req), undefined, opts?.permit);
     return list(r.trades);
   }
 
@@ -495,21 +506,38 @@ export class GatewayRestClient {
     return Number.isNaN(at) ? undefined : Math.max(0, at - this.clock());
   }
 
+  /** A permit this call can spend: taken from this client's gate, for the endpoint's bucket, still held. */
+  private checkPermit(s: Spec, permit: RatePermit): void {
+    if (permit.gate !== this.gate) throw new RatePermitError(s.endpoint, 'the rate permit was taken from another rate gate');
+    if (permit.bucket !== s.bucket) throw new RatePermitError(s.endpoint, `the rate permit is for the ${permit.bucket} bucket, the endpoint draws on ${s.bucket}`);
+    if (!permit.isHeld) throw new RatePermitError(s.endpoint, 'the rate permit was already spent or dropped');
+  }
+
   /**
-   * One logical call: rate gate → send → classify. `body` undefined means GET (ping). Returns the
-   * parsed envelope after the success checks (or the text body for ping).
+   * One logical call: rate gate (or the caller's permit) → send → classify. `body` undefined means GET
+   * (ping). Returns the parsed envelope after the success checks (or the text body for ping).
    */
-  private async call<T>(s: Spec, body: string | undefined, customTag?: string): Promise<T> {
+  private async call<T>(s: Spec, body: string | undefined, customTag?: string, permit?: RatePermit): Promise<T> {
     if (this.closed) throw new ClientClosedError(s.endpoint);
+    if (permit !== undefined) this.checkPermit(s, permit);
+    // The permit pays for the first attempt only: a retry or a resend after a 401 is another request.
+    let unspent = permit;
     let attempt = 0;
     let slept = 0;
     let reauthed = false;
     for (;;) {
       attempt++;
-      // Fast path: a granted gate costs no promise; only a wait goes through acquireSlow.
-      const wait = this.gate.tryAcquire(s.bucket, this.clock());
-      if (wait > 0) await this.acquireSlow(s, wait);
+      if (unspent === undefined) {
+        // Fast path: a granted gate costs no promise; only a wait goes through acquireSlow.
+        const wait = this.gate.tryAcquire(s.bucket, this.clock());
+        if (wait > 0) await this.acquireSlow(s, wait);
+      }
       if (s.authenticated && this.currentToken === undefined) await this.login();
+      if (unspent !== undefined) {
+        // Spent here, after any login, right before the send: a call refused earlier leaves it to its caller to drop.
+        if (!unspent.spend()) throw new RatePermitError(s.endpoint, 'the rate permit was spent or dropped while the call waited to log in');
+        unspent = undefined;
+      }
       const tokenUsed = this.currentToken;
       let status: number;
       let retryAfter: string | string[] | undefined;

@@ -8,6 +8,8 @@ import {
   HttpStatusError,
   InconsistentResponseError,
   RateLimitedError,
+  RatePermit,
+  RatePermitError,
   resolveOrderByTag,
   TransportError,
   UnknownOutcomeError,
@@ -443,6 +445,75 @@ describe('order reconciliation', () => {
     authed('/api/Order/v2/query', (res) => json(res, ok({ orders: [mkOrder(1, 'a')], totalCount: 5 })));
     const err = await client.queryAllOrders({ accountId: 7 }, { pageSize: 100 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InconsistentResponseError);
+  });
+});
+
+describe('GatewayRestClient: a rate permit is spent by the call it is handed to, and by no other', () => {
+  type Gate = ReturnType<typeof createLocalRateGate>;
+
+  /** Two requests a minute at a frozen clock: the login's, then the permit's. No token is left for anything else. */
+  async function lastTokenTaken(): Promise<{ gate: Gate; permit: RatePermit }> {
+    const gate = createLocalRateGate({ general: { limit: 2, windowMs: 60_000 }, bars: { limit: 1, windowMs: 60_000 } });
+    makeClient({ clock: () => 0, requestTimeoutMs: 5_000, rateGate: gate });
+    await client.login();
+    const permit = RatePermit.take(gate, 'general', 0);
+    if (typeof permit === 'number') throw new Error(`the gate's last token was not granted (wait ${permit} ms)`);
+    return { gate, permit };
+  }
+
+  it('a call without a permit cannot spend the token taken for another: it waits for its own; the order is sent on its permit', async () => {
+    const { permit } = await lastTokenTaken();
+    authed('/api/Order/search', (res) => json(res, ok({ orders: [] })));
+    authed('/api/Order/place', (res) => json(res, ok({ orderId: 42 })));
+    // The last token of the minute is the order's: the read is refused before sending (its wait is past the timeout).
+    const read = await client.searchOrders({ accountId: 7, startTimestamp: '2025-07-18T00:00:00Z' }).catch((e: unknown) => e);
+    expect(read).toBeInstanceOf(RateLimitedError);
+    expect((read as RateLimitedError).sent).toBe(false);
+    expect(srv.count('/api/Order/search')).toBe(0);
+    expect(permit.isHeld).toBe(true);
+    expect(await client.placeOrder(PLACE, { permit })).toBe(42);
+    expect(permit.isHeld).toBe(false);
+    expect(srv.count('/api/Order/place')).toBe(1);
+  });
+
+  it('a permit is spent once: a second call handed it is refused before sending', async () => {
+    const { permit } = await lastTokenTaken();
+    authed('/api/Order/cancel', (res) => json(res, ok()));
+    await client.cancelOrder({ accountId: 7, orderId: 1 }, { permit });
+    const again = await client.cancelOrder({ accountId: 7, orderId: 1 }, { permit }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(RatePermitError);
+    expect((again as RatePermitError).code).toBe('RATE_PERMIT_INVALID');
+    expect(srv.count('/api/Order/cancel')).toBe(1);
+    expect(permit.drop()).toBe(false);
+  });
+
+  it('a permit of another gate or bucket is refused before sending and stays held; once dropped it is refused too', async () => {
+    const { gate } = await lastTokenTaken();
+    authed('/api/Order/place', (res) => json(res, ok({ orderId: 42 })));
+    const foreign = RatePermit.take(createLocalRateGate(undefined, false), 'general', 0) as RatePermit;
+    const bars = RatePermit.take(gate, 'bars', 0) as RatePermit;
+    for (const permit of [foreign, bars]) {
+      const err = await client.placeOrder(PLACE, { permit }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RatePermitError);
+      expect(permit.isHeld).toBe(true);
+      expect(permit.drop()).toBe(true);
+      const dropped = await client.placeOrder(PLACE, { permit }).catch((e: unknown) => e);
+      expect((dropped as RatePermitError).code).toBe('RATE_PERMIT_INVALID');
+    }
+    expect(srv.count('/api/Order/place')).toBe(0);
+  });
+
+  it('the permit pays for the first attempt only: a read retried after a 503 takes its own token for the retry', async () => {
+    const asked: string[] = [];
+    const gate: Gate = { tryAcquire: (bucket) => (asked.push(bucket), 0) };
+    makeClient({ rateGate: gate });
+    await client.login();
+    authed('/api/Position/searchOpen', (res, nth) => (nth === 1 ? json(res, {}, 503) : json(res, ok({ positions: [] }))));
+    const permit = RatePermit.take(gate, 'general', 0) as RatePermit;
+    asked.length = 0;
+    expect(await client.searchOpenPositions(7, { permit })).toEqual([]);
+    expect(srv.count('/api/Position/searchOpen')).toBe(2);
+    expect(asked).toEqual(['general']);
   });
 });
 
