@@ -7,49 +7,21 @@
 // the orders module behind the gRPC front door (port 0). The budget is held by the test itself: one request per window, its one
 // token taken, so the executor's next request waits a whole window — a deterministic wait, no broker latency needed.
 // The risk-manager is stood in for (an ACTIVE account and fresh marks in shared memory).
-import { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
-import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
+import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOrdersModule, startGrpcFrontDoor, type FrontDoorDeps, type OrdersService } from '@gateway/front-door';
+import type { OrdersService } from '@gateway/front-door';
+import { freshDataDir, startOrdersHarness, TEST_ACCOUNT as ACCOUNT, waitFor, type OrdersHarness, type WorkingOrder } from '@gateway/front-door/testing';
 import type { RestResult } from '@gateway/order-journal';
 import { orders } from '@gateway/proto';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
-import { appEntry, bootstrapRuntime, createLogger, ExecutorPool, loadConfig, type RuntimeBootstrap, type WorkerSupervisor } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
-import { AccountState, newAccountRecord, type RateBucketConfig } from '@gateway/shared-state';
-import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
+import type { ExecutorPool, RuntimeBootstrap } from '@gateway/runtime';
+import type { RateBucketConfig } from '@gateway/shared-state';
+import type { Simulator } from '@gateway/topstepx-sim';
 
-const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const ACCOUNT = 1001;
 /** The held budget's window: how long the executor's next request waits for a token. */
 const HELD_WINDOW_MS = 3_000;
 
-const logger = createLogger({ app: 'engine', thread: 'main', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
-function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  return { RISK_CLOCK_OFFSET_MS: String(chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0) - nowMs) };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by the executor right before the send', () => {
+  let h: OrdersHarness | undefined;
   let sim: Simulator;
   let runtime: RuntimeBootstrap;
   let executor: ExecutorPool;
@@ -57,77 +29,32 @@ describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by
   let client: orders.OrderServiceClient;
   let budget: RateBucketConfig;
   let mnq = '';
-  const cleanup: Array<() => unknown> = [];
-  const dir = join(ROOT, 'tmp', `executor-rest-deadline-${process.pid}`);
 
   beforeAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    sim = await createSimulator({ rateLimits: false, seed: 11, market: { tradesPerSecond: 0 } });
-    cleanup.push(() => sim.close());
-    // BROKER_RATE_LIMIT stays on (the default): the executor threads draw from the shared budget the test holds.
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      DATA_DIR: dir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'error',
-      ...tradingHoursEnv(),
+    // The rate budget stays on (BROKER_RATE_LIMIT at its default): the executor threads draw from the shared budget the test holds.
+    h = await startOrdersHarness({
+      dataDir: freshDataDir(`executor-rest-deadline-${process.pid}`),
+      removeDataDir: true,
+      seed: 11,
+      rateBudget: true,
+      executor: { maxQueue: 100 },
+      grpc: true,
     });
-    runtime = await bootstrapRuntime(config, logger, import.meta.url);
-    cleanup.push(() => runtime.close());
+    ({ sim, runtime, executor, svc } = h);
+    client = h.client!;
+    mnq = h.contractId;
     budget = runtime.state.rate.config('general');
     expect(budget.enabled).toBe(true);
-    const acct = runtime.accounts[0]!;
-    const rec = newAccountRecord();
-    rec.accountId = acct.accountId;
-    rec.state = AccountState.ACTIVE;
-    rec.maxPositionUnits = 1_000_000;
-    rec.maxOpenOrders = 100_000;
-    rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
-    runtime.state.accounts.setReady(acct.slot, true);
-    for (const c of runtime.contracts) {
-      const last = Math.round(sim.quote(c.contractId).last * 1e9);
-      runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });
-      runtime.state.marks.setStale(c.slot, false);
-    }
-    mnq = runtime.contracts[0]!.contractId;
-    executor = new ExecutorPool({
-      file: appEntry(import.meta.url, 'order-executor', 'worker', 3),
-      threads: 1,
-      maxQueue: 100,
-      workerData: runtime.workerInit('order-executor'),
-      logger,
-    });
-    await executor.start();
-    cleanup.push(() => executor.close(1000));
-    const supervisor = Object.assign(new EventEmitter(), { request: async () => ({}) });
-    const deps = { config, runtime, supervisor: supervisor as unknown as WorkerSupervisor, executor, logger, registry: new Registry() } as FrontDoorDeps;
-    const module = createOrdersModule(deps);
-    cleanup.push(() => module.stop?.(1000));
-    svc = module.service;
-    const grpc = await startGrpcFrontDoor({ host: '127.0.0.1', port: 0, services: [module.grpc!] });
-    cleanup.push(() => grpc.close(1000));
-    client = new orders.OrderServiceClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
-    cleanup.push(() => client.close());
-    await waitFor(() => svc.isReady, 60_000, 'the order book recovered');
   }, 120_000);
 
   afterEach(async () => {
     runtime.state.rate.configure('general', budget);
-    sim.faults.reset();
-    // Each test starts flat with no working orders (the simulator and the account are shared).
-    if (sim.positions(ACCOUNT).length > 0 || working().length > 0) await svc.flattenAll({ accountId: 0, halt: false, clientRequestId: '' });
+    // Each test starts with no faults, flat and with no working orders (the simulator and the account are shared).
+    await h!.resetBetweenTests();
   }, 60_000);
 
   afterAll(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   }, 60_000);
 
   /**
@@ -143,14 +70,9 @@ describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by
   }
 
   /** The simulator's MNQ position of the account, signed (long > 0). */
-  const position = (): number => {
-    const p = sim.positions(ACCOUNT).find((x) => x.contractId === mnq) as { size: number; type: number } | undefined;
-    return p ? (p.type === 2 ? -p.size : p.size) : 0;
-  };
-  /** Orders the broker's own closes placed (no custom tag): one per close that reached the broker. */
-  const closeOrders = (): number => (sim.orders(ACCOUNT) as Array<{ customTag?: string | null }>).filter((o) => !o.customTag).length;
-  const working = (): Array<{ id: number; size: number; limitPrice?: number | null }> =>
-    (sim.orders(ACCOUNT) as Array<{ id: number; status: number; size: number; limitPrice?: number | null }>).filter((o) => o.status === 1);
+  const position = (): number => h!.position();
+  const closeOrders = (): number => h!.closeOrders();
+  const working = (): WorkingOrder[] => h!.working();
 
   /** A working buy limit 100 points under the market: its order id, broker id and price. */
   async function restingBuy(clientOrderId: string, quantity: number): Promise<{ orderId: string; brokerOrderId: number; price: number }> {

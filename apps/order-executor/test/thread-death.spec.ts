@@ -2,52 +2,15 @@
 // this app's worker with a test fault cued by strategy name (ExecutorPoolOptions.faults), the simulator in this
 // process (port 0), shared memory from bootstrapRuntime, and the front door's orders service on the main thread. The
 // risk-manager is stood in for: an ACTIVE account and fresh marks in shared memory, user.order events emitted by hand.
-import { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
-import { Registry } from 'prom-client';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OrdersService, type FrontDoorDeps } from '@gateway/front-door';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
-import { appEntry, bootstrapRuntime, createLogger, ExecutorPool, loadConfig, type ExecutorFault, type RuntimeBootstrap, type WorkerSupervisor } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
-import { AccountState, newAccountRecord } from '@gateway/shared-state';
-import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
+import { createTestSimulator, freshDataDir, startOrdersHarness, TEST_ACCOUNT as ACCOUNT, waitFor, type OrdersHarness } from '@gateway/front-door/testing';
+import type { ExecutorFault } from '@gateway/runtime';
+import type { Simulator } from '@gateway/topstepx-sim';
 
-const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const ACCOUNT = 1001;
-
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
-function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  return { RISK_CLOCK_OFFSET_MS: String(chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0) - nowMs) };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Harness {
-  svc: OrdersService;
-  runtime: RuntimeBootstrap;
-  executor: ExecutorPool;
-  supervisor: EventEmitter;
-  acctSlot: number;
-  /** Log lines of the main thread at warn and above. */
-  logs: string[];
+interface Harness extends OrdersHarness {
   pendingUnits(): number;
   pendingOpenOrders(): number;
-  close(): Promise<void>;
 }
 
 describe('an executor thread that dies holding a reservation', () => {
@@ -56,7 +19,7 @@ describe('an executor thread that dies holding a reservation', () => {
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    sim = await createSimulator({ rateLimits: false, seed: 11, market: { tradesPerSecond: 0 } });
+    sim = await createTestSimulator(11);
   }, 60_000);
 
   afterEach(async () => {
@@ -69,79 +32,23 @@ describe('an executor thread that dies holding a reservation', () => {
   });
 
   async function start(name: string, maxPositionUnits: number, faults: ExecutorFault[]): Promise<Harness> {
-    const dir = join(ROOT, 'tmp', `executor-death-${process.pid}-${name}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    const dir = freshDataDir(`executor-death-${process.pid}-${name}`);
     dirs.push(dir);
-    const logs: string[] = [];
-    const logger = createLogger({
-      app: 'engine',
-      thread: 'main',
-      level: 'warn',
-      destination: new Writable({
-        write: (chunk: Buffer, _e, cb) => {
-          logs.push(chunk.toString());
-          cb();
-        },
-      }),
+    const base = await startOrdersHarness({
+      sim,
+      dataDir: dir,
+      account: { maxPositionUnits, maxOpenOrders: 100 },
+      executor: { maxQueue: 100, faults },
+      // An order absent at the broker is declared never placed after three searches, without the 30 s wait.
+      orders: 'service',
+      ordersOptions: { absentAfterMs: 0 },
+      captureLogs: true,
     });
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      DATA_DIR: dir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'error',
-      BROKER_RATE_LIMIT: 'false',
-      ...tradingHoursEnv(),
-    });
-    const runtime = await bootstrapRuntime(config, logger, import.meta.url);
-    const acct = runtime.accounts[0]!;
-    const rec = newAccountRecord();
-    rec.accountId = acct.accountId;
-    rec.state = AccountState.ACTIVE;
-    rec.maxPositionUnits = maxPositionUnits;
-    rec.maxOpenOrders = 100;
-    rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
-    runtime.state.accounts.setReady(acct.slot, true);
-    for (const c of runtime.contracts) {
-      const last = Math.round(sim.quote(c.contractId).last * 1e9);
-      runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });
-      runtime.state.marks.setStale(c.slot, false);
-    }
-    const executor = new ExecutorPool({
-      file: appEntry(import.meta.url, 'order-executor', 'worker', 3),
-      threads: 1,
-      maxQueue: 100,
-      workerData: runtime.workerInit('order-executor'),
-      logger,
-      faults,
-    });
-    await executor.start();
-    const supervisor = Object.assign(new EventEmitter(), { request: async () => ({}) });
-    const deps = { config, runtime, supervisor: supervisor as unknown as WorkerSupervisor, executor, logger, registry: new Registry() } as FrontDoorDeps;
-    // An order absent at the broker is declared never placed after three searches, without the 30 s wait.
-    const svc = new OrdersService(deps, { absentAfterMs: 0 });
-    await svc.recover();
-    const r = runtime.state.reservations;
+    const r = base.runtime.state.reservations;
     const h: Harness = {
-      svc,
-      runtime,
-      executor,
-      supervisor,
-      acctSlot: acct.slot,
-      logs,
-      pendingUnits: () => r.pendingUnits(acct.slot),
-      pendingOpenOrders: () => r.pendingOpenOrders(acct.slot),
-      async close() {
-        await svc.stop();
-        await executor.close(1000);
-        await runtime.close();
-      },
+      ...base,
+      pendingUnits: () => r.pendingUnits(base.acctSlot),
+      pendingOpenOrders: () => r.pendingOpenOrders(base.acctSlot),
     };
     open.push(h);
     return h;

@@ -20,20 +20,18 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { limitsFromConfig, RISK_MANAGER_RATE_LIMIT, type ServiceApp, type WorkerContext } from '@gateway/runtime';
-import { CUSTOM_TAG_PREFIX } from '@gateway/orders';
+import { ClosesInFlight, CUSTOM_TAG_PREFIX } from '@gateway/orders';
 import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
 import { isSessionOpen, tradingDayOf } from '@gateway/session';
 import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
 import {
   createLocalRateGate,
   GatewayRestClient,
-  OrderType,
   UserHubClient,
   WORKING_ORDER_STATUSES,
   type GatewayUserAccount,
   type GatewayUserOrder,
   type GatewayUserTrade,
-  type Order,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionDrift, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
 import { OutsideFeed } from './outside-feed';
@@ -48,16 +46,6 @@ const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'M
  */
 const DRIFT_RECHECK_MS = 1_000;
 
-/**
- * A close in flight: a working market order that is not one of ours (no TradingBot custom tag) is the order
- * `Position/closeContract` works — this thread's flatten, or the front door's ClosePosition / FlattenAll. The broker
- * may fill it after its answer, later than the sweep's wait for flat: the enforcement's cancels leave it alone (a
- * cancelled close leaves the position open, and the retry's close is cancelled the same way: the loss limit never
- * flattens), and no second close is sent over it (both would fill: a naked opposite position).
- */
-export function isCloseInFlight(o: Pick<Order, 'type' | 'customTag'>): boolean {
-  return o.type === OrderType.Market && !(o.customTag ?? '').startsWith(CUSTOM_TAG_PREFIX);
-}
 
 /** The day as REST tells it, for one account (read first, applied in one step). */
 interface DayRows {
@@ -318,13 +306,20 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     if (ev.actions.length > 0) void enforce(ar, ev.actions);
   }
 
+  /**
+   * This thread's enforcement closes that may still work at the broker (it fills them after its answer): the sweeps
+   * leave exactly those alone and no second close goes over one. An untagged market order that matches none (another
+   * tool's entry, or our close stuck past the TTL) is cancelled like any other.
+   */
+  const closes = new ClosesInFlight((tag) => tag.startsWith(CUSTOM_TAG_PREFIX), Date.now);
+
   /** Cancels the working orders (of one contract, or all) except closes in flight; returns the contracts those close. */
   async function cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; closing: Set<string> }> {
     const rows = await rest.queryAllOrders({ accountId, statuses: [...WORKING_ORDER_STATUSES], ...(contractId ? { contractId } : {}) });
     let cancelled = 0;
     const closing = new Set<string>();
     for (const o of rows) {
-      if (isCloseInFlight(o)) {
+      if (closes.isOurs(o)) {
         closing.add(o.contractId);
         continue;
       }
@@ -339,10 +334,14 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     return { cancelled, closing };
   }
 
-  async function waitFlat(accountId: number, contractId: string): Promise<boolean> {
+  /**
+   * Waits up to 2 s for the book (fed by the user hub's fills) to show the contract flat. It reads no REST: a REST
+   * poll here spent about 20 of the thread's 30 requests a minute on every pass, and a close that then ended unfilled
+   * could not be replaced for most of a minute (rate limited). A book that lags (hub down) only ends the wait.
+   */
+  async function waitFlat(ar: AccountRisk, contractId: string): Promise<boolean> {
     for (let i = 0; i < 20; i++) {
-      const open = (await rest.searchOpenPositions(accountId)) ?? [];
-      if (!open.some((p) => p.contractId === contractId && p.size !== 0)) return true;
+      if (ar.book.netSize(contractId) === 0) return true;
       await new Promise((r) => setTimeout(r, 100));
     }
     return false;
@@ -351,8 +350,9 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   /**
    * Executes the machine's actions in order: cancel every working order, close each position, then (after
    * the close has filled) cancel whatever still works on the contract — closeContract leaves stops alive.
-   * Closes in flight (isCloseInFlight) are neither cancelled nor sent again: a contract whose close still works
-   * (the broker fills it after its answer; a retry comes while it works) is not closed a second time.
+   * Closes in flight (ClosesInFlight: ours, recent, still working) are neither cancelled nor sent again: a contract
+   * whose close still works (the broker fills it after its answer; a retry comes while it works) is not closed a
+   * second time.
    * One enforcement per account at a time; the machine repeats it while the account stays exposed.
    */
   async function enforce(ar: AccountRisk, actions: readonly RiskAction[]): Promise<void> {
@@ -371,10 +371,14 @@ export function createApp(ctx: WorkerContext): ServiceApp {
               logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: a close of the contract is still working; not sent again');
               continue;
             }
+            const net = ar.book.netSize(a.contractId);
             await rest.closeContract({ accountId: a.accountId, contractId: a.contractId });
+            // The broker's position may differ from the book's (a fill not seen yet): a close is recorded with the
+            // book's size, and one that works a bigger size is not taken for ours (cancelled, closed again).
+            closes.record(a.accountId, a.contractId, ClosesInFlight.closingSide(net), Math.abs(net));
             logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: position closed');
           } else {
-            const flat = await waitFlat(a.accountId, a.contractId);
+            const flat = await waitFlat(ar, a.contractId);
             const r = await cancelWorking(a.accountId, a.contractId);
             logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason, flat, swept: r.cancelled, closesInFlight: r.closing.size }, 'enforcement: contract swept');
           }

@@ -45,3 +45,5 @@ export {
   RISK_REASON_CODES,
 } from './errors';
 export type { OrderErrorCode, RiskReasonCode, StatusMapping } from './errors';
+export { ClosesInFlight, CLOSE_IN_FLIGHT_TTL_MS } from './closes-in-flight';
+export type { WireSide, WorkingOrderView } from './closes-in-flight';

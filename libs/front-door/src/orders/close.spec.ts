@@ -3,128 +3,53 @@
 // process with latency faults. What a test checks is the simulator's own order list and positions: a close
 // retried after a lost answer must reach the broker once, and a call refused for its deadline not at all.
 // The risk-manager is stood in for (an ACTIVE account and fresh marks in shared memory).
-import { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
-import { credentials, Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { Registry } from 'prom-client';
+import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { orders } from '@gateway/proto';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
-import { appEntry, bootstrapRuntime, createLogger, ExecutorPool, loadConfig, type WorkerSupervisor } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
-import { AccountState, newAccountRecord } from '@gateway/shared-state';
-import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import type { FrontDoorDeps } from '../deps';
-import { startGrpcFrontDoor, type GrpcFrontDoor } from '../grpc-server';
-import { createOrdersModule } from './index';
+import type { Simulator } from '@gateway/topstepx-sim';
+import { freshDataDir, startOrdersHarness, TEST_ACCOUNT, waitFor, type OrdersHarness, type WorkingOrder } from '../testing';
 import type { OrdersService } from './service';
 
-const ROOT = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
-const ACCOUNT = 1001;
 /** Broker latency that keeps a close in flight well past a short client deadline. */
 const SLOW_MS = 1_500;
 /** Far beyond the client's 1 s deadline, so the first partial close is still at the broker when it is retried. */
 const PARTIAL_CLOSE_SLOW_MS = 6_000;
 
-const logger = createLogger({ app: 'engine', thread: 'main', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
-function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  return { RISK_CLOCK_OFFSET_MS: String(chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0) - nowMs) };
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 type Reply<Res> = { ok: true; value: Res } | { ok: false; error: ServiceError };
 
 describe('ClosePosition / FlattenAll / CancelOrder / ModifyOrder: deadlines and client_request_id', () => {
+  let h: OrdersHarness | undefined;
   let sim: Simulator;
   let svc: OrdersService;
   let client: orders.OrderServiceClient;
   let mnq = '';
-  const cleanup: Array<() => unknown> = [];
-  const dir = join(ROOT, 'tmp', `orders-close-${process.pid}`);
+  /** While true the stand-in risk-manager refuses `halt` (its thread restarting): a FlattenAll with halt fails. */
+  let haltFails = false;
 
   beforeAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    sim = await createSimulator({ rateLimits: false, seed: 11, market: { tradesPerSecond: 0 } });
-    cleanup.push(() => sim.close());
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      DATA_DIR: dir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'error',
-      BROKER_RATE_LIMIT: 'false',
-      ...tradingHoursEnv(),
+    h = await startOrdersHarness({
+      dataDir: freshDataDir(`orders-close-${process.pid}`),
+      removeDataDir: true,
+      seed: 11,
+      grpc: true,
+      supervisorRequest: async (_app, method) => {
+        if (method === 'halt' && haltFails) throw new Error('risk-manager not running');
+        return {};
+      },
     });
-    const runtime = await bootstrapRuntime(config, logger, import.meta.url);
-    cleanup.push(() => runtime.close());
-    const acct = runtime.accounts[0]!;
-    const rec = newAccountRecord();
-    rec.accountId = acct.accountId;
-    rec.state = AccountState.ACTIVE;
-    rec.maxPositionUnits = 1_000_000;
-    rec.maxOpenOrders = 100_000;
-    rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
-    runtime.state.accounts.setReady(acct.slot, true);
-    for (const c of runtime.contracts) {
-      const last = Math.round(sim.quote(c.contractId).last * 1e9);
-      runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });
-      runtime.state.marks.setStale(c.slot, false);
-    }
-    mnq = runtime.contracts[0]!.contractId;
-    const executor = new ExecutorPool({
-      file: appEntry(import.meta.url, 'order-executor', 'worker', 4),
-      threads: 1,
-      maxQueue: 1000,
-      workerData: runtime.workerInit('order-executor'),
-      logger,
-    });
-    await executor.start();
-    cleanup.push(() => executor.close(1000));
-    const supervisor = Object.assign(new EventEmitter(), { request: async () => ({}) });
-    const deps = { config, runtime, supervisor: supervisor as unknown as WorkerSupervisor, executor, logger, registry: new Registry() } as FrontDoorDeps;
-    const module = createOrdersModule(deps);
-    cleanup.push(() => module.stop?.(1000));
-    svc = module.service;
-    const grpc: GrpcFrontDoor = await startGrpcFrontDoor({ host: '127.0.0.1', port: 0, services: [module.grpc!] });
-    cleanup.push(() => grpc.close(1000));
-    client = new orders.OrderServiceClient(`127.0.0.1:${grpc.port}`, credentials.createInsecure());
-    cleanup.push(() => client.close());
-    await waitFor(() => svc.isReady, 60_000, 'the order book recovered');
+    sim = h.sim;
+    svc = h.svc;
+    client = h.client!;
+    mnq = h.contractId;
   }, 120_000);
 
   afterEach(async () => {
-    sim.faults.reset();
-    // Each test starts flat with no working orders (the simulator and the account are shared).
-    if (sim.positions(ACCOUNT).length > 0 || working().length > 0) await svc.flattenAll({ accountId: 0, halt: false, clientRequestId: '' });
+    // Each test starts with no faults, flat and with no working orders (the simulator and the account are shared).
+    await h!.resetBetweenTests();
   }, 60_000);
 
   afterAll(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   }, 60_000);
 
   function call<Req, Res>(method: string, req: Req, timeoutMs = 20_000): Promise<Reply<Res>> {
@@ -138,14 +63,9 @@ describe('ClosePosition / FlattenAll / CancelOrder / ModifyOrder: deadlines and 
     call<orders.ClosePositionRequest, orders.ClosePositionResponse>('closePosition', orders.ClosePositionRequest.fromPartial({ symbol: 'MNQ', ...req }), timeoutMs);
 
   /** The simulator's MNQ position of the account, signed (long > 0). */
-  const position = (): number => {
-    const p = sim.positions(ACCOUNT).find((x) => x.contractId === mnq) as { size: number; type: number } | undefined;
-    return p ? (p.type === 2 ? -p.size : p.size) : 0;
-  };
-  /** Orders the broker's own closes placed (no custom tag): one per close that reached the broker. */
-  const closeOrders = (): number => (sim.orders(ACCOUNT) as Array<{ customTag?: string | null }>).filter((o) => !o.customTag).length;
-  const working = (): Array<{ id: number; size: number; limitPrice?: number | null }> =>
-    (sim.orders(ACCOUNT) as Array<{ id: number; status: number; size: number; limitPrice?: number | null }>).filter((o) => o.status === 1);
+  const position = (): number => h!.position();
+  const closeOrders = (): number => h!.closeOrders();
+  const working = (): WorkingOrder[] => h!.working();
 
   async function openLong(quantity: number, clientOrderId: string): Promise<void> {
     const before = position();
@@ -232,28 +152,47 @@ describe('ClosePosition / FlattenAll / CancelOrder / ModifyOrder: deadlines and 
 
   it('a FlattenAll that failed does not hold its client_request_id: the retry flattens again', async () => {
     await openLong(1, 'open-flatten-fail');
-    // The close is held at the broker; once the engine has read the positions, the next request (that close) fails.
-    sim.faults.set({ latencyByEndpoint: { 'Position/closeContract': SLOW_MS } });
-    const searched = new Promise<void>((done) => {
-      const onRequest = (r: { endpoint: string }): void => {
-        if (r.endpoint !== 'Position/searchOpen') return;
-        sim.faults.set({ serverErrors: 1 });
-        (sim as unknown as EventEmitter).off('request', onRequest);
-        done();
-      };
-      (sim as unknown as EventEmitter).on('request', onRequest);
-    });
-    const req = orders.FlattenAllRequest.fromPartial({ clientRequestId: 'flat-fail-1' });
+    haltFails = true;
+    const req = orders.FlattenAllRequest.fromPartial({ halt: true, clientRequestId: 'flat-fail-1' });
     const first = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>('flattenAll', req);
-    await searched;
     if (!first.ok) throw new Error(first.error.message);
-    expect(first.value).toMatchObject({ success: false, failedContracts: [mnq] });
-    expect(position()).toBe(1);
-    sim.faults.reset();
+    expect(first.value).toMatchObject({ success: false, closedPositions: 1 });
+    expect(first.value.message).toMatch(/halt failed/);
+    await waitFor(() => position() === 0, 30_000, 'flat');
+    haltFails = false;
+    // The retry with the same key is a second pass (the halt goes through now), not a replay of the failure.
     const retry = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>('flattenAll', req);
     if (!retry.ok) throw new Error(retry.error.message);
-    expect(retry.value).toMatchObject({ success: true, duplicate: false, closedPositions: 1 });
+    expect(retry.value).toMatchObject({ success: true, duplicate: false, closedPositions: 0 });
+  }, 120_000);
+
+  // Regression (found in review of c13fe6d + 6c81891): closes that the broker fills after its answer. The retry's
+  // second pass still saw the position and sent a second close over the one in flight: both filled, long 2 → short 2.
+  it('a failed FlattenAll retried while its close still works does not close twice', async () => {
+    await openLong(2, 'open-flatten-retry');
+    sim.faults.set({ fillDelayMs: 8_000 });
+    haltFails = true;
+    const req = orders.FlattenAllRequest.fromPartial({ halt: true, clientRequestId: 'flat-retry-1' });
+    const first = await svc.flattenAll(req);
+    expect(first).toMatchObject({ success: false, closedPositions: 1 });
+    const second = await svc.flattenAll(req);
+    haltFails = false;
+    expect(second.message).toMatch(/still working at the broker; not sent again/);
+    sim.faults.reset();
+    await waitFor(() => working().length === 0, 60_000, 'every close filled');
     expect(position()).toBe(0);
+  }, 120_000);
+
+  // Regression (found in review of 6c81891): the sweep skipped every untagged market order as "a close in flight".
+  // Another tool's market BUY that the exchange has not filled yet survived a FlattenAll answered 'flat'.
+  it("FlattenAll cancels another tool's working market order: only our own closes in flight are left alone", async () => {
+    sim.faults.set({ fillDelayMs: 600_000 });
+    await h!.runtime.rest.placeOrder({ accountId: TEST_ACCOUNT, contractId: mnq, type: 2, side: 0, size: 1 });
+    sim.faults.reset();
+    expect(working()).toHaveLength(1);
+    const r = await svc.flattenAll(orders.FlattenAllRequest.fromPartial({ halt: false, clientRequestId: '' }));
+    expect(r).toMatchObject({ success: true, message: 'flat', cancelledOrders: 1 });
+    expect(working()).toEqual([]);
   }, 120_000);
 
   it('FlattenAll with the same client_request_id twice at once flattens once', async () => {

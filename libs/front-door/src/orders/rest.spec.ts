@@ -2,48 +2,13 @@
 // the real HTTP front door (port 0) with the orders module, real order-executor threads, and the simulator in this
 // process. What a test checks is the simulator's own positions and orders. The risk-manager is stood in for (an
 // ACTIVE account and fresh marks in shared memory).
-import { EventEmitter } from 'node:events';
-import { mkdirSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
-import { appEntry, bootstrapRuntime, createLogger, ExecutorPool, loadConfig, type WorkerSupervisor } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
-import { AccountState, newAccountRecord } from '@gateway/shared-state';
-import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import type { FrontDoorDeps } from '../deps';
+import type { Simulator } from '@gateway/topstepx-sim';
 import { createHttpFrontDoor } from '../http-server';
 import { buildOpenApi } from '../module';
-import { createOrdersModule } from './index';
-import type { OrdersService } from './service';
-
-const ROOT = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
-const ACCOUNT = 1001;
-
-const logger = createLogger({ app: 'engine', thread: 'main', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
-function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  return { RISK_CLOCK_OFFSET_MS: String(chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0) - nowMs) };
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { freshDataDir, startOrdersHarness, TEST_ACCOUNT as ACCOUNT, waitFor, type OrdersHarness, type WorkingOrder } from '../testing';
 
 interface Answer {
   status: number;
@@ -52,72 +17,30 @@ interface Answer {
 }
 
 describe('REST twins of ModifyOrder, ClosePosition and FlattenAll against the simulator', () => {
+  let h: OrdersHarness | undefined;
   let sim: Simulator;
-  let svc: OrdersService;
   let base = '';
   let mnq = '';
   const halts: unknown[] = [];
   const cleanup: Array<() => unknown> = [];
-  const dir = join(ROOT, 'tmp', `orders-rest-${process.pid}`);
 
   beforeAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    sim = await createSimulator({ rateLimits: false, seed: 12, market: { tradesPerSecond: 0 } });
-    cleanup.push(() => sim.close());
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      DATA_DIR: dir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'error',
-      BROKER_RATE_LIMIT: 'false',
-      ...tradingHoursEnv(),
-    });
-    const runtime = await bootstrapRuntime(config, logger, import.meta.url);
-    cleanup.push(() => runtime.close());
-    const acct = runtime.accounts[0]!;
-    const rec = newAccountRecord();
-    rec.accountId = acct.accountId;
-    rec.state = AccountState.ACTIVE;
-    rec.maxPositionUnits = 1_000_000;
-    rec.maxOpenOrders = 100_000;
-    rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
-    runtime.state.accounts.setReady(acct.slot, true);
-    for (const c of runtime.contracts) {
-      const last = Math.round(sim.quote(c.contractId).last * 1e9);
-      runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });
-      runtime.state.marks.setStale(c.slot, false);
-    }
-    mnq = runtime.contracts[0]!.contractId;
-    const executor = new ExecutorPool({
-      file: appEntry(import.meta.url, 'order-executor', 'worker', 4),
-      threads: 1,
-      maxQueue: 1000,
-      workerData: runtime.workerInit('order-executor'),
-      logger,
-    });
-    await executor.start();
-    cleanup.push(() => executor.close(1000));
-    // FlattenAll with halt asks the risk-manager; the stand-in records the request.
-    const supervisor = Object.assign(new EventEmitter(), {
-      request: async (_app: string, method: string, params: unknown) => {
+    h = await startOrdersHarness({
+      dataDir: freshDataDir(`orders-rest-${process.pid}`),
+      removeDataDir: true,
+      seed: 12,
+      // FlattenAll with halt asks the risk-manager; the stand-in records the request.
+      supervisorRequest: async (_app, method, params) => {
         if (method === 'halt') halts.push(params);
         return {};
       },
     });
-    const deps = { config, runtime, supervisor: supervisor as unknown as WorkerSupervisor, executor, logger, registry: new Registry() } as FrontDoorDeps;
-    const module = createOrdersModule(deps);
-    cleanup.push(() => module.stop?.(1000));
-    svc = module.service;
+    sim = h.sim;
+    mnq = h.contractId;
+    const module = h.module!;
     const http = createHttpFrontDoor({
       health: () => ({}),
-      mainRegistry: deps.registry,
+      mainRegistry: h.deps.registry,
       collectThreadMetrics: async () => [],
       modules: [module],
       openapi: buildOpenApi([module], 'test'),
@@ -128,17 +51,16 @@ describe('REST twins of ModifyOrder, ClosePosition and FlattenAll against the si
       http.closeAllConnections();
     }));
     base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
-    await waitFor(() => svc.isReady, 60_000, 'the order book recovered');
   }, 120_000);
 
   afterEach(async () => {
     // Each test starts flat with no working orders (the simulator and the account are shared).
-    if (sim.positions(ACCOUNT).length > 0 || working().length > 0) await svc.flattenAll({ accountId: 0, halt: false, clientRequestId: '' });
+    await h!.flattenIfNeeded();
   }, 60_000);
 
   afterAll(async () => {
     for (const f of cleanup.splice(0).reverse()) await f();
-    rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   }, 60_000);
 
   /** `curl -X <method> -H 'content-type: application/json' -d <body>`: a string body is sent as it is. */
@@ -152,12 +74,8 @@ describe('REST twins of ModifyOrder, ClosePosition and FlattenAll against the si
   }
 
   /** The simulator's MNQ position of the account, signed (long > 0). */
-  const position = (): number => {
-    const p = sim.positions(ACCOUNT).find((x) => x.contractId === mnq) as { size: number; type: number } | undefined;
-    return p ? (p.type === 2 ? -p.size : p.size) : 0;
-  };
-  const working = (): Array<{ id: number; size: number; limitPrice?: number | null }> =>
-    (sim.orders(ACCOUNT) as Array<{ id: number; status: number; size: number; limitPrice?: number | null }>).filter((o) => o.status === 1);
+  const position = (): number => h!.position();
+  const working = (): WorkingOrder[] => h!.working();
 
   async function openLong(quantity: number, clientOrderId: string): Promise<void> {
     const before = position();

@@ -2,62 +2,20 @@
 // and shared memory from bootstrapRuntime, and the real order-executor threads in an ExecutorPool. The
 // risk-manager is stood in for (an ACTIVE account and fresh marks in shared memory; user.order events are
 // emitted by hand where a test needs them).
-import { EventEmitter } from 'node:events';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
-import { Registry } from 'prom-client';
+import { readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
-import { appEntry, bootstrapRuntime, createLogger, ExecutorPool, loadConfig, type RuntimeBootstrap, type WorkerSupervisor } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
-import { AccountState, newAccountRecord } from '@gateway/shared-state';
-import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
+import type { Simulator } from '@gateway/topstepx-sim';
 import { JournalWriter, intentOf } from '@gateway/order-journal';
-import type { FrontDoorDeps } from '../deps';
-import { OrdersService } from './service';
-
-const ROOT = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
-const ACCOUNT = 1001;
-
-const logger = createLogger({ app: 'engine', thread: 'main', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
-function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  return { RISK_CLOCK_OFFSET_MS: String(chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0) - nowMs) };
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-interface Harness {
-  svc: OrdersService;
-  runtime: RuntimeBootstrap;
-  executor: ExecutorPool;
-  supervisor: EventEmitter;
-  acctSlot: number;
-  close(): Promise<void>;
-}
+import { createTestSimulator, freshDataDir, startOrdersHarness, TEST_ACCOUNT as ACCOUNT, waitFor, type OrdersHarness } from '../testing';
 
 describe('OrdersService with real executor threads', () => {
   let sim: Simulator;
-  const open: Harness[] = [];
+  const open: OrdersHarness[] = [];
   const dirs: string[] = [];
 
   beforeAll(async () => {
-    sim = await createSimulator({ rateLimits: false, seed: 7, market: { tradesPerSecond: 0 } });
+    sim = await createTestSimulator(7);
   }, 60_000);
 
   afterEach(async () => {
@@ -71,67 +29,13 @@ describe('OrdersService with real executor threads', () => {
   });
 
   function dataDir(name: string): string {
-    const d = join(ROOT, 'tmp', `orders-service-${process.pid}-${name}`);
-    rmSync(d, { recursive: true, force: true });
-    mkdirSync(d, { recursive: true });
+    const d = freshDataDir(`orders-service-${process.pid}-${name}`);
     dirs.push(d);
     return d;
   }
 
-  async function start(dir: string, maxPositionUnits = 1_000_000): Promise<Harness> {
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      DATA_DIR: dir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'error',
-      BROKER_RATE_LIMIT: 'false',
-      ...tradingHoursEnv(),
-    });
-    const runtime = await bootstrapRuntime(config, logger, import.meta.url);
-    const acct = runtime.accounts[0]!;
-    const rec = newAccountRecord();
-    rec.accountId = acct.accountId;
-    rec.state = AccountState.ACTIVE;
-    rec.maxPositionUnits = maxPositionUnits;
-    rec.maxOpenOrders = 100_000;
-    rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
-    runtime.state.accounts.setReady(acct.slot, true);
-    for (const c of runtime.contracts) {
-      const q = sim.quote(c.contractId);
-      const last = Math.round(q.last * 1e9);
-      runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });
-      runtime.state.marks.setStale(c.slot, false);
-    }
-    const executor = new ExecutorPool({
-      file: appEntry(import.meta.url, 'order-executor', 'worker', 4),
-      threads: 1,
-      maxQueue: 1000,
-      workerData: runtime.workerInit('order-executor'),
-      logger,
-    });
-    await executor.start();
-    const supervisor = Object.assign(new EventEmitter(), { request: async () => ({}) });
-    const deps = { config, runtime, supervisor: supervisor as unknown as WorkerSupervisor, executor, logger, registry: new Registry() } as FrontDoorDeps;
-    const svc = new OrdersService(deps);
-    await svc.recover();
-    const h: Harness = {
-      svc,
-      runtime,
-      executor,
-      supervisor,
-      acctSlot: acct.slot,
-      async close() {
-        await svc.stop();
-        await executor.close(1000);
-        await runtime.close();
-      },
-    };
+  async function start(dir: string, maxPositionUnits = 1_000_000): Promise<OrdersHarness> {
+    const h = await startOrdersHarness({ sim, dataDir: dir, orders: 'service', account: { maxPositionUnits } });
     open.push(h);
     return h;
   }

@@ -2,6 +2,7 @@
 // tags, the order book, the executor pool, reservation release, unknown-outcome resolution and the
 // start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
 import {
+  ClosesInFlight,
   CUSTOM_TAG_PREFIX,
   CustomTagFactory,
   MAX_CLIENT_ORDER_ID_LENGTH,
@@ -83,6 +84,11 @@ export class OrdersService {
   private readonly gate: RiskGate;
   private readonly journal: JournalWriter;
   private readonly clock: () => number;
+  /**
+   * The closes this service sent that may still work at the broker (it fills them after its answer): the sweeps
+   * leave exactly those alone, and no second close of a contract goes out over one (both would fill).
+   */
+  private readonly closes: ClosesInFlight;
   private readonly maxQuantity: number;
   private readonly maxBatch: number;
   private readonly absentAfterMs: number;
@@ -106,6 +112,7 @@ export class OrdersService {
     options: OrdersOptions = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.closes = new ClosesInFlight((tag) => tag.startsWith(CUSTOM_TAG_PREFIX), this.clock);
     this.maxQuantity = options.maxOrderQuantity ?? 1000;
     this.maxBatch = options.maxBatchSize ?? 1000;
     this.absentAfterMs = options.absentAfterMs ?? 30_000;
@@ -889,6 +896,19 @@ export class OrdersService {
       const closed = full ? pos.size : req.quantity;
       // The position read may have taken the rest of the client's time.
       this.refuseIfExpired(deadlineMs, 'ClosePosition');
+      if (await this.closeStillWorking(accountId, c.contractId)) {
+        // Nothing sent: the key is given back (flag.sent stays false).
+        return {
+          success: false,
+          message: `a close of ${c.contractId} sent by this engine is still working at the broker; not sent again`,
+          contractId: c.contractId,
+          closedQuantity: 0,
+          cancelledOrders: 0,
+          orderId: '',
+          reasonCode: 'CLOSE_IN_FLIGHT',
+          duplicate: false,
+        };
+      }
       // The executor checks the deadline again before the send; its DEADLINE (thrown) leaves flag.sent false, so the
       // key is given back. Any answer it returns may follow the send.
       const res = full
@@ -900,6 +920,7 @@ export class OrdersService {
         flag.sent = failure.sent;
         return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: failure.reasonCode, duplicate: false };
       }
+      this.closes.record(accountId, c.contractId, ClosesInFlight.closingSide(pos.type === 2 ? -pos.size : pos.size), closed);
       // A partial close keeps the rest of the position, and with it its protective orders.
       let sweep = { cancelled: 0, failed: 0, note: '' };
       if (full) {
@@ -924,6 +945,15 @@ export class OrdersService {
     });
   }
 
+  /** True when a close of the contract that this service sent recently still works at the broker (one REST read). */
+  private async closeStillWorking(accountId: number, contractId: string): Promise<boolean> {
+    if (!this.closes.pending(accountId, contractId)) return false;
+    const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, contractId });
+    return (rows ?? []).some(
+      (o) => o.contractId === contractId && WORKING_BROKER_STATUSES.includes(o.status) && this.closes.isOurs({ accountId, contractId, type: o.type, side: o.side, size: o.size, customTag: o.customTag }),
+    );
+  }
+
   /** Cancels the working orders of an account (one contract, or all), bracket children included. */
   private async cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; failed: number; failedContracts: Set<string> }> {
     const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, ...(contractId ? { contractId } : {}) });
@@ -933,9 +963,9 @@ export class OrdersService {
     for (const o of rows ?? []) {
       if (contractId !== undefined && o.contractId !== contractId) continue;
       if (!WORKING_BROKER_STATUSES.includes(o.status)) continue;
-      // A close in flight: closeContract's market order (no tag of ours), which the broker may fill after its answer.
-      // Cancelling it leaves the position open behind a "position closed" / "flat" answer.
-      if (o.type === 2 && !(o.customTag ?? '').startsWith(CUSTOM_TAG_PREFIX)) continue;
+      // One of our closes in flight (the broker fills it after its answer): cancelling it leaves the position open
+      // behind a "position closed" / "flat" answer. Another tool's untagged market order is cancelled like any order.
+      if (this.closes.isOurs({ accountId, contractId: o.contractId, type: o.type, side: o.side, size: o.size, customTag: o.customTag })) continue;
       const r = await this.brokerResult('cancelOrder', { accountId, orderId: o.id });
       if (r.ok) cancelled += 1;
       else {
@@ -971,9 +1001,16 @@ export class OrdersService {
       const failed = new Set<string>();
       for (const p of positions) {
         if (p.size <= 0) continue;
+        if (await this.closeStillWorking(accountId, p.contractId)) {
+          // An earlier close of ours (a retried flatten, a ClosePosition) still works: a second would fill too.
+          notes.push(`a close of ${p.contractId} sent earlier is still working at the broker; not sent again`);
+          continue;
+        }
         const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
-        if (r.ok) closedPositions += 1;
-        else failed.add(p.contractId);
+        if (r.ok) {
+          closedPositions += 1;
+          this.closes.record(accountId, p.contractId, ClosesInFlight.closingSide(p.type === 2 ? -p.size : p.size), p.size);
+        } else failed.add(p.contractId);
       }
       let cancelledOrders = 0;
       try {

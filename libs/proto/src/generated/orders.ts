@@ -373,7 +373,9 @@ export interface ClosePositionResponse {
   /**
    * Stable code when success is false: BROKER_REJECTED (the broker refused the close), UNKNOWN_OUTCOME
    * (the close was sent and no answer came: the position may be reduced; read it before a new close),
-   * QUEUE_FULL / ORDER_RATE / UNAVAILABLE (nothing was sent, retry later); empty when the close went
+   * QUEUE_FULL / ORDER_RATE / UNAVAILABLE (nothing was sent, retry later), CLOSE_IN_FLIGHT (nothing was
+   * sent: a close of this contract that the engine sent in the last 30 s still works at the broker, which
+   * fills it after its answer; a second close would fill too); empty when the close went
    * through but some working orders could not be cancelled (message says how many).
    */
   reasonCode: string;
