@@ -2,9 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { COMBINE_50K, tradingHoursStatus } from '@gateway/risk';
+import { tradingHoursEnv } from '@gateway/front-door/testing';
 import { createLogger, type Logger } from '@gateway/runtime';
-import { chicagoToEpoch, toChicago } from '@gateway/session';
 
 /** A real pino logger that writes nowhere (tests assert on behaviour, not log lines). */
 export function silentLogger(): Logger {
@@ -26,20 +25,10 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 }
 
 /**
- * Environment that keeps the engine's risk clock inside trading hours for tests that open positions.
- * CI may run in the 15:10–17:00 CT window or at the weekend, when the gate rightly refuses entries:
- * then (or within an hour of the 15:10 CT cutoff, when auto-flatten could strike mid-test) the risk
- * clock is moved to the next Tuesday 10:00 CT through the RISK_CLOCK_OFFSET_MS test hook.
+ * Environment that keeps the engine's risk clock inside trading hours for tests that open positions (CI may run in
+ * the 15:10–17:00 CT window or at the weekend): the one helper of the order-path specs.
  */
-export function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
-  const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
-  const now = tradingHoursStatus(nowMs, COMBINE_50K);
-  if (now.entryAllowedByTime && soon.entryAllowedByTime) return {};
-  const ct = toChicago(nowMs);
-  const daysToTuesday = ((2 - ct.weekday + 7) % 7) || 7;
-  const target = chicagoToEpoch(ct.year, ct.month, ct.day + daysToTuesday, 10, 0);
-  return { RISK_CLOCK_OFFSET_MS: String(target - nowMs) };
-}
+export { tradingHoursEnv };
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const ENGINE_CHILD = fileURLToPath(new URL('./fixtures/engine-child.mjs', import.meta.url));
