@@ -10,7 +10,6 @@
 // - every gate reservation released exactly once: the main thread's releases counted, in-flight totals back to 0,
 //   no RESERVATION_UNDERFLOW;
 // - nothing sent twice: one simulator order per custom tag, one close order per ClosePosition.
-import { Writable } from 'node:stream';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +17,12 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
-import { createLogger, loadConfig } from '@gateway/runtime';
+import { capturingLogger } from '@gateway/front-door/testing';
+import { loadConfig, type Logger } from '@gateway/runtime';
 import { Side } from '@gateway/shared-state';
 import { createSimulator, type FaultPatch, type Simulator } from '@gateway/topstepx-sim';
 import { startEngine, type RunningEngine } from '../src/engine';
-import { tradingHoursEnv, waitFor } from './helpers';
+import { silentLogger, tradingHoursEnv, waitFor } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
@@ -57,6 +57,41 @@ const SCENARIOS: Array<{ name: string; faults: FaultPatch }> = [
   { name: 'everything_late', faults: { answerDelayMs: 100, fillDelayMs: 250, fillEventOrder: ['account', 'order', 'position', 'trade'], userEventGapMs: 5 } },
 ];
 
+/**
+ * The engine of both suites against `sim` (one executor thread, no rate limits, risk limits out of the way unless
+ * `env` sets them), ready: /healthz 200, the risk state ready and a fresh MNQ mark at 21000.
+ */
+async function startReadyEngine(sim: Simulator, dataDir: string, logger: Logger, env: Record<string, string> = {}): Promise<{ engine: RunningEngine; contractId: string }> {
+  const config = loadConfig({
+    TOPSTEPX_API_URL: sim.url,
+    TOPSTEPX_USERNAME: 'demo',
+    TOPSTEPX_API_KEY: 'demo-key',
+    TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
+    HTTP_PORT: '0',
+    GRPC_PORT: '0',
+    MARKET_DATA_WS_PORT: '0',
+    DATA_DIR: dataDir,
+    CONTRACTS: 'MNQ',
+    EXECUTOR_THREADS: '1',
+    BROKER_RATE_LIMIT: 'off',
+    RISK_MAX_POSITION: '1000',
+    RISK_MAX_OPEN_ORDERS: '10000',
+    RISK_MAX_ORDERS_PER_MINUTE: '0',
+    // The simulator prints no trades of its own here: its quiet feed must not go stale mid-test.
+    STALE_AFTER_MS: '3600000',
+    LOG_LEVEL: 'warn',
+    ...tradingHoursEnv(),
+    ...env,
+  });
+  const engine = await startEngine(config, ENGINE_URL, logger);
+  const c = engine.runtime.contracts.find((x) => x.root === 'MNQ')!;
+  sim.setPrice(c.contractId, 21000);
+  await waitFor(async () => (await request(`http://127.0.0.1:${engine.httpPort}/healthz`)).statusCode === 200, 120_000, 'engine ready');
+  const acct = engine.runtime.accounts[0]!;
+  await waitFor(() => engine.runtime.state.accounts.isReady(acct.slot) && !engine.runtime.state.marks.isStale(c.slot), 60_000, 'risk state ready and a fresh MNQ mark');
+  return { engine, contractId: c.contractId };
+}
+
 describe('user-hub event orderings against the real engine', () => {
   let sim: Simulator;
   let engine: RunningEngine;
@@ -71,45 +106,9 @@ describe('user-hub event orderings against the real engine', () => {
   beforeAll(async () => {
     rmSync(DATA_DIR, { recursive: true, force: true });
     sim = await createSimulator({ rateLimits: false, seed: 23, market: { tradesPerSecond: 0 } });
-    const logger = createLogger({
-      app: 'engine',
-      thread: 'main',
-      level: 'warn',
-      destination: new Writable({
-        write: (chunk: Buffer, _e, cb) => {
-          logs.push(chunk.toString());
-          cb();
-        },
-      }),
-    });
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      HTTP_PORT: '0',
-      GRPC_PORT: '0',
-      MARKET_DATA_WS_PORT: '0',
-      DATA_DIR,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      BROKER_RATE_LIMIT: 'off',
-      RISK_MAX_POSITION: '1000',
-      RISK_MAX_OPEN_ORDERS: '10000',
-      RISK_MAX_ORDERS_PER_MINUTE: '0',
-      // The simulator prints no trades of its own here: its quiet feed must not go stale mid-test.
-      STALE_AFTER_MS: '3600000',
-      LOG_LEVEL: 'warn',
-      ...tradingHoursEnv(),
-    });
-    engine = await startEngine(config, ENGINE_URL, logger);
-    const c = engine.runtime.contracts.find((x) => x.root === 'MNQ')!;
-    contractId = c.contractId;
-    sim.setPrice(contractId, 21000);
-    const base = `http://127.0.0.1:${engine.httpPort}`;
-    await waitFor(async () => (await request(`${base}/healthz`)).statusCode === 200, 120_000, 'engine ready');
+    ({ engine, contractId } = await startReadyEngine(sim, DATA_DIR, capturingLogger(logs)));
     const acct = engine.runtime.accounts[0]!;
-    await waitFor(() => engine.runtime.state.accounts.isReady(acct.slot) && !engine.runtime.state.marks.isStale(c.slot), 60_000, 'risk state ready and a fresh MNQ mark');
+    const c = engine.runtime.contracts.find((x) => x.contractId === contractId)!;
     client = ordersClient(engine.grpcPort);
     const r = engine.runtime.state.reservations;
     sampler = setInterval(() => {
@@ -388,32 +387,7 @@ describe('loss-limit enforcement when closes fill after the answer', () => {
     rmSync(dataDir, { recursive: true, force: true });
     sim = await createSimulator({ rateLimits: false, seed: 29, market: { tradesPerSecond: 0 } });
     sim.on('position', (p) => nets.push(p['type'] === 2 ? -Number(p['size']) : Number(p['size'])));
-    const config = loadConfig({
-      TOPSTEPX_API_URL: sim.url,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-      HTTP_PORT: '0',
-      GRPC_PORT: '0',
-      MARKET_DATA_WS_PORT: '0',
-      DATA_DIR: dataDir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      BROKER_RATE_LIMIT: 'off',
-      RISK_DLL: '200',
-      RISK_MAX_POSITION: '1000',
-      RISK_MAX_OPEN_ORDERS: '10000',
-      RISK_MAX_ORDERS_PER_MINUTE: '0',
-      STALE_AFTER_MS: '3600000',
-      LOG_LEVEL: 'warn',
-      ...tradingHoursEnv(),
-    });
-    engine = await startEngine(config, ENGINE_URL, createLogger({ app: 'engine', thread: 'main', level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }));
-    const c = engine.runtime.contracts.find((x) => x.root === 'MNQ')!;
-    contractId = c.contractId;
-    sim.setPrice(contractId, 21000);
-    await waitFor(async () => (await request(`http://127.0.0.1:${engine.httpPort}/healthz`)).statusCode === 200, 120_000, 'engine ready');
-    await waitFor(() => engine.runtime.state.accounts.isReady(engine.runtime.accounts[0]!.slot) && !engine.runtime.state.marks.isStale(c.slot), 60_000, 'risk state ready and a fresh MNQ mark');
+    ({ engine, contractId } = await startReadyEngine(sim, dataDir, silentLogger(), { RISK_DLL: '200' }));
     client = ordersClient(engine.grpcPort);
   }, 240_000);
 

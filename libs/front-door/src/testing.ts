@@ -41,6 +41,21 @@ export const TEST_ACCOUNT = 1001;
 /** A main-thread logger at warn that writes nowhere. */
 export const silentLogger: Logger = createLogger({ app: 'engine', thread: 'main', level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
+/** A main-thread logger that appends every line it writes (warn and above) to `lines`. */
+export function capturingLogger(lines: string[]): Logger {
+  return createLogger({
+    app: 'engine',
+    thread: 'main',
+    level: 'warn',
+    destination: new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  });
+}
+
 /** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
 export function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
   const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
@@ -160,19 +175,7 @@ export async function startOrdersHarness(options: OrdersHarnessOptions): Promise
       sim = own;
     }
     const logs: string[] = [];
-    const logger = options.captureLogs
-      ? createLogger({
-          app: 'engine',
-          thread: 'main',
-          level: 'warn',
-          destination: new Writable({
-            write: (chunk: Buffer, _e, cb) => {
-              logs.push(chunk.toString());
-              cb();
-            },
-          }),
-        })
-      : silentLogger;
+    const logger = options.captureLogs ? capturingLogger(logs) : silentLogger;
     const config = loadConfig({
       TOPSTEPX_API_URL: sim.url,
       TOPSTEPX_USERNAME: 'demo',
