@@ -421,3 +421,40 @@ describe('loss-limit enforcement when closes fill after the answer', () => {
     await waitFor(async () => (await risk()).positions.length === 0, 20_000, 'flat in the risk-manager');
   }, 120_000);
 });
+
+describe('an Order/place answer that comes after the executor gave up on it', () => {
+  let sim: Simulator;
+  let engine: RunningEngine;
+  let client: OrdersClient;
+  const dataDir = join(ROOT, 'tmp', `orderings-late-answer-${process.pid}`);
+
+  beforeAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    sim = await createSimulator({ rateLimits: false, seed: 29, market: { tradesPerSecond: 0 } });
+    ({ engine } = await startReadyEngine(sim, dataDir, silentLogger()));
+    client = ordersClient(engine.grpcPort);
+  }, 240_000);
+
+  afterAll(async () => {
+    client?.close();
+    await engine?.stop();
+    await sim?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the hub events placed and filled it: PlaceOrder answers the order, not UNKNOWN_OUTCOME, and sends it once', async () => {
+    // The simulator places and fills the order (its hub events go out at once) and answers 11 s later: past the
+    // executor's 10 s request timeout, within the client's deadline.
+    sim.faults.set({ answerDelayByEndpoint: { 'Order/place': 11_000 } });
+    const r = await call<orders.OrderRequest, orders.OrderResponse>(client, 'placeOrder', orderRequest({ strategyName: 'late_answer' }), 60_000);
+    sim.faults.reset();
+    if (!r.ok) throw new Error(`PlaceOrder failed: ${JSON.stringify(r.error)}`);
+    const placed = sim.orders(ACCOUNT).filter((o) => o['customTag'] === r.value.customTag);
+    expect(placed).toHaveLength(1);
+    expect(r.value.success).toBe(true);
+    expect(r.value.brokerOrderId).toBe(Number(placed[0]!['id']));
+    const s = await call<orders.OrderStatusRequest, orders.OrderStatusResponse>(client, 'getOrderStatus', { orderId: r.value.orderId });
+    if (!s.ok) throw new Error(JSON.stringify(s.error));
+    expect(s.value.status).toBe('FILLED');
+  }, 120_000);
+});

@@ -616,6 +616,15 @@ export class OrdersService {
         this.book.apply(entry, { kind: 'unknownOutcome', message: out.message, atMs: at });
         if (!isFinal(entry.sm.record) && entry.sm.record.brokerOrderId === undefined) this.scheduleResolve(entry);
         else this.releaseReservation(entry);
+        // The user hub's events of its custom tag already showed the broker holding the order (it answered them
+        // before its REST answer, which never came in time): the outcome is known, and the order is answered as it
+        // stands rather than UNKNOWN_OUTCOME.
+        if (entry.sm.record.brokerOrderId !== undefined) {
+          if (entry.sm.record.status === 'REJECTED') {
+            error = new FrontDoorError('BROKER_REJECTED', `BROKER_REJECTED: ${entry.sm.record.message ?? ''}`, undefined, meta);
+          }
+          break;
+        }
         error = new FrontDoorError(
           'UNKNOWN_OUTCOME',
           `order ${entry.orderId} was sent and no answer came (${out.message}); it is not retried and is being resolved by its custom tag`,

@@ -53,7 +53,9 @@ import {
  *                       which returns the first answer and sends nothing; a retried CancelOrder or ModifyOrder
  *                       is safe as it is (see them). The Python client raises UNKNOWN for it.
  *   UNKNOWN             the order was sent and no answer came (timeout, dropped connection). It is NOT retried;
- *                       the engine resolves it by the order's custom tag. The trailing metadata key `order-id`
+ *                       the engine resolves it by the order's custom tag. When the user hub's events of that tag
+ *                       already showed the broker holding the order, PlaceOrder answers it as it stands instead
+ *                       (success, broker order id, status; BROKER_REJECTED when those events rejected it). The trailing metadata key `order-id`
  *                       carries the order id to poll with GetOrderStatus or watch on StreamOrderUpdates.
  */
 
