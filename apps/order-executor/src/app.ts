@@ -1,6 +1,8 @@
 // The order-executor service inside one pool thread: risk gate (shared memory, atomic reservation) →
 // a token from the shared rate budget, bound to this order (a RatePermit) → the intent journalled and
-// fsync'd → Order/place, sent on that token, on this thread's keep-alive undici pool. One task per order;
+// fsync'd → Order/place, sent on that token, on this thread's keep-alive undici pool. The task's deadline is checked
+// between these steps and handed to the broker client, which does not write the request past it either (a wait for a
+// pool connection or a re-login after HTTP 401): every such refusal is the same not-sent DEADLINE. One task per order;
 // many tasks run at once on the thread's event loop. The front door has validated the order and assigned its id and custom tag. The gate records its
 // claims in the task's entry of the pool's reservation ledger (ledgerHold), so that the main thread can take
 // them over if this thread dies before the answer carrying the reservation reaches it (ADR 0003 "Releasing").
@@ -32,9 +34,11 @@ import {
   RateLimitedError,
   RatePermit,
   RatePermitError,
+  SendDeadlineError,
   TransportError,
   type PlaceOrderRequest,
   type RateGate,
+  type SendDeadlineStage,
 } from '@gateway/topstepx';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
@@ -79,7 +83,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Where a broker method takes its CallOptions (its argument count), for a call with a deadline, which is sent on the
- * token the executor took for it. Undefined: the method sends several requests (pages) and takes no deadline.
+ * token the executor took for it and hands the deadline to the client. Undefined: the method sends several requests
+ * (pages) and takes no deadline.
  */
 const OPTIONS_ARG: Readonly<Record<RestMethod, number | undefined>> = {
   cancelOrder: 1,
@@ -93,6 +98,17 @@ const OPTIONS_ARG: Readonly<Record<RestMethod, number | undefined>> = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Where a call with a deadline waited inside the broker client when the client refused to write it (SendDeadlineError):
+ * after the executor's own last check, the client can still wait for a rate token (a resend), a login (a re-login
+ * after HTTP 401) or a free keep-alive connection of its pool.
+ */
+const CLIENT_WAIT: Readonly<Record<SendDeadlineStage, string>> = {
+  'rate-budget': 'waiting for the broker request budget',
+  login: 'waiting for the broker login',
+  connection: 'waiting for a free connection to the broker',
+};
 
 export function createExecutor(deps: ExecutorDeps): Executor {
   const { init, state, logger, registry } = deps;
@@ -265,8 +281,9 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (task.takeProfitTicks !== undefined) req.takeProfitBracket = { ticks: task.takeProfitTicks, type: 1 };
     let out: PlaceOutcome;
     try {
-      // Sent on its own token: no other call of this thread can spend it during the journal write above.
-      const brokerOrderId = await rest.placeOrder(req, { permit });
+      // Sent on its own token: no other call of this thread can spend it during the journal write above. The client
+      // holds the deadline from here to the write (a wait for a pool connection or a re-login): SendDeadlineError.
+      const brokerOrderId = await rest.placeOrder(req, { permit, deadlineMs: task.deadlineMs });
       out = { outcome: 'accepted', brokerOrderId, reservation };
       journal.appendOutcome({ t: 'outcome', v: 1, orderId: task.orderId, outcome: 'accepted', brokerOrderId, atMs: clock() });
     } catch (err) {
@@ -305,12 +322,14 @@ export function createExecutor(deps: ExecutorDeps): Executor {
         return tooLate(task, 'waiting for the broker request budget');
       }
       permit = token;
-      args = [...args, { permit }];
+      // The client holds the deadline from here to the write: a wait for a pool connection or a re-login after a 401.
+      args = [...args, { permit, deadlineMs }];
     }
     try {
       const value = await fn.apply(rest, args);
       return { ok: true, value: value ?? null };
     } catch (err) {
+      if (err instanceof SendDeadlineError) return tooLate(task, CLIENT_WAIT[err.stage]);
       const e = err as { code?: unknown; codeName?: unknown; message?: unknown };
       return {
         ok: false,
@@ -376,6 +395,10 @@ export function classifyPlaceError(err: unknown, sentAtMs: number, reservation: 
       message: `${err.codeName}: ${err.errorMessage ?? err.message}`,
       ...(err.orderId !== undefined && err.orderId !== null ? { brokerOrderId: err.orderId } : {}),
     });
+  }
+  // The client refused to write it once the task's deadline had passed: the executor's own not-sent DEADLINE.
+  if (err instanceof SendDeadlineError) {
+    return withRes({ outcome: 'not-sent' as const, code: 'DEADLINE' as const, message: `deadline passed ${CLIENT_WAIT[err.stage]} before the order was sent` });
   }
   if (err instanceof RateLimitedError && !err.sent) {
     return withRes({ outcome: 'not-sent' as const, code: 'ORDER_RATE' as const, message: 'broker request budget exhausted: nothing was sent' });

@@ -181,3 +181,106 @@ describe('the deadline of Cancel/Modify/ClosePosition broker calls is checked by
     expect(working()).toHaveLength(0);
   }, 60_000);
 });
+
+// The executor's last check sits before the broker client, which can still wait: in its keep-alive pool for a free
+// connection, or for a re-login after an HTTP 401. The call's deadline travels into the client (CallOptions.deadlineMs),
+// which refuses to write the request once it has passed (SendDeadlineError), and the executor answers that as its own
+// "not sent: deadline". One connection per executor pool (BROKER_CONNECTIONS=1), so an order whose answer the
+// simulator holds back keeps every later request waiting for the connection; the simulator's request events show
+// what reached it.
+describe('the broker client does not write a call whose deadline passed while it waited for a connection or a re-login', () => {
+  /** How long the simulator holds back an answer: a wait no deadline below outlasts. */
+  const HOLD_MS = 3_000;
+  /** Deadlines are this far ahead: room for the executor's own path, well short of HOLD_MS. */
+  const AHEAD_MS = 1_500;
+  let h: OrdersHarness | undefined;
+  let sim: Simulator;
+  let svc: OrdersService;
+  const seen: Array<{ endpoint: string; status: number }> = [];
+  const requests = (endpoint: string): number[] => seen.filter((r) => r.endpoint === endpoint).map((r) => r.status);
+
+  beforeAll(async () => {
+    h = await startOrdersHarness({
+      dataDir: freshDataDir(`executor-send-deadline-${process.pid}`),
+      removeDataDir: true,
+      seed: 11,
+      env: { BROKER_CONNECTIONS: '1' },
+      executor: { maxQueue: 100 },
+    });
+    ({ sim, svc } = h);
+    sim.on('request', (r) => seen.push(r));
+  }, 120_000);
+
+  afterEach(async () => {
+    await h!.resetBetweenTests();
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+  }, 60_000);
+
+  const limitBuy = (clientOrderId: string) => ({
+    symbol: 'MNQ',
+    side: 'BUY',
+    quantity: 1,
+    orderType: 'LIMIT',
+    price: Math.round(sim.quote(h!.contractId).last - 100),
+    strategyName: 'send-deadline',
+    clientOrderId,
+  });
+  const atBroker = (): number => sim.orders(ACCOUNT).length;
+
+  async function restingBuy(clientOrderId: string): Promise<{ orderId: string; brokerOrderId: number }> {
+    const r = await svc.place(limitBuy(clientOrderId), 0);
+    expect(r.error).toBeUndefined();
+    return { orderId: r.response.orderId, brokerOrderId: r.response.brokerOrderId };
+  }
+
+  it('PlaceOrder and CancelOrder waiting for the pool connection past their deadline: DEADLINE, neither reached the broker', async () => {
+    const target = await restingBuy('conn-target');
+    sim.faults.set({ answerDelayByEndpoint: { 'Order/place': HOLD_MS } });
+    const before = atBroker();
+    seen.length = 0;
+    // Processed by the simulator at once, answered HOLD_MS later: the executor's one connection stays busy till then.
+    const holder = svc.place(limitBuy('conn-holder'), 0);
+    await waitFor(() => atBroker() === before + 1, 30_000, 'the holding order at the broker');
+    const deadlineMs = Date.now() + AHEAD_MS;
+    const late = svc.place(limitBuy('conn-late'), deadlineMs);
+    const cancel = svc.cancel(target.orderId, deadlineMs).catch((e: unknown) => e);
+    const p = await late;
+    expect(p.error).toMatchObject({ code: 'DEADLINE', message: 'deadline passed waiting for a free connection to the broker before the order was sent' });
+    expect(await cancel).toMatchObject({
+      code: 'DEADLINE',
+      message: 'CancelOrder: the deadline passed waiting for a free connection to the broker before cancelOrder was sent; nothing was sent',
+    });
+    expect((await holder).error).toBeUndefined();
+    expect(atBroker()).toBe(before + 1);
+    expect(requests('Order/cancel')).toEqual([]);
+    expect(h!.working().some((w) => w.id === target.brokerOrderId)).toBe(true);
+    // Not sent, so the client order id is free: the same order goes out now.
+    sim.faults.set({ reset: true });
+    expect((await svc.place(limitBuy('conn-late'), Date.now() + 30_000)).error).toBeUndefined();
+    expect(atBroker()).toBe(before + 2);
+  }, 60_000);
+
+  it('an HTTP 401 whose re-login ends past the deadline: no resend, DEADLINE, one request at the broker (PlaceOrder, then CancelOrder)', async () => {
+    const target = await restingBuy('relogin-target');
+    const before = atBroker();
+    // Every token expires (the next call is answered 401) and a login is answered HOLD_MS late.
+    sim.faults.set({ expireTokens: true, answerDelayByEndpoint: { 'Auth/loginKey': HOLD_MS } });
+    seen.length = 0;
+    const p = await svc.place(limitBuy('relogin-late'), Date.now() + AHEAD_MS);
+    expect(p.error).toMatchObject({ code: 'DEADLINE', message: 'deadline passed waiting for the broker login before the order was sent' });
+    expect(requests('Order/place')).toEqual([401]);
+    expect(atBroker()).toBe(before);
+
+    sim.faults.set({ expireTokens: true });
+    seen.length = 0;
+    await expect(svc.cancel(target.orderId, Date.now() + AHEAD_MS)).rejects.toMatchObject({
+      code: 'DEADLINE',
+      message: 'CancelOrder: the deadline passed waiting for the broker login before cancelOrder was sent; nothing was sent',
+    });
+    expect(requests('Order/cancel')).toEqual([401]);
+    expect(h!.working().some((w) => w.id === target.brokerOrderId)).toBe(true);
+  }, 60_000);
+});

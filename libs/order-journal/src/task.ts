@@ -37,7 +37,11 @@ export interface PlaceTask {
   readonly customTag: string;
   readonly counter: number;
   readonly createdAtMs: number;
-  /** Epoch ms after which the order must not be sent (the gRPC deadline); 0 = none. */
+  /**
+   * Epoch ms after which the order must not be sent (the gRPC deadline); 0 = none. The executor checks it before and
+   * after its waits and hands it to the broker client, which does not write the order past it either (a wait for a
+   * pool connection or a re-login): both answer `not-sent` DEADLINE.
+   */
   readonly deadlineMs: number;
   /** Already gated (PlaceBatch all_or_none reserves the whole batch first): the executor skips the gate. */
   readonly reservation?: ReservationRecord;
@@ -96,18 +100,22 @@ export interface RestTask {
   /**
    * Epoch ms from which the request must not be sent (the client's deadline); absent or 0 = none. The executor
    * checks it on arrival and again right before the send, after any wait for a rate-budget token, so a call held in
-   * the queue or the budget is answered RestNotSentDeadline instead of going out late. Set by CancelOrder,
-   * ModifyOrder and ClosePosition's close; never by FlattenAll's calls (checked on arrival only: once started it runs
-   * to the end) nor by reads.
+   * the queue or the budget is answered RestNotSentDeadline instead of going out late; it also hands it to the broker
+   * client, which does not write the request past it (a wait for a pool connection or a re-login after HTTP 401) and
+   * is answered the same. Set by CancelOrder, ModifyOrder and ClosePosition's close; never by FlattenAll's calls
+   * (checked on arrival only: once started it runs to the end) nor by reads.
    */
   readonly deadlineMs?: number;
 }
 
-/** The executor's answer to a RestTask whose deadline passed before the request was sent: nothing was sent. */
+/**
+ * The executor's answer to a RestTask whose deadline passed before the request was sent (its own check, or the broker
+ * client's refusal to write it): nothing was sent.
+ */
 export interface RestNotSentDeadline {
   readonly ok: false;
   readonly code: 'DEADLINE';
-  /** Tells this answer from a broker error carrying the same code: only the executor's own check sets it. */
+  /** Tells this answer from a broker error carrying the same code: only the executor sets it, never from a broker answer. */
   readonly notSent: true;
   readonly message: string;
 }

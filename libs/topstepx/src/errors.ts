@@ -11,6 +11,7 @@ export const TopstepxErrorCode = {
   Auth: 'AUTH_FAILED',
   RateLimited: 'RATE_LIMITED',
   Transport: 'TRANSPORT_ERROR',
+  SendDeadline: 'SEND_DEADLINE',
   Closed: 'CLIENT_CLOSED',
   Hub: 'HUB_ERROR',
 } as const;
@@ -140,6 +141,35 @@ export class TransportError extends TopstepxError {
   ) {
     super(`${endpoint}: transport error: ${detail}`, cause === undefined ? undefined : { cause });
     this.name = 'TransportError';
+  }
+}
+
+/** Where a call waited when its send deadline passed (SendDeadlineError.stage). */
+export type SendDeadlineStage = 'rate-budget' | 'login' | 'connection';
+
+const STAGE_TEXT: Readonly<Record<SendDeadlineStage, string>> = {
+  'rate-budget': 'waiting for a token of the rate gate',
+  login: 'waiting for a login',
+  connection: 'waiting for a free connection',
+};
+
+/**
+ * The call's send deadline (`CallOptions.deadlineMs`) passed before its request was written: nothing was sent, so a
+ * mutation may be tried again. `stage`: the wait it was in. `rate-budget`, a rate-gate wait that would end past it was
+ * not waited; `login`, a login ended past it: the first one, or the re-login after an HTTP 401, whose resend is then
+ * dropped (the 401'd attempt was refused by the auth layer and executed nothing); `connection`, it waited in undici's
+ * queue for a free keep-alive connection (or a connect) and was aborted as undici assigned it a socket, before the
+ * first byte was written.
+ */
+export class SendDeadlineError extends TopstepxError {
+  readonly code = TopstepxErrorCode.SendDeadline;
+  readonly sent = false;
+  constructor(
+    readonly endpoint: RestEndpoint,
+    readonly stage: SendDeadlineStage,
+  ) {
+    super(`${endpoint}: the send deadline passed ${STAGE_TEXT[stage]}; nothing was sent`);
+    this.name = 'SendDeadlineError';
   }
 }
 

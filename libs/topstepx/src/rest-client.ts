@@ -7,7 +7,9 @@
 //   is an UnknownOutcomeError, and so is an ambiguous errorCode;
 // - HTTP 401 on any call: one re-login, then one retry. Safe for mutations too: a 401 is the auth
 //   layer refusing the request before it is processed, so the first attempt executed nothing.
-import { Pool } from 'undici';
+// - a call's send deadline (CallOptions.deadlineMs) holds for every write of its request: a rate-gate wait, a login
+//   or a wait for a pool connection that ends past it leaves the request unwritten (SendDeadlineError).
+import { Pool, type Dispatcher } from 'undici';
 import { AMBIGUOUS_ERROR_CODES, errorCodeName, type Endpoint } from './enums';
 import {
   AuthError,
@@ -16,6 +18,7 @@ import {
   HttpStatusError,
   InconsistentResponseError,
   RateLimitedError,
+  SendDeadlineError,
   TransportError,
   UnknownOutcomeError,
   redactBody,
@@ -104,6 +107,13 @@ export interface CallOptions {
    * and takes its own token. A call refused before its send leaves it held: the caller drops it.
    */
   permit?: RatePermit;
+  /**
+   * Epoch ms (the client's clock) from which the request must not be written; 0 or absent = none. Checked before a
+   * rate-gate wait (a wait that would end past it is not waited), after a login (the resend after an HTTP 401
+   * included), and by undici itself as it assigns the request a socket, after any wait for a free keep-alive
+   * connection: each refuses with SendDeadlineError, nothing written. Once the request is written it runs to the end.
+   */
+  deadlineMs?: number;
 }
 
 interface Spec {
@@ -173,10 +183,104 @@ function list<T>(v: T[] | null | undefined): T[] | undefined {
   return v == null ? undefined : v;
 }
 
+/**
+ * The methods undici 7 calls on pool.request's own handler (the legacy handler API, which that handler implements) for
+ * a plain request; upgrades and body-progress callbacks are not used by this client. An undici whose pool.request
+ * handler lacks them fails every call with a deadline (the send-deadline tests pin it).
+ */
+interface RequestHandlerLike {
+  onConnect(abort: (err?: Error) => void, context?: unknown): void;
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: string[] | null): void;
+  onError(err: Error): void;
+}
+
+/** pool.request options with the call's send deadline (0 = none), read by SendDeadlinePool.dispatch. */
+interface DeadlineRequestOptions extends Dispatcher.RequestOptions {
+  sendDeadlineMs: number;
+}
+
+/**
+ * Raised into undici by SendDeadlineHandler. `firstWrite`: the request had never been assigned a socket, so not a
+ * byte of it was written (call() answers SendDeadlineError). undici assigns a request again only to re-send one
+ * already written (a pipeline's failed head; never a POST with pipelining 1): that one may have reached the server.
+ */
+class SendDeadlineAbort extends Error {
+  readonly code = 'SEND_DEADLINE';
+  constructor(readonly firstWrite: boolean) {
+    super('the send deadline passed as the request was assigned a socket');
+    this.name = 'SendDeadlineAbort';
+  }
+}
+
+/**
+ * Wraps the handler of a request with a send deadline. undici calls `onConnect(abort)` on the request's turn on a
+ * socket, synchronously right before it builds the request head and writes it (client-h1.js writeH1), after any wait
+ * in the pool's queue for a free keep-alive connection and any connect: the last moment to refuse. Aborting there
+ * errors the request and destroys that socket before a byte is written (the pool connects again for the next
+ * request; test "dropped as undici assigns them a socket" reads the bytes a server received). The rest passes through.
+ */
+class SendDeadlineHandler implements RequestHandlerLike {
+  private assigned = false;
+
+  constructor(
+    private readonly inner: RequestHandlerLike,
+    private readonly deadlineMs: number,
+    private readonly clock: () => number,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void, context?: unknown): void {
+    if (this.clock() >= this.deadlineMs) {
+      abort(new SendDeadlineAbort(!this.assigned));
+      return;
+    }
+    this.assigned = true;
+    this.inner.onConnect(abort, context);
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.inner.onHeaders(statusCode, headers, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.inner.onData(chunk);
+  }
+
+  onComplete(trailers: string[] | null): void {
+    this.inner.onComplete(trailers);
+  }
+
+  onError(err: Error): void {
+    this.inner.onError(err);
+  }
+}
+
+/**
+ * The client's pool: a request carrying a send deadline gets a SendDeadlineHandler; any other goes through as is. A
+ * subclass rather than `compose` with an interceptor: a composed dispatcher is a Proxy and wraps and unwraps every
+ * request's handler (new handler API), three objects per request on the hot path; this costs one, for deadlines only.
+ */
+class SendDeadlinePool extends Pool {
+  constructor(
+    origin: string,
+    options: Pool.Options,
+    private readonly deadlineClock: () => number,
+  ) {
+    super(origin, options);
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const deadlineMs = (opts as Partial<DeadlineRequestOptions>).sendDeadlineMs;
+    if (deadlineMs === undefined || deadlineMs <= 0) return super.dispatch(opts, handler);
+    return super.dispatch(opts, new SendDeadlineHandler(handler as RequestHandlerLike, deadlineMs, this.deadlineClock) as Dispatcher.DispatchHandler);
+  }
+}
+
 type TokenListener = (token: string) => void;
 
 export class GatewayRestClient {
-  private readonly pool: Pool;
+  private readonly pool: SendDeadlinePool;
   private readonly basePath: string;
   private readonly loginBody: string;
   private readonly requestTimeoutMs: number;
@@ -216,17 +320,21 @@ export class GatewayRestClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 10_000);
     const connections = positive('connections', options.connections, 16);
-    this.pool = new Pool(url.origin, {
-      connections,
-      pipelining: 1,
-      headersTimeout: this.requestTimeoutMs,
-      bodyTimeout: this.requestTimeoutMs,
-      connectTimeout: this.requestTimeoutMs,
-    });
+    this.clock = options.clock ?? Date.now;
+    this.pool = new SendDeadlinePool(
+      url.origin,
+      {
+        connections,
+        pipelining: 1,
+        headersTimeout: this.requestTimeoutMs,
+        bodyTimeout: this.requestTimeoutMs,
+        connectTimeout: this.requestTimeoutMs,
+      },
+      this.clock,
+    );
     this.apiKey = options.apiKey;
     this.loginBody = JSON.stringify({ userName: options.userName, apiKey: options.apiKey });
     this.gate = options.rateGate ?? createLocalRateGate(DEFAULT_RATE_LIMITS);
-    this.clock = options.clock ?? Date.now;
     this.validateEveryMs = positive('validateEveryMs', options.validateEveryMs, 3_600_000);
     this.refreshCheckEveryMs = positive('refreshCheckEveryMs', options.refreshCheckEveryMs, 60_000);
     this.maxReadAttempts = Math.floor(positive('maxReadAttempts', options.maxReadAttempts, 5));
@@ -334,27 +442,27 @@ export class GatewayRestClient {
   // ---- endpoints ----
 
   async searchAccounts(onlyActiveAccounts: boolean, opts?: CallOptions): Promise<Account[] | undefined> {
-    const r = await this.call<AccountSearchResponse>(EP.accountSearch, JSON.stringify({ onlyActiveAccounts }), undefined, opts?.permit);
+    const r = await this.call<AccountSearchResponse>(EP.accountSearch, JSON.stringify({ onlyActiveAccounts }), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.accounts);
   }
 
   async searchContracts(searchText: string, live = false, opts?: CallOptions): Promise<Contract[] | undefined> {
-    const r = await this.call<ContractListResponse>(EP.contractSearch, JSON.stringify({ searchText, live }), undefined, opts?.permit);
+    const r = await this.call<ContractListResponse>(EP.contractSearch, JSON.stringify({ searchText, live }), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.contracts);
   }
 
   async contractById(contractId: string, opts?: CallOptions): Promise<Contract | undefined> {
-    const r = await this.call<ContractByIdResponse>(EP.contractById, JSON.stringify({ contractId }), undefined, opts?.permit);
+    const r = await this.call<ContractByIdResponse>(EP.contractById, JSON.stringify({ contractId }), undefined, opts?.permit, opts?.deadlineMs);
     return r.contract ?? undefined;
   }
 
   async availableContracts(live = false, opts?: CallOptions): Promise<Contract[] | undefined> {
-    const r = await this.call<ContractListResponse>(EP.contractAvailable, JSON.stringify({ live }), undefined, opts?.permit);
+    const r = await this.call<ContractListResponse>(EP.contractAvailable, JSON.stringify({ live }), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.contracts);
   }
 
   async retrieveBars(req: RetrieveBarsRequest, opts?: CallOptions): Promise<Bar[] | undefined> {
-    const r = await this.call<RetrieveBarsResponse>(EP.bars, JSON.stringify(req), undefined, opts?.permit);
+    const r = await this.call<RetrieveBarsResponse>(EP.bars, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.bars);
   }
 
@@ -364,7 +472,7 @@ export class GatewayRestClient {
    * any transport doubt → UnknownOutcomeError: reconcile with `resolveOrderByTag`.
    */
   async placeOrder(req: PlaceOrderRequest, opts?: CallOptions): Promise<number> {
-    const r = await this.call<PlaceOrderResponse>(EP.place, JSON.stringify(req), req.customTag ?? undefined, opts?.permit);
+    const r = await this.call<PlaceOrderResponse>(EP.place, JSON.stringify(req), req.customTag ?? undefined, opts?.permit, opts?.deadlineMs);
     if (typeof r.orderId !== 'number') {
       throw new UnknownOutcomeError('Order/place', 'inconsistent-response', 'success without an orderId', { customTag: req.customTag ?? undefined });
     }
@@ -372,32 +480,32 @@ export class GatewayRestClient {
   }
 
   async modifyOrder(req: ModifyOrderRequest, opts?: CallOptions): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.modify, JSON.stringify(req), undefined, opts?.permit);
+    await this.call<GatewayEnvelope>(EP.modify, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
   }
 
   async cancelOrder(req: CancelOrderRequest, opts?: CallOptions): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.cancel, JSON.stringify(req), undefined, opts?.permit);
+    await this.call<GatewayEnvelope>(EP.cancel, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
   }
 
   async searchOrders(req: OrderSearchRequest, opts?: CallOptions): Promise<Order[] | undefined> {
-    const r = await this.call<OrderListResponse>(EP.orderSearch, JSON.stringify(req), undefined, opts?.permit);
+    const r = await this.call<OrderListResponse>(EP.orderSearch, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.orders);
   }
 
   /** Open orders only: omits Suspended bracket children (use `queryAllOrders` with statuses [1,6,7,8]). */
   async searchOpenOrders(accountId: number, opts?: CallOptions): Promise<Order[] | undefined> {
-    const r = await this.call<OrderListResponse>(EP.orderSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit);
+    const r = await this.call<OrderListResponse>(EP.orderSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.orders);
   }
 
   async orderById(accountId: number, orderId: number, opts?: CallOptions): Promise<Order | undefined> {
-    const r = await this.call<OrderByIdResponse>(EP.orderById, JSON.stringify({ accountId, orderId }), undefined, opts?.permit);
+    const r = await this.call<OrderByIdResponse>(EP.orderById, JSON.stringify({ accountId, orderId }), undefined, opts?.permit, opts?.deadlineMs);
     return r.order ?? undefined;
   }
 
   /** One page of Order/v2/query. */
   async queryOrders(req: OrderQueryRequest, opts?: CallOptions): Promise<{ orders: Order[] | undefined; totalCount: number | undefined }> {
-    const r = await this.call<OrderQueryResponse>(EP.orderQuery, JSON.stringify(req), undefined, opts?.permit);
+    const r = await this.call<OrderQueryResponse>(EP.orderQuery, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
     return { orders: list(r.orders), totalCount: r.totalCount ?? undefined };
   }
 
@@ -446,21 +554,21 @@ export class GatewayRestClient {
   }
 
   async searchOpenPositions(accountId: number, opts?: CallOptions): Promise<Position[] | undefined> {
-    const r = await this.call<PositionListResponse>(EP.positionSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit);
+    const r = await this.call<PositionListResponse>(EP.positionSearchOpen, JSON.stringify({ accountId }), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.positions);
   }
 
   /** Flattens with a market order; leaves working stops/brackets alive (sweep them after). */
   async closeContract(req: CloseContractRequest, opts?: CallOptions): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.closeContract, JSON.stringify(req), undefined, opts?.permit);
+    await this.call<GatewayEnvelope>(EP.closeContract, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
   }
 
   async partialCloseContract(req: PartialCloseContractRequest, opts?: CallOptions): Promise<void> {
-    await this.call<GatewayEnvelope>(EP.partialClose, JSON.stringify(req), undefined, opts?.permit);
+    await this.call<GatewayEnvelope>(EP.partialClose, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
   }
 
   async searchTrades(req: TradeSearchRequest, opts?: CallOptions): Promise<Trade[] | undefined> {
-    const r = await this.call<TradeListResponse>(EP.tradeSearch, JSON.stringify(req), undefined, opts?.permit);
+    const r = await this.call<TradeListResponse>(EP.tradeSearch, JSON.stringify(req), undefined, opts?.permit, opts?.deadlineMs);
     return list(r.trades);
   }
 
@@ -479,11 +587,15 @@ export class GatewayRestClient {
 
   // ---- the request engine ----
 
-  /** The gate said wait `firstWait` ms: sleep and ask again, for at most `requestTimeoutMs` in total. */
-  private async acquireSlow(s: Spec, firstWait: number): Promise<void> {
+  /**
+   * The gate said wait `firstWait` ms: sleep and ask again, for at most `requestTimeoutMs` in total, and never for a
+   * token that would come at or past the send deadline (`deadlineMs`, 0 = none).
+   */
+  private async acquireSlow(s: Spec, firstWait: number, deadlineMs: number): Promise<void> {
     let waited = 0;
     let wait = firstWait;
     while (wait > 0) {
+      if (deadlineMs > 0 && this.clock() + wait >= deadlineMs) throw new SendDeadlineError(s.endpoint, 'rate-budget');
       if (waited + wait > this.requestTimeoutMs) throw new RateLimitedError(s.endpoint, s.bucket, false, wait);
       waited += wait;
       await sleep(wait);
@@ -515,9 +627,10 @@ export class GatewayRestClient {
 
   /**
    * One logical call: rate gate (or the caller's permit) → send → classify. `body` undefined means GET
-   * (ping). Returns the parsed envelope after the success checks (or the text body for ping).
+   * (ping). Returns the parsed envelope after the success checks (or the text body for ping). `deadlineMs`: the send
+   * deadline (CallOptions.deadlineMs, 0 = none).
    */
-  private async call<T>(s: Spec, body: string | undefined, customTag?: string, permit?: RatePermit): Promise<T> {
+  private async call<T>(s: Spec, body: string | undefined, customTag?: string, permit?: RatePermit, deadlineMs = 0): Promise<T> {
     if (this.closed) throw new ClientClosedError(s.endpoint);
     if (permit !== undefined) this.checkPermit(s, permit);
     // The permit pays for the first attempt only: a retry or a resend after a 401 is another request.
@@ -530,9 +643,12 @@ export class GatewayRestClient {
       if (unspent === undefined) {
         // Fast path: a granted gate costs no promise; only a wait goes through acquireSlow.
         const wait = this.gate.tryAcquire(s.bucket, this.clock());
-        if (wait > 0) await this.acquireSlow(s, wait);
+        if (wait > 0) await this.acquireSlow(s, wait, deadlineMs);
       }
-      if (s.authenticated && this.currentToken === undefined) await this.login();
+      if (s.authenticated && this.currentToken === undefined) {
+        await this.login();
+        if (deadlineMs > 0 && this.clock() >= deadlineMs) throw new SendDeadlineError(s.endpoint, 'login');
+      }
       if (unspent !== undefined) {
         // Spent here, after any login, right before the send: a call refused earlier leaves it to its caller to drop.
         if (!unspent.spend()) throw new RatePermitError(s.endpoint, 'the rate permit was spent or dropped while the call waited to log in');
@@ -543,17 +659,20 @@ export class GatewayRestClient {
       let retryAfter: string | string[] | undefined;
       let text: string;
       try {
-        const res = await this.pool.request({
+        const request: DeadlineRequestOptions = {
           method: body === undefined ? 'GET' : 'POST',
           path: this.basePath === '' ? s.path : this.basePath + s.path,
           headers: s.authenticated ? this.authHeaders : GatewayRestClient.publicHeaders,
           body,
-        });
+          sendDeadlineMs: deadlineMs,
+        };
+        const res = await this.pool.request(request);
         status = res.statusCode;
         retryAfter = res.headers['retry-after'];
         text = await res.body.text();
       } catch (err) {
         if (this.closed) throw new ClientClosedError(s.endpoint);
+        if (err instanceof SendDeadlineAbort && err.firstWrite) throw new SendDeadlineError(s.endpoint, 'connection');
         const code = errCode(err);
         const notSent = NOT_SENT_CODES.has(code);
         if (s.mutation) {
@@ -579,6 +698,8 @@ export class GatewayRestClient {
         reauthed = true;
         this.log.info({ endpoint: s.endpoint }, 'HTTP 401; logging in again');
         if (this.currentToken === tokenUsed) await this.login();
+        // The resend is a new write: the re-login may have outlasted the deadline (the 401'd attempt executed nothing).
+        if (deadlineMs > 0 && this.clock() >= deadlineMs) throw new SendDeadlineError(s.endpoint, 'login');
         attempt--;
         continue;
       }

@@ -11,6 +11,7 @@ import {
   RatePermit,
   RatePermitError,
   resolveOrderByTag,
+  SendDeadlineError,
   TransportError,
   UnknownOutcomeError,
   type GatewayRestClientOptions,
@@ -18,6 +19,7 @@ import {
   type PlaceOrderRequest,
 } from '../src/index';
 import { waitUntil } from '../src/testing';
+import { startRawHttpServer, type RawHttpServer, type RawReply } from './raw-http-server';
 import { fail, json, ok, startRestServer, type RestServer } from './rest-server';
 
 const API_KEY = 'secret-api-key-123';
@@ -514,6 +516,107 @@ describe('GatewayRestClient: a rate permit is spent by the call it is handed to,
     expect(await client.searchOpenPositions(7, { permit })).toEqual([]);
     expect(srv.count('/api/Position/searchOpen')).toBe(2);
     expect(asked).toEqual(['general']);
+  });
+});
+
+describe('GatewayRestClient: a request is never written after its send deadline (CallOptions.deadlineMs)', () => {
+  let raw: RawHttpServer | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    await raw?.close();
+    raw = undefined;
+  });
+
+  it('calls waiting for the pool\'s only connection past their deadline are dropped as undici assigns them a socket: not a byte written', async () => {
+    raw = await startRawHttpServer();
+    const server = raw;
+    let now = 1_000;
+    makeClient({ baseUrl: server.baseUrl, connections: 1, clock: () => now });
+    await client.login();
+    let answerRead: RawReply | undefined;
+    server.route('/api/Order/searchOpen', (_req, reply) => (answerRead = reply));
+    server.route('/api/Order/place', (_req, reply) => reply(200, ok({ orderId: 5 })));
+    server.route('/api/Order/cancel', (_req, reply) => reply(200, ok()));
+    server.route('/api/Order/modify', (_req, reply) => reply(200, ok()));
+    // A read holds the one keep-alive connection until the test answers it.
+    const read = client.searchOpenOrders(7);
+    await waitUntil(() => answerRead !== undefined, 'the read to hold the connection');
+    const placed = client.placeOrder(PLACE, { deadlineMs: 2_000 }).catch((e: unknown) => e);
+    const cancelled = client.cancelOrder({ accountId: 7, orderId: 1 }, { deadlineMs: 2_000 }).catch((e: unknown) => e);
+    // Without a deadline a call waits as before and goes out.
+    const modified = client.modifyOrder({ accountId: 7, orderId: 1, size: 2 });
+    const pool = (client as unknown as { pool: { stats: { queued: number } } }).pool;
+    expect(pool.stats.queued).toBe(3);
+    // The deadlines pass while the three wait in undici's queue; then the connection frees.
+    now = 3_000;
+    answerRead!(200, ok({ orders: [] }));
+    expect(await read).toEqual([]);
+    for (const [err, endpoint] of [
+      [await placed, 'Order/place'],
+      [await cancelled, 'Order/cancel'],
+    ] as const) {
+      expect(err).toBeInstanceOf(SendDeadlineError);
+      expect(err).toMatchObject({ code: 'SEND_DEADLINE', endpoint, stage: 'connection', sent: false });
+    }
+    await modified;
+    expect(server.requests.map((r) => r.path)).toEqual(['/api/Auth/loginKey', '/api/Order/searchOpen', '/api/Order/modify']);
+    // undici dropped the socket each refused call was assigned (and connected again): once those are closed, every
+    // byte written on them has been received. The modify's connection (the third) carried the modify alone.
+    const modifyConnection = server.requests[2]!.connection;
+    expect(modifyConnection).toBe(3);
+    await waitUntil(
+      () => Array.from({ length: modifyConnection - 1 }, (_, i) => i + 1).every((c) => server.connections.closed.has(c)),
+      'the connections before the modify\'s to be closed',
+    );
+    expect(server.received()).not.toContain('Order/place');
+    expect(server.received()).not.toContain('Order/cancel');
+    // The refusals were the deadline's: with one still ahead the same call goes out.
+    await client.cancelOrder({ accountId: 7, orderId: 1 }, { deadlineMs: now + 1_000 });
+    expect(server.requests.filter((r) => r.path === '/api/Order/cancel')).toHaveLength(1);
+  });
+
+  it.each([
+    ['ends after the deadline: the resend is dropped, one place at the server', 3_000],
+    ['ends before the deadline: the place is resent once', 1_500],
+  ] as const)('HTTP 401, then a re-login that %s', async (_what, reloginDoneAt) => {
+    let now = 1_000;
+    const asked: string[] = [];
+    makeClient({ clock: () => now, rateGate: { tryAcquire: (bucket) => (asked.push(bucket), 0) } });
+    await client.login();
+    const logins: ServerResponse[] = [];
+    srv.route('/api/Auth/loginKey', (_req, res) => logins.push(res));
+    srv.route('/api/Order/place', (req, res) => (req.authorization === 'Bearer T2' ? json(res, ok({ orderId: 9 })) : json(res, {}, 401)));
+    asked.length = 0;
+    const placed = client.placeOrder(PLACE, { deadlineMs: 2_000 }).catch((e: unknown) => e);
+    await waitUntil(() => logins.length === 1, 'the re-login after the 401');
+    now = reloginDoneAt;
+    srv.tokens.push('T2');
+    json(logins[0]!, ok({ token: 'T2' }));
+    const out = await placed;
+    expect(client.token).toBe('T2');
+    if (reloginDoneAt < 2_000) {
+      expect(out).toBe(9);
+      expect(srv.count('/api/Order/place')).toBe(2);
+      return;
+    }
+    expect(out).toBeInstanceOf(SendDeadlineError);
+    expect(out).toMatchObject({ code: 'SEND_DEADLINE', endpoint: 'Order/place', stage: 'login', sent: false });
+    expect((out as Error).message).toBe('Order/place: the send deadline passed waiting for a login; nothing was sent');
+    expect(srv.count('/api/Order/place')).toBe(1);
+    // Tokens for the place and the re-login; none was taken for a resend.
+    expect(asked).toEqual(['general', 'general']);
+  });
+
+  it('a rate-gate wait that would end past the deadline is not waited: SendDeadlineError, nothing sent', async () => {
+    const answers = [0, 500];
+    makeClient({ clock: () => 1_000, rateGate: { tryAcquire: () => answers.shift() ?? 0 } });
+    await client.login();
+    authed('/api/Order/cancel', (res) => json(res, ok()));
+    const err = await client.cancelOrder({ accountId: 7, orderId: 1 }, { deadlineMs: 1_100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SendDeadlineError);
+    expect(err).toMatchObject({ code: 'SEND_DEADLINE', endpoint: 'Order/cancel', stage: 'rate-budget', sent: false });
+    expect(srv.count('/api/Order/cancel')).toBe(0);
   });
 });
 
