@@ -10,7 +10,7 @@ import { isSessionOpen } from '@gateway/session';
 import { priceToUnits } from '@gateway/shared-state';
 import { GatewayRestClient, MarketHubClient, type GatewayQuote, type GatewayTrade } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { backfillSeries, bucketOf, repairSeries } from './backfill';
+import { backfillSeries, bucketOf, fillOpenBars, repairSeries } from './backfill';
 import { barFrame, barMessage, barPrefix, quoteFrame, snapshotFrame, type BarEvent, type BarIndicators, type BarMessage } from './frames';
 import { FeedRequestError, FeedServer, type FeedServerOptions, type OutgoingBar, type ResolvedTopic } from './feed-server';
 
@@ -38,6 +38,11 @@ const OUTAGE_LOOKBACK_MS = 32_000;
  * A thin market goes stale and fresh without losing anything; this keeps those probes inside the bars rate bucket.
  */
 const FROZEN_PROBE_EVERY_MS = 60_000;
+/**
+ * An open-bar fill runs this long after the feed came back: the history bars it takes end by then at the broker, and
+ * a print stamped before the return but delivered late has arrived (it narrows the fill's window: see OpenFill).
+ */
+const OPEN_FILL_DELAY_MS = 1_000;
 /** Readiness waits at most this long for the backfill; the rest warms in the background. */
 export const BACKFILL_READY_TIMEOUT_MS = 20_000;
 
@@ -72,6 +77,29 @@ interface RepairWindow {
   probe: boolean;
 }
 
+/**
+ * The fill of a contract's open bars after a feed loss (fillOpenBars): the history bars wholly inside
+ * [fromMs, upMs), a spell in which the thread saw no print, go into the open bars of the longer timeframes at once,
+ * instead of an hour (1h) or a day (1d) later when the closed-bucket repair makes those bars exact.
+ */
+interface OpenFill {
+  feed: Feed;
+  /** Just after the newest print stamp seen before the loss (uncapped), and after the previous fill's window. */
+  fromMs: number;
+  /**
+   * When the feed was back (reconnect, or the first update after a frozen spell), lowered to the oldest print stamp
+   * received since the loss began: a print delivered after the return may be stamped before it.
+   */
+  upMs: number;
+  /** Prints received still lower upMs (Feed.upLowTs): until the fill runs or a newer loss begins. */
+  tracking: boolean;
+  /** Not run before this time (upMs + OPEN_FILL_DELAY_MS as first set). */
+  notBefore: number;
+  /** A frozen feed's fill waits for the probe of this series: run if it found missed bars, dropped if not. */
+  probed: SeriesState | undefined;
+  awaitingProbe: boolean;
+}
+
 interface SeriesState {
   feed: Feed;
   series: BarSeries;
@@ -103,6 +131,12 @@ interface Feed {
   lastTradeTs: number;
   lastUpdateMs: number;
   quoteMs: number;
+  /** Newest print stamp seen, not capped at the clock (-∞ before the first): where an open-bar fill's window starts. */
+  maxPrintTs: number;
+  /** Oldest print stamp received since the latest loss began, while an open-bar fill tracks it; -∞ = not tracking. */
+  upLowTs: number;
+  /** End of the latest open-bar fill window: the next one starts there at the earliest (no bar taken twice). */
+  fillFloor: number;
 }
 
 const NO_INDICATORS: BarIndicators = Object.freeze({ atr: undefined, sma: undefined, ema: undefined });
@@ -166,6 +200,12 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     registers: [registry],
   });
   const barsRepaired = new Counter({ name: 'market_data_bars_repaired_total', help: 'Closed bars replaced or added from history after a market-hub outage', registers: [registry] });
+  const openFillsOut = new Counter({
+    name: 'market_data_open_bar_fills_total',
+    help: "Fills of a contract's open bars from history after a feed loss (hub outage, or a frozen feed its probe found lossy), by result",
+    labelNames: ['result'],
+    registers: [registry],
+  });
   const badTrades = new Counter({ name: 'market_data_bad_trades_total', help: 'Trades refused, by reason', labelNames: ['reason'], registers: [registry] });
   const badPrice = badTrades.labels('price');
   const badVolumeOrTime = badTrades.labels('malformed');
@@ -198,6 +238,9 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       lastTradeTs: 0,
       lastUpdateMs: 0,
       quoteMs: 0,
+      maxPrintTs: Number.NEGATIVE_INFINITY,
+      upLowTs: Number.NEGATIVE_INFINITY,
+      fillFloor: Number.NEGATIVE_INFINITY,
     };
     feed.agg = new BarAggregator({
       timeframes,
@@ -370,6 +413,9 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       state.marks.writeTrade(feed.info.slot, units, ts, now);
     }
     touch(feed, now);
+    // After touch: a print that ends a frozen spell is the first of the return, not the last before the loss.
+    if (ts > feed.maxPrintTs) feed.maxPrintTs = ts;
+    if (ts < feed.upLowTs) feed.upLowTs = ts;
     // Bars take the stamp capped at the local clock as well: one print a few seconds ahead would otherwise open a
     // bucket in the future and every real print after it would be late until the clock got there.
     feed.agg.onTrade(units, vol, ts > now ? now : ts);
@@ -635,6 +681,10 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
   const outageFrom = new Map<Feed, number>();
   /** Pending repair windows per series. */
   const repairs = new Map<SeriesState, RepairWindow>();
+  /** Pending open-bar fills, oldest first; per feed only the newest may still be tracking. */
+  let openFills: OpenFill[] = [];
+  /** Per feed, its newest print stamp when the current outage began: where the outage's fill window starts. */
+  const outagePrintTs = new Map<Feed, number>();
   let repairing = false;
   /** Per feed: where its stale spell started (the newest print then), and when it was last probed. */
   const staleFrom = new Map<Feed, number>();
@@ -670,6 +720,45 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     for (const s of feed.series) if (s.series.timeframe.ms > 0 && (smallest.series.timeframe.ms === 0 || s.series.timeframe.ms < smallest.series.timeframe.ms)) smallest = s;
     const notBefore = (lastProbe.get(feed) ?? Number.NEGATIVE_INFINITY) + FROZEN_PROBE_EVERY_MS;
     queueRepair(smallest, from, now, { notBefore, probe: true });
+    // Called from touch(), before the print that ended the spell (if one did) counts in maxPrintTs and upLowTs.
+    beginTracking(feed);
+    queueOpenFill(feed, feed.maxPrintTs, now, smallest);
+  }
+
+  /** A loss begins, or a frozen feed is back: prints received from now on bound the next fill's window from above. */
+  function beginTracking(feed: Feed): void {
+    for (const f of openFills) {
+      if (f.feed !== feed || !f.tracking) continue;
+      f.upMs = Math.min(f.upMs, feed.upLowTs);
+      f.tracking = false;
+    }
+    feed.upLowTs = Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * The fill of a feed's open bars over (lastPrintTs, upMs): after the newest print seen before the loss, and after
+   * the previous fill's window, so no history bar is taken twice. `probed`: wait for that series' frozen-feed probe.
+   */
+  function queueOpenFill(feed: Feed, lastPrintTs: number, upMs: number, probed: SeriesState | undefined): void {
+    const fromMs = Math.max(lastPrintTs + 1, feed.fillFloor);
+    feed.fillFloor = Math.max(feed.fillFloor, upMs);
+    openFills.push({ feed, fromMs, upMs, tracking: true, awaitingProbe: probed !== undefined, notBefore: upMs + OPEN_FILL_DELAY_MS, probed });
+  }
+
+  /**
+   * The repair of a probed series ran: its feed's fills waiting for that probe run if it found missed bars (or if
+   * an outage's repair merged into the window, which then was no probe), and are dropped otherwise.
+   */
+  function settleProbe(s: SeriesState, found: boolean): void {
+    openFills = openFills.filter((f) => {
+      if (!f.awaitingProbe || f.probed !== s) return true;
+      if (found) {
+        f.awaitingProbe = false;
+        return true;
+      }
+      if (f.tracking) f.feed.upLowTs = Number.NEGATIVE_INFINITY;
+      return false;
+    });
   }
 
   market.connection.on('reconnecting', () => {
@@ -677,7 +766,13 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
     const now = Date.now();
     outageAt = now;
     // Prints are delivered in order: what was lost is newer than the newest print seen.
-    for (const f of feeds) outageFrom.set(f, Math.max(now - OUTAGE_LOOKBACK_MS, Math.min(f.lastTradeTs, now)));
+    for (const f of feeds) {
+      outageFrom.set(f, Math.max(now - OUTAGE_LOOKBACK_MS, Math.min(f.lastTradeTs, now)));
+      // Prints can arrive before `reconnected` (once the trades subscription is re-sent): the fill's window starts
+      // after the prints seen before the loss, and is bounded above by those seen from now on.
+      outagePrintTs.set(f, f.maxPrintTs);
+      beginTracking(f);
+    }
   });
   market.connection.on('reconnected', () => {
     if (outageAt === undefined) return;
@@ -686,28 +781,40 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
       const from = outageFrom.get(f) ?? outageAt;
       for (const s of f.series) queueRepair(s, from, now);
       staleFrom.delete(f);
+      // A frozen spell's fill still waiting for its probe runs: the outage's repairs merged into that probe's window.
+      for (const o of openFills) if (o.feed === f) o.awaitingProbe = false;
+      queueOpenFill(f, outagePrintTs.get(f) ?? f.maxPrintTs, now, undefined);
     }
-    logger.warn({ outageMs: now - outageAt }, 'market hub back: bars of the gap are repaired from history once their buckets close');
+    logger.warn({ outageMs: now - outageAt }, 'market hub back: open bars are filled from history now, bars of the gap repaired once their buckets close');
     outageAt = undefined;
     outageFrom.clear();
+    outagePrintTs.clear();
   });
 
   /** Timer: starts the repairs that are due, one series after another (one run at a time). */
   function startRepairs(now: number): void {
-    if (repairing || repairs.size === 0) return;
+    if (repairing || (repairs.size === 0 && openFills.length === 0)) return;
     const due: Array<[SeriesState, RepairWindow]> = [];
     for (const e of repairs) if (e[1].toMs + CLOSE_GRACE_MS <= now && e[1].notBefore <= now) due.push(e);
-    if (due.length === 0) return;
+    const fills = openFills.filter((f) => !f.awaitingProbe && f.notBefore <= now);
+    if (due.length === 0 && fills.length === 0) return;
     for (const [s] of due) repairs.delete(s);
+    if (fills.length > 0) openFills = openFills.filter((f) => !fills.includes(f));
     repairing = true;
-    void runRepairs(due).finally(() => {
+    void runRepairs(due, fills).finally(() => {
       repairing = false;
     });
   }
 
-  async function runRepairs(due: Array<[SeriesState, RepairWindow]>): Promise<void> {
+  async function runRepairs(due: Array<[SeriesState, RepairWindow]>, fills: readonly OpenFill[]): Promise<void> {
     // The warm-up first: its merge and a repair's would otherwise race for the same caches.
     await backfillDone;
+    // The open bars first: they are what strategies read now; the closed buckets' repairs follow. One request per
+    // contract for all its due fills (a thin market's stale spells may have queued several behind one probe).
+    for (const feed of new Set(fills.map((f) => f.feed))) {
+      if (stopped) return;
+      await runOpenFills(feed, fills.filter((f) => f.feed === feed));
+    }
     for (const [s, w] of due) {
       if (stopped) return;
       const contractId = s.feed.info.contractId;
@@ -716,6 +823,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
         const taken = await repairSeries(rest, contractId, config.broker.live, s.series, w.fromMs, w.toMs, Date.now(), () => stopped);
         if (stopped) return;
         repairsOut.inc({ result: 'ok' });
+        settleProbe(s, !w.probe || taken.length > 0);
         if (taken.length === 0) continue;
         // The probe found prints the frozen feed lost: the other timeframes of the contract missed them too.
         if (w.probe) for (const o of s.feed.series) if (o !== s) queueRepair(o, w.fromMs, Date.now());
@@ -724,6 +832,7 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
         publishRepaired(s, taken[0]!.startMs);
         logger.info({ contractId, timeframe: s.series.timeframe.name, bars: taken.length, fromMs: w.fromMs, toMs: w.toMs }, 'bars repaired from history after a hub outage');
       } catch (err) {
+        settleProbe(s, false);
         if (!stopped) {
           repairsOut.inc({ result: 'failed' });
           logger.warn(
@@ -731,6 +840,43 @@ export function createApp(ctx: WorkerContext, options: MarketDataAppOptions = {}
             'bar repair after a hub outage failed: the bars of the gap stay as received',
           );
         }
+      }
+    }
+  }
+
+  /**
+   * Fills a feed's open bars from one history request over its fills' windows (fillOpenBars) and re-sends those that
+   * changed as in-progress updates: their provisional indicators are peeked from the filled bar, as for any open bar,
+   * and no closed bar or committed indicator state is touched.
+   */
+  async function runOpenFills(feed: Feed, fills: readonly OpenFill[]): Promise<void> {
+    for (const f of fills) {
+      if (!f.tracking) continue;
+      // The newest fill of the feed (a newer loss would have ended its tracking): nothing tracks after it.
+      f.upMs = Math.min(f.upMs, feed.upLowTs);
+      f.tracking = false;
+      feed.upLowTs = Number.NEGATIVE_INFINITY;
+    }
+    const windows = fills.map((f) => ({ fromMs: f.fromMs, toMs: f.upMs }));
+    const contractId = feed.info.contractId;
+    try {
+      const changed = await fillOpenBars(rest, contractId, config.broker.live, feed.agg.series, windows, Date.now, () => stopped);
+      if (stopped) return;
+      openFillsOut.inc({ result: 'ok' });
+      for (const series of changed) {
+        const s = feed.series[series.index]!;
+        if (s.wsSubs > 0 || s.events) markDirty(s);
+      }
+      if (changed.length > 0) {
+        logger.info({ contractId, timeframes: changed.map((c) => c.timeframe.name), windows }, 'open bars filled from history after a feed loss');
+      }
+    } catch (err) {
+      if (!stopped) {
+        openFillsOut.inc({ result: 'failed' });
+        logger.warn(
+          { contractId, windows, err: (err as Error).message, code: (err as { code?: unknown }).code },
+          'open-bar fill after a feed loss failed: the open bars lack the lost trades until their buckets close and are repaired',
+        );
       }
     }
   }

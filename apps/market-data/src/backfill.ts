@@ -1,8 +1,9 @@
 // Warm-up of the recent-bar caches from History/retrieveBars, so indicators are right from the first live bar,
-// and the repair of a window whose trades were lost (a market-hub outage). Market-data thread only. Each request
+// the repair of a window whose trades were lost (a market-hub outage), and the fill of the open bars with those
+// trades until their buckets close and are repaired. Market-data thread only. Each request
 // draws from the shared `bars` rate bucket through the REST client's rate gate; a range longer than the broker's
 // 20 000-bar cap is paged by backfillPlan.
-import { backfillPlan, historyToBars, segmentOf, type Bar, type BarSeries, type HistoryBarUnits, type Timeframe } from '@gateway/bars';
+import { backfillPlan, historyToBars, parseTimeframe, segmentOf, type Bar, type BarSeries, type HistoryBarUnits, type Timeframe } from '@gateway/bars';
 import { priceToUnits } from '@gateway/shared-state';
 import type { Bar as GatewayBar, RetrieveBarsRequest } from '@gateway/topstepx';
 
@@ -182,4 +183,121 @@ export async function repairSeries(
   const history = await historyBars(api, contractId, live, series.timeframe, fromMs, toMs, nowMs, isCancelled);
   if (isCancelled()) return [];
   return mergeRepair(series, history);
+}
+
+/**
+ * History unit of an open-bar fill: 1 s bars while the window is at most this long (3,600 bars, one small request,
+ * and a second bar's worth of error at each edge), 1 min bars beyond (an open bucket is at most a day: ≤ 1,440 bars,
+ * still one request). Both are History/retrieveBars units whatever timeframes are configured (unit 1 and 2, §5.3).
+ */
+export const FILL_SECONDS_UP_TO_MS = 3_600_000;
+const SECOND = parseTimeframe('1s');
+const MINUTE = parseTimeframe('1m');
+
+/** A spell in which the thread saw no print, [fromMs, toMs): what an open-bar fill may take from history. */
+export interface FillWindow {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * Folds closed history bars of a finer unit into the open bar of one series, after a feed loss: the bars the
+ * broker has for the lost spell, before the bucket closes and the closed-bucket repair (mergeRepair) takes the
+ * broker's bar as the record. Only history bars wholly inside one of the windows and inside the open bucket are
+ * taken: the caller picks each window so that no trade the thread saw live lies in it (fromMs after the newest print
+ * seen before the loss, toMs at most the oldest print seen after it) and the windows do not overlap, so nothing is
+ * counted twice; the trades of the partial history bars at either edge stay missing until the bucket closes.
+ * Merge: high = max, low = min, volume += the bars' volume; open and close are taken by time (a history bar's open
+ * at its start, its close at its last millisecond), so a bar open before the loss keeps its open, one whose bucket
+ * began in the spell gets the history's, and the close stays the latest live trade's when one came after the spell.
+ * `trades` keeps counting live trades only (history does not report them). With no open bar, one is opened from
+ * history for the bucket of `nowMs`, unless that bucket was already closed or cached. Synchronous, so no trade lands
+ * in between. Returns true when the open bar changed.
+ */
+export function mergeOpenBar(series: BarSeries, unitBars: readonly Bar[], windows: readonly FillWindow[], nowMs: number): boolean {
+  let bar = series.current;
+  const bucket = bar ?? bucketOf(series.timeframe, nowMs);
+  if (bar === null) {
+    // A bucket the timer closed (current null, still the latest opened) or one the cache holds is not open.
+    if (series.curEnd > bucket.startMs) return false;
+    const newest = series.cache.newest();
+    if (newest !== undefined && newest.endMs > bucket.startMs) return false;
+  }
+  const used = unitBars
+    .filter((b) => b.startMs >= bucket.startMs && b.endMs <= bucket.endMs && windows.some((w) => b.startMs >= w.fromMs && b.endMs <= w.toMs))
+    .sort((a, b) => a.startMs - b.startMs);
+  if (used.length === 0) return false;
+  if (bar === null) {
+    const first = used[0]!;
+    const seg = segmentOf(bucket.startMs);
+    bar = {
+      startMs: bucket.startMs,
+      endMs: bucket.endMs,
+      open: first.open,
+      high: first.high,
+      low: first.low,
+      close: first.close,
+      volume: 0,
+      trades: 0,
+      tradingDay: seg.tradingDay,
+      session: seg.session,
+      openTs: first.startMs,
+      closeTs: first.startMs,
+    };
+    series.current = bar;
+    series.curStart = bucket.startMs;
+    series.curEnd = bucket.endMs;
+    if (series.firstLiveStart === Number.POSITIVE_INFINITY) series.firstLiveStart = bucket.startMs;
+  }
+  for (const u of used) {
+    if (u.high > bar.high) bar.high = u.high;
+    if (u.low < bar.low) bar.low = u.low;
+    bar.volume += u.volume;
+    if (u.startMs < bar.openTs) {
+      bar.open = u.open;
+      bar.openTs = u.startMs;
+    }
+    const lastMs = u.endMs - 1;
+    if (lastMs > bar.closeTs) {
+      bar.close = u.close;
+      bar.closeTs = lastMs;
+    }
+  }
+  return true;
+}
+
+/**
+ * Fills the open bars of the series longer than the fill unit from one history request spanning the lost spells
+ * (see mergeOpenBar for the windows' rule), clipped to the oldest open bucket among them. Returns the series whose
+ * open bar changed; throws what the REST client throws. `clock` is read again when the history has arrived.
+ */
+export async function fillOpenBars(
+  api: BarsFetcher,
+  contractId: string,
+  live: boolean,
+  series: readonly BarSeries[],
+  windows: readonly FillWindow[],
+  clock: () => number,
+  isCancelled: () => boolean,
+): Promise<BarSeries[]> {
+  const spells = windows.filter((w) => w.fromMs < w.toMs);
+  if (spells.length === 0) return [];
+  const fromMs = Math.min(...spells.map((w) => w.fromMs));
+  const toMs = Math.max(...spells.map((w) => w.toMs));
+  const nowMs = clock();
+  const longer = (unit: Timeframe): BarSeries[] => series.filter((s) => s.timeframe.ms === 0 || s.timeframe.ms > unit.ms);
+  const oldestOpen = (list: readonly BarSeries[]): number => Math.min(...list.map((s) => (s.current ?? bucketOf(s.timeframe, nowMs)).startMs));
+  let unit = SECOND;
+  let start = Math.max(fromMs, oldestOpen(longer(SECOND)));
+  if (toMs - start > FILL_SECONDS_UP_TO_MS) {
+    unit = MINUTE;
+    start = Math.max(fromMs, oldestOpen(longer(MINUTE)));
+  }
+  const targets = longer(unit);
+  if (targets.length === 0 || !(start < toMs)) return [];
+  const rows = await fetchRange(api, contractId, live, unit.name, start, toMs, isCancelled);
+  if (isCancelled()) return [];
+  const after = clock();
+  const bars = historyToBars(unit, rows, after);
+  return targets.filter((s) => mergeOpenBar(s, bars, spells, after));
 }
