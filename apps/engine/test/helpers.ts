@@ -26,7 +26,7 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 
 /**
  * Environment that keeps the engine's risk clock inside trading hours for tests that open positions (CI may run in
- * the 15:10–17:00 CT window or at the weekend): the one helper of the order-path specs.
+ * the 15:08–17:00 CT window or at the weekend): the one helper of the order-path specs.
  */
 export { tradingHoursEnv };
 

@@ -29,20 +29,28 @@ STOP_TIMEOUT_S = 15.0
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def risk_clock_offset_ms(now: Optional[datetime] = None) -> int:
-    """0 inside CME entry hours; otherwise an offset that puts the engine's risk clock on the next
-    Tuesday 10:00 Chicago, so new entries are not refused with TRADING_HOURS when CI runs at night,
-    in the daily 15:10-17:00 CT break or at the weekend (RISK_CLOCK_OFFSET_MS is the engine's test hook)."""
-    now = now or datetime.now(timezone.utc)
-    ct = now.astimezone(CHICAGO)
+def _entries_closed(ct: datetime) -> bool:
+    """True outside CME entry hours on the engine's default risk settings: entries end at the 15:08 CT
+    auto-flatten (2 minutes before 15:10) and start again at 17:00 CT; closed from Friday 15:08 to Sunday 17:00."""
     minute = ct.hour * 60 + ct.minute
     weekday = ct.weekday()  # Monday = 0
-    closed = (
+    return (
         weekday == 5
         or (weekday == 6 and minute < 17 * 60)
-        or (weekday == 4 and minute >= 15 * 60 + 10)
-        or (weekday < 4 and 15 * 60 + 10 <= minute < 17 * 60)
+        or (weekday == 4 and minute >= 15 * 60 + 8)
+        or (weekday < 4 and 15 * 60 + 8 <= minute < 17 * 60)
     )
+
+
+def risk_clock_offset_ms(now: Optional[datetime] = None) -> int:
+    """0 inside CME entry hours for the next hour; otherwise an offset that puts the engine's risk clock on the
+    next Tuesday 10:00 Chicago, so new entries are not refused with TRADING_HOURS when CI runs at night,
+    in the daily 15:08-17:00 CT break or at the weekend, or reaches it mid-run (RISK_CLOCK_OFFSET_MS is the
+    engine's test hook)."""
+    now = now or datetime.now(timezone.utc)
+    ct = now.astimezone(CHICAGO)
+    weekday = ct.weekday()
+    closed = _entries_closed(ct) or _entries_closed(ct + timedelta(hours=1))
     if not closed:
         return 0
     days = (1 - weekday) % 7 or 7
