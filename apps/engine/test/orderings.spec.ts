@@ -18,14 +18,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
 import { capturingLogger } from '@gateway/front-door/testing';
-import { loadConfig, type Logger } from '@gateway/runtime';
 import { Side } from '@gateway/shared-state';
 import { createSimulator, type FaultPatch, type Simulator } from '@gateway/topstepx-sim';
-import { startEngine, type RunningEngine } from '../src/engine';
+import type { RunningEngine } from '../src/engine';
 import { silentLogger, tradingHoursEnv, waitFor } from './helpers';
+import { startReadyEngine } from './ready-engine';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
-const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const DATA_DIR = join(ROOT, 'tmp', `orderings-${process.pid}`);
 const ACCOUNT = 1001;
@@ -56,41 +55,6 @@ const SCENARIOS: Array<{ name: string; faults: FaultPatch }> = [
   // All at once: every answer late, every fill later still, a fill's events upside down, one per message.
   { name: 'everything_late', faults: { answerDelayMs: 100, fillDelayMs: 250, fillEventOrder: ['account', 'order', 'position', 'trade'], userEventGapMs: 5 } },
 ];
-
-/**
- * The engine of both suites against `sim` (one executor thread, no rate limits, risk limits out of the way unless
- * `env` sets them), ready: /healthz 200, the risk state ready and a fresh MNQ mark at 21000.
- */
-async function startReadyEngine(sim: Simulator, dataDir: string, logger: Logger, env: Record<string, string> = {}): Promise<{ engine: RunningEngine; contractId: string }> {
-  const config = loadConfig({
-    TOPSTEPX_API_URL: sim.url,
-    TOPSTEPX_USERNAME: 'demo',
-    TOPSTEPX_API_KEY: 'demo-key',
-    TOPSTEPX_ACCOUNT_ID: String(ACCOUNT),
-    HTTP_PORT: '0',
-    GRPC_PORT: '0',
-    MARKET_DATA_WS_PORT: '0',
-    DATA_DIR: dataDir,
-    CONTRACTS: 'MNQ',
-    EXECUTOR_THREADS: '1',
-    BROKER_RATE_LIMIT: 'off',
-    RISK_MAX_POSITION: '1000',
-    RISK_MAX_OPEN_ORDERS: '10000',
-    RISK_MAX_ORDERS_PER_MINUTE: '0',
-    // The simulator prints no trades of its own here: its quiet feed must not go stale mid-test.
-    STALE_AFTER_MS: '3600000',
-    LOG_LEVEL: 'warn',
-    ...tradingHoursEnv(),
-    ...env,
-  });
-  const engine = await startEngine(config, ENGINE_URL, logger);
-  const c = engine.runtime.contracts.find((x) => x.root === 'MNQ')!;
-  sim.setPrice(c.contractId, 21000);
-  await waitFor(async () => (await request(`http://127.0.0.1:${engine.httpPort}/healthz`)).statusCode === 200, 120_000, 'engine ready');
-  const acct = engine.runtime.accounts[0]!;
-  await waitFor(() => engine.runtime.state.accounts.isReady(acct.slot) && !engine.runtime.state.marks.isStale(c.slot), 60_000, 'risk state ready and a fresh MNQ mark');
-  return { engine, contractId: c.contractId };
-}
 
 describe('user-hub event orderings against the real engine', () => {
   let sim: Simulator;

@@ -167,8 +167,9 @@ describe('AccountRisk', () => {
   });
 
   it('halts on the kill switch without actions unless a flatten was asked', () => {
-    const { state, ar } = setup();
+    const { state, ar, mnq } = setup();
     ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });
+    state.marks.writeTrade(mnq, 20_000 * 1e9, NOW, NOW);
     ar.killSwitch = true;
     ar.haltFlatten = false;
     const ev = ar.evaluate(state);

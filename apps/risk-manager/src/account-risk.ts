@@ -38,6 +38,27 @@ export interface ContractEntry {
   root?: string;
 }
 
+/**
+ * How long a held directory contract's mark may stay flagged stale (market-data's flag, STALE_AFTER_MS without an
+ * update in trading hours) before the account takes no new risk (REDUCING, UNPRICED_POSITION): long enough that one
+ * quiet moment of a thin market does not block the account, short enough that a dead feed does not leave the loss
+ * limits valuing the position at an old price while entries pass on every other contract.
+ */
+export const STALE_MARK_GRACE_MS = 10_000;
+
+/** How the age of a shared mark is judged (AccountRisk's last constructor argument). */
+export interface MarkAging {
+  /** STALE_AFTER_MS: market-data flags a contract stale once it has had no update for this long. Default 5000. */
+  staleAfterMs?: number;
+  /**
+   * The clock marks are stamped with (market-data's `updatedMs`: the wall clock, Date.now); default the risk clock.
+   * Not the risk clock in the app: RISK_CLOCK_OFFSET_MS would age every mark by the offset.
+   */
+  wallClock?: Clock;
+  /** Default STALE_MARK_GRACE_MS. */
+  graceMs?: number;
+}
+
 /** An open position in a contract outside the directory changed pricing (the app logs each once). */
 export interface UnpricedChange {
   contractId: string;
@@ -228,6 +249,16 @@ export class AccountRisk {
   /** What the last evaluate() changed in `unpriced`. Reused; valid until the next evaluate(). */
   readonly unpricedChanges: UnpricedChange[] = [];
   /**
+   * Directory contracts held open without a usable shared mark, as of the last evaluate(): none yet, or flagged stale
+   * by market-data for longer than the grace (mark older than STALE_AFTER_MS + STALE_MARK_GRACE_MS). The account is
+   * REDUCING (UNPRICED_POSITION) while any is here, as for `unpriced`; a stale one still values the position at its
+   * last price.
+   */
+  readonly staleHeld = new Set<string>();
+  private readonly staleAfterMs: number;
+  private readonly staleGraceMs: number;
+  private readonly wallClock: Clock;
+  /**
    * Every change applied from the broker (a fill, an order event, a balance, a rebuild) takes the next number.
    * The drift check reads REST outside the thread's queue while events go on being applied: it notes `changes`
    * before its read and, comparing, leaves out what moved since, which the read may or may not have seen.
@@ -246,7 +277,11 @@ export class AccountRisk {
     private readonly contract: (contractId: string) => ContractEntry | undefined,
     persisted?: PersistedRisk,
     private readonly prices: OutsidePriceSource = NO_OUTSIDE_PRICES,
+    aging: MarkAging = {},
   ) {
+    this.staleAfterMs = aging.staleAfterMs ?? 5_000;
+    this.staleGraceMs = aging.graceMs ?? STALE_MARK_GRACE_MS;
+    this.wallClock = aging.wallClock ?? clock;
     this.book = new PositionBook(accountId, (id) => contract(id)?.spec);
     this.machine = new AccountRiskMachine(accountId, limits, clock, persisted?.machine);
     if (persisted) {
@@ -434,12 +469,16 @@ export class AccountRisk {
 
   /**
    * After a REST rebuild: the start-of-day balance, unless the persisted state already has today's, is the
-   * balance before today's realised P&L (balance − today's realised net).
+   * balance before today's realised P&L (balance − today's realised net, fees included). It is also the previous
+   * trading day's end-of-day balance, which Topstep trailed its MLL floor with: the machine trails with it too when it
+   * did not see that day close itself (a first start, a restart across 17:00 CT). Without a balance from Account/search
+   * nothing is trailed (the floor only ever rises, but not from a balance never read).
    */
   beginDayFromRebuild(dayId: number): void {
     if (this.startOfDayId === dayId) return;
     this.startOfDayId = dayId;
     this.startOfDayBalanceUnits = this.balanceUnits - this.book.totals(() => undefined).dayRealizedNetUnits;
+    if (this.balanceChangedAt > 0) this.machine.startOfDay(dayId, this.startOfDayBalanceUnits);
   }
 
   /** Starts a new trading day in the book when the clock crossed 17:00 CT. */
@@ -502,10 +541,13 @@ export class AccountRisk {
     }
     this.stopRisk = 0;
     this.unpricedChanges.length = 0;
+    this.staleHeld.clear();
+    const wallNow = this.wallClock.now();
     for (const p of this.book.positions()) {
       const mark = markOf(p.contractId);
       const c = this.contract(p.contractId);
       if (c !== undefined && c.slot < 0) this.trackOutside(p.contractId, p.netSize !== 0);
+      else if (c !== undefined && p.netSize !== 0 && !this.sharedMarkUsable(state, c.slot, wallNow)) this.staleHeld.add(p.contractId);
       if (p.netSize === 0 || mark === undefined || c === undefined) continue;
       this.stopRisk += workingStopRiskUnits([{ contractId: p.contractId, netSize: p.netSize, markPriceUnits: mark, tickSizeUnits: c.spec.tickSizeUnits, tickValueMoneyUnits: c.spec.tickValueMoneyUnits }], stops);
     }
@@ -522,10 +564,21 @@ export class AccountRisk {
       killSwitchFlatten: this.haltFlatten,
       openContractIds: this.book.openContractIds(),
       workingOrderCount: this.orders.size,
-      unpricedPositions: this.unpriced.size,
+      unpricedPositions: this.unpriced.size + this.staleHeld.size,
     });
     this.last = ev;
     return ev;
+  }
+
+  /**
+   * A held directory contract's mark is usable unless there is none, or market-data flagged it stale and it is older
+   * than STALE_AFTER_MS + the grace (stale for longer than the grace). Measured on the mark's own write time, so a
+   * restarted thread does not grant a long-stale mark a fresh grace.
+   */
+  private sharedMarkUsable(state: SharedState, slot: number, wallNow: number): boolean {
+    const m = state.marks.read(slot, this.mark);
+    if (markPrice(m) === undefined) return false;
+    return !state.marks.isStale(slot) || wallNow - m.updatedMs < this.staleAfterMs + this.staleGraceMs;
   }
 
   /** Keeps `outsideOpen` / `unpriced` of one contract outside the directory, noting each change of `unpriced`. */

@@ -20,13 +20,17 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { limitsFromConfig, RISK_MANAGER_RATE_LIMIT, type ServiceApp, type WorkerContext } from '@gateway/runtime';
-import { ClosesInFlight, CUSTOM_TAG_PREFIX } from '@gateway/orders';
-import type { Clock, RiskAction, RiskEvent } from '@gateway/risk';
+import { ClosesInFlight, CUSTOM_TAG_PREFIX, type WorkingOrderView } from '@gateway/orders';
+import { countsAsTenthOfMini, type Clock, type RiskAction, type RiskEvent } from '@gateway/risk';
 import { isSessionOpen, tradingDayOf } from '@gateway/session';
 import { PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits } from '@gateway/shared-state';
 import {
+  AuthError,
   createLocalRateGate,
+  GatewayError,
   GatewayRestClient,
+  RateLimitedError,
+  TransportError,
   UserHubClient,
   WORKING_ORDER_STATUSES,
   type GatewayUserAccount,
@@ -36,9 +40,6 @@ import {
 import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionDrift, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
 import { OutsideFeed } from './outside-feed';
 import { OutsidePrices } from './outside-prices';
-
-/** CME micro roots (10 micros count as 1 mini where the account type says so). */
-const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
 
 /**
  * How long a drift is given to go away before the day is rebuilt: a fill whose hub events are merely in flight
@@ -240,7 +241,8 @@ export function createApp(ctx: WorkerContext): ServiceApp {
         contractId,
         tickSizeUnits: parseDecimalToUnits(String(c.tickSize), PRICE_SCALE, 'tickSize'),
         tickValueMoneyUnits: parseDecimalToUnits(String(c.tickValue), MONEY_SCALE, 'tickValue'),
-        isMicro: MICRO_ROOTS.has(root),
+        // The weight table the engine's bootstrap also uses (@gateway/risk): MBT, MET and SIL count as full lots.
+        isMicro: countsAsTenthOfMini(root),
       },
     });
   }
@@ -307,11 +309,18 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   }
 
   /**
-   * This thread's enforcement closes that may still work at the broker (it fills them after its answer): the sweeps
-   * leave exactly those alone and no second close goes over one. An untagged market order that matches none (another
-   * tool's entry, or our close stuck past the TTL) is cancelled like any other.
+   * The engine's closes that may still work at the broker (it fills them after its answer), the front door's and this
+   * thread's, through the close leases in shared memory: a close is claimed before it is sent, the sweeps leave
+   * exactly those alone, and no second close goes over one. An untagged market order that matches none (another
+   * tool's entry, or a close stuck past the TTL) is cancelled like any other. Wall clock, as the front door's.
    */
-  const closes = new ClosesInFlight((tag) => tag.startsWith(CUSTOM_TAG_PREFIX), Date.now);
+  const closes = new ClosesInFlight(state.closes, (tag) => tag.startsWith(CUSTOM_TAG_PREFIX), Date.now, 'risk-manager');
+
+  /** One REST read: whether a working order of the contract satisfies `matches` (a close of the position still working). */
+  async function closeStillWorking(accountId: number, contractId: string, matches: (o: WorkingOrderView) => boolean): Promise<boolean> {
+    const rows = await rest.queryAllOrders({ accountId, statuses: [...WORKING_ORDER_STATUSES], contractId });
+    return rows.some((o) => o.contractId === contractId && matches(o));
+  }
 
   /** Cancels the working orders (of one contract, or all) except closes in flight; returns the contracts those close. */
   async function cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; closing: Set<string> }> {
@@ -350,33 +359,62 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   /**
    * Executes the machine's actions in order: cancel every working order, close each position, then (after
    * the close has filled) cancel whatever still works on the contract — closeContract leaves stops alive.
-   * Closes in flight (ClosesInFlight: ours, recent, still working) are neither cancelled nor sent again: a contract
-   * whose close still works (the broker fills it after its answer; a retry comes while it works) is not closed a
-   * second time.
+   * Closes in flight (ClosesInFlight: the engine's, of either sender, recent, still working) are neither cancelled nor
+   * sent again: a contract whose close still works (the broker fills it after its answer; a retry, or a trader's
+   * FlattenAll, comes while it works) is not closed a second time. A close is claimed before it is sent.
    * One enforcement per account at a time; the machine repeats it while the account stays exposed.
    */
   async function enforce(ar: AccountRisk, actions: readonly RiskAction[]): Promise<void> {
     if (enforcing.has(ar.accountId) || stopped) return;
     enforcing.add(ar.accountId);
     const closing = new Set<string>();
+    // The CANCEL_ALL_ORDERS listing failed: which closes still work is unknown this pass.
+    let listingFailed = false;
     try {
       for (const a of actions) {
         try {
           if (a.type === 'CANCEL_ALL_ORDERS') {
+            listingFailed = true;
             const r = await cancelWorking(a.accountId);
+            listingFailed = false;
             for (const c of r.closing) closing.add(c);
             logger.warn({ accountId: a.accountId, reason: a.reason, cancelled: r.cancelled, closesInFlight: r.closing.size }, 'enforcement: working orders cancelled');
           } else if (a.type === 'FLATTEN') {
+            const line = { accountId: a.accountId, contractId: a.contractId, reason: a.reason };
             if (closing.has(a.contractId)) {
-              logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: a close of the contract is still working; not sent again');
+              logger.warn(line, 'enforcement: a close of the contract is still working; not sent again');
+              continue;
+            }
+            if (listingFailed && closes.pending(a.accountId, a.contractId)) {
+              logger.warn(line, 'enforcement: a close of the contract may still work and the working orders could not be listed; not sent this pass');
               continue;
             }
             const net = ar.book.netSize(a.contractId);
-            await rest.closeContract({ accountId: a.accountId, contractId: a.contractId });
-            // The broker's position may differ from the book's (a fill not seen yet): a close is recorded with the
+            // Flat in the book since the machine asked: nothing to close.
+            if (net === 0) continue;
+            // The broker's position may differ from the book's (a fill not seen yet): a close is claimed with the
             // book's size, and one that works a bigger size is not taken for ours (cancelled, closed again).
-            closes.record(a.accountId, a.contractId, ClosesInFlight.closingSide(net), Math.abs(net));
-            logger.warn({ accountId: a.accountId, contractId: a.contractId, reason: a.reason }, 'enforcement: position closed');
+            const go = await closes.acquire(a.accountId, a.contractId, ClosesInFlight.closingSide(net), Math.abs(net), (m) => closeStillWorking(a.accountId, a.contractId, m));
+            if (!go.send) {
+              logger.warn(
+                { ...line, holder: ClosesInFlight.senderName(go.holder), check: go.reason },
+                go.reason === 'IN_FLIGHT'
+                  ? 'enforcement: a close of the contract is in flight; not sent again'
+                  : 'enforcement: a close of the contract may still work and its orders could not be read; not sent this pass',
+              );
+              continue;
+            }
+            if (go.lease === undefined) logger.error(line, 'enforcement: close lease table full of sends in progress; closing without a lease');
+            try {
+              await rest.closeContract({ accountId: a.accountId, contractId: a.contractId });
+            } catch (err) {
+              if (certainlyNotSent(err)) closes.release(go);
+              else if (err instanceof GatewayError) closes.markSent(go);
+              // Otherwise the outcome is unknown: the lease stays claimed until its TTL, and no close goes over it.
+              throw err;
+            }
+            closes.markSent(go);
+            logger.warn(line, 'enforcement: position closed');
           } else {
             const flat = await waitFlat(ar, a.contractId);
             const r = await cancelWorking(a.accountId, a.contractId);
@@ -653,7 +691,9 @@ export function createApp(ctx: WorkerContext): ServiceApp {
       const epoch = hubEpoch;
       await enqueue('rebuild', async () => {
         for (const a of init.accounts) {
-          const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId), outside);
+          // Marks are stamped by market-data's wall clock: their age is measured on it, not on the (offset) risk clock.
+          const aging = { staleAfterMs: cfg.staleAfterMs, wallClock: { now: Date.now } };
+          const ar = new AccountRisk(a.accountId, a.slot, limits, clock, (id) => contracts.get(id), loadPersisted(a.accountId), outside, aging);
           await rebuild(ar);
           accounts.set(a.accountId, ar);
           evaluateAndPublish(ar);
@@ -679,4 +719,11 @@ export function createApp(ctx: WorkerContext): ServiceApp {
     },
     readyInfo: () => ({ accounts: accounts.size }),
   };
+}
+
+/** A close that threw before reaching the broker: its lease is given back (a failure that may have sent keeps it). */
+function certainlyNotSent(err: unknown): boolean {
+  if (err instanceof RateLimitedError || err instanceof TransportError) return !err.sent;
+  // A refused login, or a 401 after one: the request was not executed.
+  return err instanceof AuthError;
 }

@@ -118,11 +118,12 @@ describe('AccountRisk with a position outside the directory', () => {
     expect(r.ev.actions.filter((a) => a.type === 'FLATTEN')).toEqual([{ type: 'FLATTEN', accountId: 1001, contractId: MES, reason: 'DAILY_LOSS_LIMIT' }]);
   });
 
-  it('leaves positions in directory contracts to the shared marks (no outside price consulted)', () => {
+  it('judges positions in directory contracts by the shared marks (no outside price consulted)', () => {
     const { ar, run, state, mnq } = setup();
     ar.applyTrade({ id: 1, contractId: MNQ, creationTimestamp: ts(NOW), price: 20_000, fees: 0, side: 0, size: 1, voided: false });
-    // No mark yet: not UNPRICED_POSITION (market-data's stale flag guards directory contracts).
-    expect(run().ev.state).toBe('ACTIVE');
+    // No mark yet: unpriced like an outside position, but from the shared marks (no outside feed watches it).
+    const first = run();
+    expect([first.ev.state, first.ev.reason, [...ar.staleHeld], ar.outsideOpen.size, ar.unpriced.size]).toEqual(['REDUCING', 'UNPRICED_POSITION', [MNQ], 0, 0]);
     state.marks.writeTrade(mnq, px(20_010), NOW, NOW);
     const r = run();
     expect([r.ev.state, r.account.unrealized, ar.outsideOpen.size]).toEqual(['ACTIVE', 20 * 10_000, 0]);

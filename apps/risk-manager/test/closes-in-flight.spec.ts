@@ -3,30 +3,76 @@
 // (ClosesInFlight): another tool's market order is cancelled, not taken for a close (before, it blocked the flatten
 // on every retry and filled into more exposure). And the wait for flat reads the book, not REST: its REST poll spent
 // the risk-manager's own 30-per-61-s budget on every pass, so a close that then ended unfilled could not be replaced
-// for most of a minute (rate limited) while the halted account stayed exposed.
+// for most of a minute (rate limited) while the halted account stayed exposed. And a pass whose listing of the
+// working orders failed no longer sends a close over the one still working (it did not know it was there).
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccountState } from '@gateway/shared-state';
+import type { Simulator } from '@gateway/topstepx-sim';
 import { ACCOUNT_ID, startHarness, waitFor, type Harness } from './harness';
+
+/** A harness, ready, long 2 MNQ at 20,000 (published). `env` as startHarness's. */
+async function longTwo(env?: Parameters<typeof startHarness>[0]): Promise<Harness> {
+  const h = await startHarness(env);
+  await waitFor('ready', () => h.runtime.state.accounts.isReady(h.accountSlot), 60_000);
+  h.move(20_000);
+  await h.market(0, 2);
+  await waitFor('long 2 published', () => h.position().netSize === 2, 20_000);
+  return h;
+}
+
+/** Waits (generously) for the condition; false instead of a throw, so the assertion can say what was seen. */
+const eventually = (what: string, cond: () => boolean): Promise<boolean> =>
+  waitFor(what, cond, 20_000).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * A loopback proxy in front of the simulator's REST API that, while `failing`, answers every working-orders listing
+ * (Order/v2/query) with HTTP 400 and passes everything else through. The hubs stay direct.
+ */
+class ListingFailure {
+  failing = false;
+  private server: Server | undefined;
+  private target = '';
+
+  async env(sim: Simulator): Promise<Record<string, string>> {
+    this.target = sim.url;
+    this.server = createServer((req, res) => {
+      if (this.failing && /^\/api\/order\/v2\/query/i.test(req.url ?? '')) {
+        req.resume();
+        res.writeHead(400, { 'content-type': 'application/problem+json' });
+        res.end(JSON.stringify({ title: 'listing failed (test)', status: 400 }));
+        return;
+      }
+      const up = httpRequest(new URL(req.url ?? '/', this.target), { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((done) => this.server!.listen(0, '127.0.0.1', done));
+    const port = (this.server.address() as AddressInfo).port;
+    return { TOPSTEPX_API_URL: `http://127.0.0.1:${port}`, TOPSTEPX_USER_HUB_URL: sim.userHubUrl, TOPSTEPX_MARKET_HUB_URL: sim.marketHubUrl };
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+  }
+}
 
 describe('loss-limit enforcement and closes in flight', () => {
   let h: Harness;
   beforeEach(async () => {
-    h = await startHarness();
-    await waitFor('ready', () => h.runtime.state.accounts.isReady(h.accountSlot), 60_000);
-    h.move(20_000);
-    await h.market(0, 2);
-    await waitFor('long 2 published', () => h.position().netSize === 2, 20_000);
+    h = await longTwo();
   }, 120_000);
   afterEach(async () => {
     await h?.close();
   });
-
-  /** Waits (generously) for the condition; false instead of a throw, so the assertion can say what was seen. */
-  const eventually = (what: string, cond: () => boolean): Promise<boolean> =>
-    waitFor(what, cond, 20_000).then(
-      () => true,
-      () => false,
-    );
 
   it("HALTED on the DLL with another tool's market order working: flattened, nothing left working", async () => {
     // Another tool's market BUY 1 that the exchange has not filled yet (no TradingBot tag).
@@ -54,5 +100,31 @@ describe('loss-limit enforcement and closes in flight', () => {
     await h.runtime.rest.cancelOrder({ accountId: ACCOUNT_ID, orderId: Number(close['id']) });
     const flat = await eventually('flat at the broker', () => h.brokerNet() === 0);
     expect(flat, `20 s after the close ended unfilled: net ${h.brokerNet()}`).toBe(true);
+  }, 120_000);
+});
+
+describe('loss-limit enforcement when the working orders cannot be listed', () => {
+  let h: Harness | undefined;
+  const proxy = new ListingFailure();
+  afterEach(async () => {
+    await h?.close();
+    await proxy.close();
+  });
+
+  it('sends no second close over the one still working while its listing fails', async () => {
+    h = await longTwo((sim) => proxy.env(sim));
+    const entries = h.sim.orders(ACCOUNT_ID).length;
+    h.sim.faults.set({ fillDelayMs: 600_000 }); // the enforcement's close works without filling
+    h.move(19_400); // −$2,400 on 2 MNQ against the $1,000 DLL
+    await waitFor('HALTED', () => h!.account().state === AccountState.HALTED, 20_000);
+    const closes = () => h!.sim.orders(ACCOUNT_ID).slice(entries).filter((o) => o['customTag'] === null);
+    await waitFor('the enforcement close working', () => closes().some((o) => o['status'] === 1), 20_000);
+    // From now on every pass's CANCEL_ALL_ORDERS listing fails: it cannot see the close that works.
+    proxy.failing = true;
+    const retries = () => h!.events.filter((e) => e.type === 'ENFORCEMENT_RETRY').length;
+    const before = retries();
+    await waitFor('3 enforcement passes with the listing failing', () => retries() >= before + 3, 30_000);
+    expect(closes().map((o) => ({ status: o['status'], size: o['size'] }))).toEqual([{ status: 1, size: 2 }]);
+    expect(h.brokerNet()).toBe(2);
   }, 120_000);
 });

@@ -53,8 +53,11 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
   }
 }
 
-/** `startMs`: where the simulator's and the worker's clocks start (default T0). */
-export async function startHarness(env: Record<string, string> = {}, startMs = T0): Promise<Harness> {
+/**
+ * `env`: config on top of the harness's, or a function of the simulator giving it (e.g. a proxy in front of its
+ * REST API). `startMs`: where the simulator's and the worker's clocks start (default T0).
+ */
+export async function startHarness(env: Record<string, string> | ((sim: Simulator) => Promise<Record<string, string>>) = {}, startMs = T0): Promise<Harness> {
   const offset = { ms: startMs - Date.now() };
   const now = (): number => Date.now() + offset.ms;
   const sim = await createSimulator({
@@ -76,7 +79,7 @@ export async function startHarness(env: Record<string, string> = {}, startMs = T
     RISK_TEST_CLOCK: 'true',
     RISK_CLOCK_OFFSET_MS: String(offset.ms),
     RISK_EVAL_INTERVAL_MS: '50',
-    ...env,
+    ...(typeof env === 'function' ? await env(sim) : env),
   });
   const logger = createLogger({ app: 'risk-test', thread: 'main', level });
   const runtime = await bootstrapRuntime(config, logger, import.meta.url);

@@ -354,6 +354,9 @@ describe('front door under hostile input', () => {
       ['/api/go/risk/state?accountId=0x10', 'accountId'],
       ['/api/go/risk/state?accountId=9007199254740993', 'accountId'],
       ['/api/go/market/bars?symbol=MNQ&timeframe=1m&limit=0x10', 'limit'],
+      // A misspelt or doubled query key is refused, not ignored (the default would answer another question).
+      ['/api/go/market/bars?symbol=MNQ&timeframe=1m&limt=5', 'limt'],
+      ['/api/go/market/bars?symbol=MNQ&timeframe=1m&include_open=true&includeOpen=false', 'includeOpen'],
     ] as const) {
       const res = await request(`${base}${path}`);
       expect({ path, status: res.statusCode, field: ((await res.body.json()) as { error?: { field?: string } }).error?.field }).toEqual({ path, status: 400, field });

@@ -4,7 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FrontDoorError } from './errors';
-import { PROTO_JSON_NUMBERS, protoJsonNumber, withProtoJsonNumbers, type ProtoJsonNumberType } from './http-json';
+import { orders } from '@gateway/proto';
+import { PROTO_JSON_NUMBERS, protoJsonFields, protoJsonNumber, withProtoJsonNumbers, type ProtoJsonNumberType } from './http-json';
 
 function refusal(f: () => unknown): FrontDoorError {
   try {
@@ -85,6 +86,42 @@ describe('withProtoJsonNumbers', () => {
   it('names the key as the client sent it, under the prefix of a nested message', () => {
     expect(refusal(() => withProtoJsonNumbers({ accountId: 'abc' }, fields)).field).toBe('accountId');
     expect(refusal(() => withProtoJsonNumbers({ quantity: '3x' }, fields, 'orders[2].')).field).toBe('orders[2].quantity');
+  });
+});
+
+describe('protoJsonFields', () => {
+  const order = orders.OrderRequest.fromPartial({});
+  const read = (body: unknown, prefix?: string) => protoJsonFields(body, 'orders.OrderRequest', order, prefix === undefined ? {} : { prefix });
+
+  it('returns the fields sent by lowerCamelCase name, numbers read, null left out', () => {
+    expect(read({ symbol: 'MNQ', stop_loss: '20990.25', accountId: '1001', take_profit: null, reduceOnly: true })).toEqual({ symbol: 'MNQ', stopLoss: 20990.25, accountId: 1001, reduceOnly: true });
+  });
+
+  it.each([
+    [{ stoploss: 1 }, 'stoploss', /^stoploss: no such field in orders\.OrderRequest$/],
+    [{ stop_loss: 1, stopLoss: 2 }, 'stopLoss', /^stopLoss: sent twice, also as stop_loss$/],
+    [{ Stop_Loss: 1 }, 'Stop_Loss', /no such field/],
+    [{ side: 5 }, 'side', /^side: must be a string, got number$/],
+  ])('refuses %j naming %s', (body, field, message) => {
+    const e = refusal(() => read(body));
+    expect({ code: e.code, field: e.field }).toEqual({ code: 'INVALID_ARGUMENT', field });
+    expect(e.message).toMatch(message);
+  });
+
+  it('names the key under the prefix of an order of a batch, and the order itself when it is no object', () => {
+    expect(refusal(() => read({ stoploss: 1 }, 'orders[3].')).message).toMatch(/^orders\[3\]\.stoploss: no such field/);
+    expect(refusal(() => read({ stop_loss: 1, stopLoss: 2 }, 'orders[0].')).message).toBe('orders[0].stopLoss: sent twice, also as orders[0].stop_loss');
+    expect(refusal(() => read({ quantity: 'x' }, 'orders[1].')).field).toBe('orders[1].quantity');
+    expect(refusal(() => read('MNQ', 'orders[2].')).field).toBe('orders[2]');
+    expect(refusal(() => read([])).field).toBe('body');
+  });
+
+  it('reads a repeated field with its reader, which names the key as sent', () => {
+    const batch = orders.BatchOrderRequest.fromPartial({});
+    const fields = { orders: (v: unknown, key: string) => (v as unknown[]).map((o, i) => read(o, `${key}[${i}].`)) };
+    expect(protoJsonFields({ orders: [{ quantity: '2' }], all_or_none: true }, 'orders.BatchOrderRequest', batch, { fields })).toEqual({ orders: [{ quantity: 2 }], allOrNone: true });
+    expect(refusal(() => protoJsonFields({ orders: [{}, { stoploss: 1 }] }, 'orders.BatchOrderRequest', batch, { fields })).field).toBe('orders[1].stoploss');
+    expect(() => protoJsonFields({ orders: [] }, 'orders.BatchOrderRequest', batch)).toThrow(/no JSON reading here/);
   });
 });
 

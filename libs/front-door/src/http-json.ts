@@ -149,43 +149,87 @@ export function withProtoJsonNumbers(body: Readonly<Record<string, unknown>>, fi
 
 const protoName = (camel: string): string => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+export interface ProtoJsonFieldsOptions {
+  /** Put before every key an error names: `orders[3].` for the fourth order of a batch (the body itself is then `orders[3]`). */
+  readonly prefix?: string;
+  /**
+   * Readers of the message's repeated and message fields, by lowerCamelCase name: each gets the value sent (not
+   * null) and the key to name in its errors (`orders`, with the prefix), and returns the field's value.
+   */
+  readonly fields?: Readonly<Record<string, (value: unknown, key: string) => unknown>>;
+}
+
 /**
  * The fields of a REST body read as the proto3 JSON mapping reads the request message `message` ("orders.FlattenAllRequest"),
- * strictly. `template` is the message with its defaults (ts-proto `fromPartial({})`): its keys are the fields. A field
- * comes by its lowerCamelCase or its proto name, not both; null is the default (left out); numbers are read as
- * PROTO_JSON_NUMBERS[message] types them, strings too (withProtoJsonNumbers), and must fit their type; strings and
- * booleans only as such (`"halt": "false"` is no boolean). An unknown key is refused, not ignored: a misspelt
- * `account_id` would act on the engine's default account. Returns the fields sent, by lowerCamelCase name; throws
- * INVALID_ARGUMENT naming the key as the client sent it.
+ * strictly: every JSON body of the REST twins comes through here. `template` is the message with its defaults
+ * (ts-proto `fromPartial({})`): its keys are the fields. A field comes by its lowerCamelCase or its proto name, not
+ * both; null is the default (left out); numbers are read as PROTO_JSON_NUMBERS[message] types them, strings too
+ * (withProtoJsonNumbers), and must fit their type; strings and booleans only as such (`"halt": "false"` is no
+ * boolean); repeated and message fields by `options.fields`. An unknown key is refused, not ignored: a misspelt
+ * `account_id` would act on the engine's default account, a misspelt `stop_loss` would place an order without its
+ * stop. Returns the fields sent, by lowerCamelCase name; throws INVALID_ARGUMENT naming the key as the client sent
+ * it, after `options.prefix`.
  */
-export function protoJsonFields(body: unknown, message: string, template: object): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
+export function protoJsonFields(body: unknown, message: string, template: object, options: ProtoJsonFieldsOptions = {}): Record<string, unknown> {
+  const prefix = options.prefix ?? '';
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    const where = prefix === '' ? 'body' : prefix.replace(/\.$/, '');
+    throw new FrontDoorError('INVALID_ARGUMENT', `${where}: a JSON object is required`, where);
+  }
   const numbers = PROTO_JSON_NUMBERS[message] ?? {};
-  const read = withProtoJsonNumbers(body as Record<string, unknown>, numbers);
+  const read = withProtoJsonNumbers(body as Record<string, unknown>, numbers, prefix);
   const out: Record<string, unknown> = {};
   const sentAs = new Map<string, string>();
   for (const [key, value] of Object.entries(read)) {
+    const named = prefix + key;
     const camel = Object.hasOwn(template, key) ? key : lowerCamel(key);
     if (!Object.hasOwn(template, camel) || (camel !== key && protoName(camel) !== key)) {
-      throw new FrontDoorError('INVALID_ARGUMENT', `${key}: no such field in ${message}`, key);
+      throw new FrontDoorError('INVALID_ARGUMENT', `${named}: no such field in ${message}`, named);
     }
     const earlier = sentAs.get(camel);
-    if (earlier !== undefined) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: sent twice, also as ${earlier}`, key);
+    if (earlier !== undefined) throw new FrontDoorError('INVALID_ARGUMENT', `${named}: sent twice, also as ${prefix}${earlier}`, named);
     sentAs.set(camel, key);
     if (value === null) continue;
+    const reader = options.fields !== undefined && Object.hasOwn(options.fields, camel) ? options.fields[camel] : undefined;
+    if (reader !== undefined) {
+      out[camel] = reader(value, named);
+      continue;
+    }
     const dflt = (template as Record<string, unknown>)[camel];
     const numberType = Object.hasOwn(numbers, protoName(camel)) ? numbers[protoName(camel)] : undefined;
     const type = numberType ?? (typeof dflt === 'string' ? 'string' : typeof dflt === 'boolean' ? 'boolean' : undefined);
     if (type === undefined) throw new Error(`protoJsonFields: ${message}.${camel} has no JSON reading here (message, enum or repeated field)`);
     if (type === 'string' || type === 'boolean') {
-      if (typeof value !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a ${type}, got ${typeof value === 'string' ? shown(value) : typeof value}`, key);
+      if (typeof value !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${named}: must be a ${type}, got ${typeof value === 'string' ? shown(value) : typeof value}`, named);
       out[camel] = value;
     } else if (typeof value === 'number') {
       // withProtoJsonNumbers read the strings; a JSON number gets the same range and integrality checks.
-      out[camel] = protoJsonNumber(String(value), type, key);
+      out[camel] = protoJsonNumber(String(value), type, named);
     } else {
-      throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a number or a numeric string, got ${typeof value}`, key);
+      throw new FrontDoorError('INVALID_ARGUMENT', `${named}: must be a number or a numeric string, got ${typeof value}`, named);
     }
+  }
+  return out;
+}
+
+/**
+ * The query parameters of a GET route, read as strictly as a body: each of `names` (lowerCamelCase) by that name or
+ * its snake_case one, not both, at most once; any other key is 400 naming it rather than ignored (a misspelt
+ * `account_id` would show the engine's default account as if it were the one asked for). Returns the values sent,
+ * by lowerCamelCase name.
+ */
+export function strictQuery(url: URL, names: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const sentAs = new Map<string, string>();
+  for (const [key, value] of url.searchParams) {
+    const camel = names.includes(key) ? key : lowerCamel(key);
+    if (!names.includes(camel) || (camel !== key && protoName(camel) !== key)) {
+      throw new FrontDoorError('INVALID_ARGUMENT', `${key}: no such query parameter (known: ${names.join(', ')})`, key);
+    }
+    const earlier = sentAs.get(camel);
+    if (earlier !== undefined) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: sent twice, also as ${earlier}`, key);
+    sentAs.set(camel, key);
+    out.set(camel, value);
   }
   return out;
 }

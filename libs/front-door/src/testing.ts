@@ -18,6 +18,7 @@ import {
   createLogger,
   ExecutorPool,
   loadConfig,
+  riskClock,
   type EngineConfig,
   type ExecutorFault,
   type Logger,
@@ -56,7 +57,7 @@ export function capturingLogger(lines: string[]): Logger {
   });
 }
 
-/** Keeps the risk clock inside trading hours (the gate refuses entries after 15:10 CT and at the weekend). */
+/** Keeps the risk clock inside trading hours for the next hour (the gate refuses entries from the 15:08 CT auto-flatten to 17:00 CT and at the weekend). */
 export function tradingHoursEnv(nowMs = Date.now()): Record<string, string> {
   const soon = tradingHoursStatus(nowMs + 3_600_000, COMBINE_50K);
   const now = tradingHoursStatus(nowMs, COMBINE_50K);
@@ -199,9 +200,18 @@ export async function startOrdersHarness(options: OrdersHarnessOptions): Promise
     rec.maxPositionUnits = options.account?.maxPositionUnits ?? 1_000_000;
     rec.maxOpenOrders = options.account?.maxOpenOrders ?? 100_000;
     rec.maxOrdersPerMinute = 0;
-    rec.updatedMs = Date.now();
-    runtime.state.accounts.writeAccount(acct.slot, rec);
+    // Republished like the risk-manager does (every RISK_EVAL_INTERVAL_MS), on the risk clock the gates read: the gate
+    // refuses entries on an account record older than its maxRecordAgeMs (5 s).
+    const riskNow = riskClock(config.risk);
+    const publishAccount = (): void => {
+      rec.updatedMs = riskNow();
+      runtime.state.accounts.writeAccount(acct.slot, rec);
+    };
+    publishAccount();
     runtime.state.accounts.setReady(acct.slot, true);
+    const heartbeat = setInterval(publishAccount, 100);
+    heartbeat.unref();
+    cleanup.push(() => clearInterval(heartbeat));
     for (const c of runtime.contracts) {
       const last = Math.round(sim.quote(c.contractId).last * 1e9);
       runtime.state.marks.write(c.slot, { last, bid: last - c.tickSizeUnits, ask: last + c.tickSizeUnits, lastTradeMs: Date.now(), updatedMs: Date.now() });

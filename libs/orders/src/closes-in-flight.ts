@@ -1,22 +1,29 @@
-// The closes this engine sent with `Position/closeContract` / `partialCloseContract` and that may still work at the
-// broker: those endpoints answer before the exchange fills the market order they work, and carry no tag of ours, so a
-// working untagged market order is ours only if it matches a close we sent (contract, closing side, size, recent).
-// Sweeps leave only those alone (cancelling one leaves the position open behind a "closed" answer) and a second
-// close is not sent over one (both would fill: a naked opposite position). Anything else untagged — an entry from
-// another tool — is cancelled as before, and a close still working past the TTL is taken as stuck: cancelled, and
-// the next pass may close again. One instance per thread that sends closes; the clock is injected.
+// The closes of a position that this engine is sending or has sent and that may still work at the broker:
+// `Position/closeContract` / `partialCloseContract` answer before the exchange fills the market order they work, and
+// that order carries no tag of ours, so a working untagged market order is ours only if it matches a close we sent
+// (contract, closing side, size ≤, recent). Sweeps leave only those alone (cancelling one leaves the position open
+// behind a "closed" answer) and no second close is sent over one (both would fill: a naked opposite position).
+// Anything else untagged — an entry from another tool — is cancelled as before, and a close still working past the
+// TTL is taken as stuck: cancelled, and the next pass may close again.
+//
+// A view over the close leases in shared memory (@gateway/shared-state CloseLeases, ADR 0006 decision 6 and its
+// amendment), so that the two threads that send closes — the front door on the main thread and the risk-manager's
+// loss-limit enforcement — see each other's closes, and a close is claimed BEFORE it is sent: of two senders that
+// decide at the same moment, one sends. One instance per sending thread, with that thread's sender code; the clock
+// is injected (both senders use the wall clock: a lease's age is read by the other thread).
+import { CLOSE_LEASE_TTL_MS, type CloseLease, type CloseLeases, type CloseLeaseView } from '@gateway/shared-state';
 
-/** A close this long after it was sent is no longer taken as in flight (a market order that has not filled is stuck). */
-export const CLOSE_IN_FLIGHT_TTL_MS = 30_000;
+/** A close this long after its answer (or its claim, while no answer came) is no longer taken as in flight. */
+export const CLOSE_IN_FLIGHT_TTL_MS = CLOSE_LEASE_TTL_MS;
+
+/** The threads that send closes. */
+export type CloseSender = 'front-door' | 'risk-manager';
+
+/** How a lease names its sender (the owner word in shared memory). */
+const OWNER: Readonly<Record<CloseSender, number>> = Object.freeze({ 'front-door': 1, 'risk-manager': 2 });
 
 /** Order side on the wire: 0 bid (buy), 1 ask (sell). */
 export type WireSide = 0 | 1;
-
-interface SentClose {
-  side: WireSide;
-  size: number;
-  sentAtMs: number;
-}
 
 /** The fields of a broker order this needs (Order/v2/query rows and user-hub order events both have them). */
 export interface WorkingOrderView {
@@ -29,15 +36,31 @@ export interface WorkingOrderView {
   customTag?: string | null;
 }
 
+/**
+ * Whether a close of the contract still works at the broker: the caller's REST read of the contract's working
+ * orders, true when one of them satisfies `matches`. A throw means "cannot tell" (nothing is sent then).
+ */
+export type StillWorking = (matches: (o: WorkingOrderView) => boolean) => Promise<boolean>;
+
+/**
+ * The decision before a close. `send: true` with a lease: send, then `markSent` after an answer or `release` after a
+ * failure that certainly sent nothing. `send: true` without one: the lease table is full of sends in progress and
+ * no close of the contract works — send untracked (the caller logs it). `send: false`: another close of the
+ * position is in flight (`IN_FLIGHT`, by `holder`), or whether it still works could not be read (`UNKNOWN`).
+ */
+export type CloseDecision =
+  | { readonly send: true; readonly lease: CloseLease; readonly tookOver?: CloseLeaseView; readonly evicted?: CloseLeaseView }
+  | { readonly send: true; readonly lease: undefined }
+  | { readonly send: false; readonly reason: 'IN_FLIGHT' | 'UNKNOWN'; readonly holder: CloseSender | undefined };
+
 const MARKET = 2;
 
 export class ClosesInFlight {
-  private readonly sent = new Map<string, SentClose>();
-
   constructor(
+    private readonly leases: CloseLeases,
     private readonly isOurTag: (tag: string) => boolean,
     private readonly clock: () => number,
-    private readonly ttlMs = CLOSE_IN_FLIGHT_TTL_MS,
+    private readonly sender: CloseSender,
   ) {}
 
   /** The side of the market order that closes a position of this signed net size (long > 0 closes by selling). */
@@ -45,43 +68,72 @@ export class ClosesInFlight {
     return netSize > 0 ? 1 : 0;
   }
 
-  /** Records a close the broker accepted (its answer came): `size` contracts on `side`. */
-  record(accountId: number, contractId: string, side: WireSide, size: number): void {
-    if (!(size > 0)) return;
-    this.sent.set(key(accountId, contractId), { side, size, sentAtMs: this.clock() });
+  /** "the front door" / "the risk-manager", for messages about the close that holds a position. */
+  static senderName(holder: CloseSender | undefined): string {
+    return holder === 'front-door' ? 'the front door' : holder === 'risk-manager' ? 'the risk-manager' : 'this engine';
   }
 
-  /** True when `o` is a working untagged market order matching a close recorded within the TTL. */
-  isOurs(o: WorkingOrderView): boolean {
-    if (o.type !== MARKET || this.isOurTag(o.customTag ?? '')) return false;
-    const s = this.live(o.accountId, o.contractId);
-    return s !== undefined && o.side === s.side && o.size <= s.size;
-  }
-
-  /** True when a close of the contract was recorded within the TTL (it may have filled since: check the orders). */
-  pending(accountId: number, contractId: string): boolean {
-    return this.live(accountId, contractId) !== undefined;
-  }
-
-  /** True when any close of the account was recorded within the TTL. */
-  anyPending(accountId: number): boolean {
-    const prefix = `${accountId}:`;
-    for (const k of this.sent.keys()) if (k.startsWith(prefix) && this.live(accountId, k.slice(prefix.length))) return true;
-    return false;
-  }
-
-  private live(accountId: number, contractId: string): SentClose | undefined {
-    const k = key(accountId, contractId);
-    const s = this.sent.get(k);
-    if (s === undefined) return undefined;
-    if (this.clock() - s.sentAtMs >= this.ttlMs) {
-      this.sent.delete(k);
-      return undefined;
+  /**
+   * Right before sending a close of `size` contracts on `side` (the side of the close's market order) of a position
+   * that is open: claims the position's lease. Held by a send still waiting for its answer: not sent. Held by an
+   * answered close: `stillWorking` decides — still working or unreadable, not sent; no longer working (filled or
+   * cancelled), the lease is taken over and the close is sent.
+   */
+  async acquire(accountId: number, contractId: string, side: WireSide, size: number, stillWorking: StillWorking): Promise<CloseDecision> {
+    const c = this.leases.tryClaim(accountId, contractId, side, size, this.clock(), OWNER[this.sender]);
+    if (c.ok) return c.evicted ? { send: true, lease: c.lease, evicted: c.evicted } : { send: true, lease: c.lease };
+    if (!('held' in c)) {
+      // Every entry is a send in progress: a loss-limit flatten must not wait for a free one. Sent untracked unless
+      // a close of the position visibly works (of either sender, or one sent untracked the same way).
+      const closing = (o: WorkingOrderView): boolean => this.untaggedMarket(o) && o.accountId === accountId && o.contractId === contractId && o.side === side;
+      const working = await stillWorking(closing).catch(() => undefined);
+      if (working === undefined) return { send: false, reason: 'UNKNOWN', holder: undefined };
+      return working ? { send: false, reason: 'IN_FLIGHT', holder: undefined } : { send: true, lease: undefined };
     }
-    return s;
+    const held = c.held;
+    const holder = senderOf(held.owner);
+    // Its order may be on the wire, not yet visible in the broker's working orders.
+    if (held.phase === 'CLAIMED') return { send: false, reason: 'IN_FLIGHT', holder };
+    const working = await stillWorking((o) => o.accountId === accountId && o.contractId === contractId && this.matches(held, o)).catch(() => undefined);
+    if (working === undefined) return { send: false, reason: 'UNKNOWN', holder };
+    if (working) return { send: false, reason: 'IN_FLIGHT', holder };
+    const t = this.leases.takeOver(held, contractId, side, size, this.clock(), OWNER[this.sender]);
+    if (t.ok) return { send: true, lease: t.lease, tookOver: held };
+    // Somebody claimed the position between the read and now.
+    return { send: false, reason: 'IN_FLIGHT', holder: 'held' in t ? senderOf(t.held.owner) : undefined };
+  }
+
+  /** After the broker answered the close (accepted, or refused with a definite answer): in flight until the TTL. */
+  markSent(d: CloseDecision): void {
+    if (d.send && d.lease !== undefined) this.leases.markSent(d.lease, this.clock());
+  }
+
+  /** After a failure that certainly sent nothing: the position may be closed again at once. */
+  release(d: CloseDecision): void {
+    if (d.send && d.lease !== undefined) this.leases.release(d.lease);
+  }
+
+  /** True when `o` is a working untagged market order matching a live close lease of its position (either sender's). */
+  isOurs(o: WorkingOrderView): boolean {
+    if (!this.untaggedMarket(o)) return false;
+    const l = this.leases.find(o.accountId, o.contractId, this.clock());
+    return l !== undefined && this.matches(l, o);
+  }
+
+  /** True when a close of the position is being sent or was answered within the TTL (it may have filled since). */
+  pending(accountId: number, contractId: string): boolean {
+    return this.leases.find(accountId, contractId, this.clock()) !== undefined;
+  }
+
+  private untaggedMarket(o: WorkingOrderView): boolean {
+    return o.type === MARKET && !this.isOurTag(o.customTag ?? '');
+  }
+
+  private matches(l: CloseLeaseView, o: WorkingOrderView): boolean {
+    return this.untaggedMarket(o) && o.side === l.side && o.size <= l.size;
   }
 }
 
-function key(accountId: number, contractId: string): string {
-  return `${accountId}:${contractId}`;
+function senderOf(owner: number): CloseSender | undefined {
+  return owner === OWNER['front-door'] ? 'front-door' : owner === OWNER['risk-manager'] ? 'risk-manager' : undefined;
 }

@@ -1,5 +1,6 @@
 // @gateway/orders: the pure order domain. Validation of order requests, bracket ticks, broker custom
-// tags, the order state machine and the one error-code → gRPC/HTTP status mapper. No I/O, no clock.
+// tags, the order state machine, the one error-code → gRPC/HTTP status mapper, and the closes in flight (a
+// view over the shared close leases of @gateway/shared-state). No I/O, no clock.
 export { PRICE_SCALE, priceToUnits, unitsToPrice } from './prices';
 export type { ValidationFailure } from './validation-result';
 export {
@@ -46,4 +47,4 @@ export {
 } from './errors';
 export type { OrderErrorCode, RiskReasonCode, StatusMapping } from './errors';
 export { ClosesInFlight, CLOSE_IN_FLIGHT_TTL_MS } from './closes-in-flight';
-export type { WireSide, WorkingOrderView } from './closes-in-flight';
+export type { CloseDecision, CloseSender, StillWorking, WireSide, WorkingOrderView } from './closes-in-flight';

@@ -19,7 +19,7 @@ function run(record: OrderRecord, events: OrderEvent[]): OrderRecord {
   return events.reduce((r, e) => applyOrderEvent(r, e).record, record);
 }
 
-const broker = (status: number, fillVolume: number, atMs = T, brokerOrderId = 555): OrderEvent => ({
+const broker = (status: number, fillVolume: number, atMs = T, brokerOrderId = 555): Extract<OrderEvent, { kind: 'broker' }> => ({
   kind: 'broker',
   brokerOrderId,
   status,
@@ -103,6 +103,51 @@ describe('order state machine', () => {
     expect(again).toEqual({ record: working, applied: false });
   });
 
+  it('takes a modify the broker accepted: the new size and price level, one version up; a repeat changes nothing', () => {
+    const working = run(newOrderRecord('o1', 2, T, 20_000_000_000_000), [{ kind: 'sent', atMs: T }, { kind: 'accepted', brokerOrderId: 555, atMs: T + 1 }]);
+    expect(working).toMatchObject({ quantity: 2, priceUnits: 20_000_000_000_000 });
+    const modified = applyOrderEvent(working, { kind: 'modified', quantity: 1, priceUnits: 20_001_250_000_000, atMs: T + 2 });
+    expect(modified).toMatchObject({ applied: true, record: { status: 'WORKING', quantity: 1, priceUnits: 20_001_250_000_000, version: working.version + 1, updatedAtMs: T + 2 } });
+    expect(applyOrderEvent(modified.record, { kind: 'modified', quantity: 1, priceUnits: 20_001_250_000_000, atMs: T + 3 })).toEqual({ record: modified.record, applied: false });
+    // Only the price: the size stays.
+    expect(applyOrderEvent(modified.record, { kind: 'modified', priceUnits: 19_999_000_000_000, atMs: T + 3 }).record).toMatchObject({ quantity: 1, priceUnits: 19_999_000_000_000 });
+    // Back up to the size placed (never above it: the front door refuses that before sending).
+    expect(applyOrderEvent(modified.record, { kind: 'modified', quantity: 2, atMs: T + 3 }).record).toMatchObject({ quantity: 2, priceUnits: 20_001_250_000_000 });
+  });
+
+  it('ignores a modify of a final order, one below the filled size and an impossible size, and reports each', () => {
+    const partly = run(newOrderRecord('o1', 3, T, 1), [{ kind: 'sent', atMs: T }, broker(BrokerOrderStatus.Open, 2)]);
+    expect(applyOrderEvent(partly, { kind: 'modified', quantity: 1, atMs: T + 1 })).toMatchObject({ applied: false, record: partly, issue: expect.stringMatching(/below the 2 already filled/) });
+    for (const quantity of [0, -1, 1.5, Number.NaN]) {
+      expect(applyOrderEvent(partly, { kind: 'modified', quantity, atMs: T + 1 })).toMatchObject({ applied: false, record: partly, issue: expect.stringMatching(/quantity/) });
+    }
+    expect(applyOrderEvent(partly, { kind: 'modified', priceUnits: 1.5, atMs: T + 1 })).toMatchObject({ applied: false, issue: expect.stringMatching(/price/) });
+    const filled = applyOrderEvent(partly, broker(BrokerOrderStatus.Filled, 3)).record;
+    expect(applyOrderEvent(filled, { kind: 'modified', priceUnits: 2, atMs: T + 2 })).toMatchObject({ applied: false, record: filled, issue: expect.stringMatching(/already FILLED/) });
+    const fresh = newOrderRecord('o2', 1, T);
+    expect(applyOrderEvent(fresh, { kind: 'modified', quantity: 1, priceUnits: 2, atMs: T })).toMatchObject({ applied: false, issue: expect.stringMatching(/never sent/) });
+  });
+
+  it('takes the size and price level of a broker snapshot (an order event after a modify, in the broker or elsewhere)', () => {
+    const working = run(newOrderRecord('o1', 2, T, 20_000_000_000_000), [{ kind: 'sent', atMs: T }, broker(BrokerOrderStatus.Open, 0)]);
+    const snap = (status: number, fillVolume: number, size: number, priceUnits?: number): OrderEvent => ({ ...broker(status, fillVolume, T + 5), size, ...(priceUnits === undefined ? {} : { priceUnits }) });
+    const modified = applyOrderEvent(working, snap(BrokerOrderStatus.Open, 0, 1, 20_001_250_000_000));
+    expect(modified).toMatchObject({ applied: true, record: { status: 'WORKING', quantity: 1, priceUnits: 20_001_250_000_000, version: working.version + 1 } });
+    expect(applyOrderEvent(modified.record, snap(BrokerOrderStatus.Open, 0, 1, 20_001_250_000_000))).toEqual({ record: modified.record, applied: false });
+    // A snapshot without a price level (a market order) leaves the level as it was.
+    expect(applyOrderEvent(modified.record, snap(BrokerOrderStatus.Open, 0, 1)).applied).toBe(false);
+    // The fill is bounded by the snapshot's size, not the size placed: 1 of 1 is FILLED.
+    expect(applyOrderEvent(modified.record, snap(BrokerOrderStatus.Filled, 1, 1)).record).toMatchObject({ status: 'FILLED', quantity: 1, filledQuantity: 1 });
+    // A modify down to the filled size fills the order at the broker.
+    const partly = applyOrderEvent(working, snap(BrokerOrderStatus.Open, 1, 2)).record;
+    expect(applyOrderEvent(partly, snap(BrokerOrderStatus.Filled, 1, 1)).record).toMatchObject({ status: 'FILLED', quantity: 1, filledQuantity: 1 });
+    // A size below its own fill volume, or no size at all, is no snapshot to believe.
+    expect(applyOrderEvent(partly, snap(BrokerOrderStatus.Open, 2, 1))).toMatchObject({ applied: false, record: partly, issue: expect.stringMatching(/size 1/) });
+    expect(applyOrderEvent(partly, snap(BrokerOrderStatus.Open, 1, 0))).toMatchObject({ applied: false, record: partly, issue: expect.stringMatching(/size 0/) });
+    // Without a size the size placed bounds the fill, as before.
+    expect(applyOrderEvent(partly, broker(BrokerOrderStatus.Open, 3)).issue).toMatch(/outside 0..2/);
+  });
+
   it('maps every broker status', () => {
     expect(mapBrokerStatus(BrokerOrderStatus.Open, 0)).toBe('WORKING');
     expect(mapBrokerStatus(BrokerOrderStatus.Open, 1)).toBe('PARTIALLY_FILLED');
@@ -121,13 +166,17 @@ describe('order state machine', () => {
     expect(ORDER_STATES.map((s) => ORDER_STATE_NUMBER[s])).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
-  it('property: under any event order, fills never decrease, final states never change, version counts changes', () => {
+  it('property: under any event order, fills never decrease nor exceed the size, final states never change, version counts changes', () => {
     const event = fc.oneof(
       fc.constant<OrderEvent>({ kind: 'sent', atMs: T }),
       fc.constant<OrderEvent>({ kind: 'accepted', brokerOrderId: 555, atMs: T }),
       fc.constant<OrderEvent>({ kind: 'unknownOutcome', message: 't', atMs: T }),
       fc.constant<OrderEvent>({ kind: 'rejected', reasonCode: 'BROKER_REJECTED', message: 'r', atMs: T }),
       fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: -1, max: 5 })).map(([s, f]) => broker(s, f)),
+      fc
+        .tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: -1, max: 5 }), fc.integer({ min: -1, max: 6 }), fc.integer({ min: 1, max: 3 }))
+        .map(([s, f, size, p]) => ({ ...broker(s, f), size, priceUnits: p })),
+      fc.tuple(fc.integer({ min: -1, max: 6 }), fc.integer({ min: 1, max: 3 })).map(([quantity, p]) => ({ kind: 'modified' as const, quantity, priceUnits: p, atMs: T })),
     );
     fc.assert(
       fc.property(fc.array(event, { maxLength: 30 }), (events) => {
@@ -135,7 +184,8 @@ describe('order state machine', () => {
         for (const e of events) {
           const { record: next, applied } = applyOrderEvent(record, e);
           expect(next.filledQuantity).toBeGreaterThanOrEqual(record.filledQuantity);
-          expect(next.filledQuantity).toBeLessThanOrEqual(4);
+          expect(next.filledQuantity).toBeLessThanOrEqual(next.quantity);
+          expect(next.quantity).toBeGreaterThanOrEqual(1);
           if (isFinalOrderState(record.status)) expect(next.status).toBe(record.status);
           expect(next.version).toBe(record.version + (applied ? 1 : 0));
           if (!applied) expect(next).toBe(record);

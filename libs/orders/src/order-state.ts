@@ -10,6 +10,11 @@
 // Events may arrive late or twice (REST answer vs user hub, hub reconnect replays). A status never
 // moves backwards, a final status never changes, and the filled volume never decreases: such events
 // are ignored and reported as an issue, and the record is returned unchanged.
+//
+// The size and the order's own price level follow a modify: the broker's success answer to it
+// (`modified`) and every broker snapshot that carries them (the user hub's order event after a modify,
+// made by the engine or anywhere else, and search rows). The last one applied wins: a snapshot read
+// before a modify and applied after it shows the old values until the next event or refresh.
 
 export const ORDER_STATES = [
   'NEW',
@@ -82,7 +87,13 @@ export function mapBrokerStatus(status: number, fillVolume: number): OrderState 
 export interface OrderRecord {
   readonly orderId: string;
   readonly status: OrderState;
+  /** The order's size: as placed, then as last modified. Never below filledQuantity. */
   readonly quantity: number;
+  /**
+   * The order's own price level in 1e-9 units (limit for LIMIT and JOIN orders, stop for STOP, the trail level
+   * for TRAILING_STOP): as placed, then as last modified; undefined for market orders.
+   */
+  readonly priceUnits: number | undefined;
   /** Cumulative filled contracts; never decreases. */
   readonly filledQuantity: number;
   /** Average fill price in 1e-9 units, as the broker reports it. */
@@ -111,13 +122,20 @@ export type OrderEvent =
     }
   /** Sent and no answer (timeout, dropped connection): resolved later by custom tag. */
   | { readonly kind: 'unknownOutcome'; readonly message: string; readonly atMs: number }
-  /** A broker snapshot of the order: user hub GatewayUserOrder or a REST search row. */
+  /** A modify the broker answered success:true: the new size and/or price level (absent: unchanged). */
+  | { readonly kind: 'modified'; readonly quantity?: number; readonly priceUnits?: number; readonly atMs: number }
+  /**
+   * A broker snapshot of the order: user hub GatewayUserOrder or a REST search row. `size` and `priceUnits` (the
+   * order's own level, see OrderRecord) when it carries them; the fill volume is bounded by `size` when given.
+   */
   | {
       readonly kind: 'broker';
       readonly brokerOrderId: number;
       readonly status: number;
       readonly fillVolume: number;
       readonly filledPriceUnits?: number;
+      readonly size?: number;
+      readonly priceUnits?: number;
       readonly atMs: number;
     };
 
@@ -129,7 +147,8 @@ export interface ApplyResult {
   readonly issue?: string;
 }
 
-export function newOrderRecord(orderId: string, quantity: number, createdAtMs: number): OrderRecord {
+/** `priceUnits`: the order's own price level (see OrderRecord); undefined for market orders. */
+export function newOrderRecord(orderId: string, quantity: number, createdAtMs: number, priceUnits?: number): OrderRecord {
   if (!Number.isSafeInteger(quantity) || quantity < 1) {
     throw new RangeError(`newOrderRecord: quantity must be a positive integer, got ${quantity}`);
   }
@@ -137,6 +156,7 @@ export function newOrderRecord(orderId: string, quantity: number, createdAtMs: n
     orderId,
     status: 'NEW',
     quantity,
+    priceUnits,
     filledQuantity: 0,
     averageFillPriceUnits: undefined,
     brokerOrderId: undefined,
@@ -216,6 +236,9 @@ export function applyOrderEvent(record: OrderRecord, event: OrderEvent): ApplyRe
       }
       return changed(record, { status: 'UNKNOWN', message: event.message }, event.atMs);
 
+    case 'modified':
+      return applyModified(record, event);
+
     case 'broker':
       return applyBrokerSnapshot(record, event);
 
@@ -226,13 +249,39 @@ export function applyOrderEvent(record: OrderRecord, event: OrderEvent): ApplyRe
   }
 }
 
+/** The size and price level of a modify or snapshot where they differ from the record's (undefined: not carried). */
+function sizePatch(record: OrderRecord, quantity: number | undefined, priceUnits: number | undefined): Partial<OrderRecord> {
+  const patch: { quantity?: number; priceUnits?: number } = {};
+  if (quantity !== undefined && quantity !== record.quantity) patch.quantity = quantity;
+  if (priceUnits !== undefined && priceUnits !== record.priceUnits) patch.priceUnits = priceUnits;
+  return patch;
+}
+
+function applyModified(record: OrderRecord, event: Extract<OrderEvent, { kind: 'modified' }>): ApplyResult {
+  if (isFinalOrderState(record.status)) return ignored(record, `modified: order ${record.orderId} is already ${record.status}`);
+  if (record.status === 'NEW') return ignored(record, `modified: order ${record.orderId} was never sent`);
+  const { quantity, priceUnits } = event;
+  if (quantity !== undefined) {
+    if (!Number.isSafeInteger(quantity) || quantity < 1) return ignored(record, `modified: quantity ${quantity} is no positive integer`);
+    if (quantity < record.filledQuantity) return ignored(record, `modified: quantity ${quantity} below the ${record.filledQuantity} already filled`);
+  }
+  if (priceUnits !== undefined && !Number.isSafeInteger(priceUnits)) return ignored(record, `modified: price units ${priceUnits} are no integer`);
+  const patch = sizePatch(record, quantity, priceUnits);
+  return Object.keys(patch).length === 0 ? ignored(record) : changed(record, patch, event.atMs);
+}
+
 function applyBrokerSnapshot(record: OrderRecord, event: Extract<OrderEvent, { kind: 'broker' }>): ApplyResult {
   if (record.brokerOrderId !== undefined && record.brokerOrderId !== event.brokerOrderId) {
     return ignored(record, `broker: event for broker order ${event.brokerOrderId}, record has ${record.brokerOrderId}`);
   }
-  const { fillVolume } = event;
-  if (!Number.isSafeInteger(fillVolume) || fillVolume < 0 || fillVolume > record.quantity) {
-    return ignored(record, `broker: fill volume ${fillVolume} outside 0..${record.quantity}`);
+  const { fillVolume, size, priceUnits } = event;
+  if (size !== undefined && (!Number.isSafeInteger(size) || size < 1 || (Number.isSafeInteger(fillVolume) && size < fillVolume))) {
+    return ignored(record, `broker: size ${size} is no positive integer at least the fill volume ${fillVolume}`);
+  }
+  if (priceUnits !== undefined && !Number.isSafeInteger(priceUnits)) return ignored(record, `broker: price units ${priceUnits} are no integer`);
+  const quantity = size ?? record.quantity;
+  if (!Number.isSafeInteger(fillVolume) || fillVolume < 0 || fillVolume > quantity) {
+    return ignored(record, `broker: fill volume ${fillVolume} outside 0..${quantity}`);
   }
   if (fillVolume < record.filledQuantity) {
     return ignored(record, `broker: fill volume ${fillVolume} below the ${record.filledQuantity} already filled`);
@@ -245,17 +294,18 @@ function applyBrokerSnapshot(record: OrderRecord, event: Extract<OrderEvent, { k
       ? { filledQuantity: fillVolume, averageFillPriceUnits: event.filledPriceUnits ?? record.averageFillPriceUnits }
       : {};
   const idPatch: Partial<OrderRecord> = record.brokerOrderId === undefined ? { brokerOrderId: event.brokerOrderId } : {};
+  const modifyPatch = sizePatch(record, size, priceUnits);
 
   if (target === record.status) {
-    // A repeat, a further fill while PARTIALLY_FILLED, or a final state reported again with a larger
-    // fill (a cancel that raced a fill): the fill grows, the state stays.
-    const patch = { ...fillPatch, ...idPatch };
+    // A repeat, a modify, a further fill while PARTIALLY_FILLED, or a final state reported again with a
+    // larger fill (a cancel that raced a fill): the fill grows, the state stays.
+    const patch = { ...fillPatch, ...idPatch, ...modifyPatch };
     return Object.keys(patch).length === 0 ? ignored(record) : changed(record, patch, event.atMs);
   }
   if (!isLegalTransition(record.status, target)) {
     return ignored(record, `broker: ${record.status} cannot move to ${target} (status ${event.status}, fill ${fillVolume})`);
   }
-  return changed(record, { status: target, ...fillPatch, ...idPatch }, event.atMs);
+  return changed(record, { status: target, ...fillPatch, ...idPatch, ...modifyPatch }, event.atMs);
 }
 
 /** One order's current record; a thin stateful wrapper over applyOrderEvent that reports ignored events. */

@@ -46,10 +46,12 @@ describe('RiskGate', () => {
     const mnq = gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 20 });
     expect(reasonOf(mnq)).toBe('ALLOWED');
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 }))).toBe('MAX_POSITION');
-    const full = new RiskGate(f.state, { clock: () => IN_SESSION_MS, microWeighting: false });
-    f.publish({ positionUnits: 0, maxPositionUnits: 100 });
-    expect(reasonOf(full.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.BUY, size: 6 }))).toBe('MAX_POSITION');
-    expect(reasonOf(full.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.BUY, size: 5 }))).toBe('ALLOWED');
+    // On its own account (in-flight claims are weighed by the gate that made them): every contract weighs 10.
+    const g = fixture();
+    g.publish({ positionUnits: 0, maxPositionUnits: 100 });
+    const full = new RiskGate(g.state, { clock: () => IN_SESSION_MS, microWeighting: false });
+    expect(reasonOf(full.check({ accountSlot: g.acct, contractSlot: g.mnq, side: Side.BUY, size: 11 }))).toBe('MAX_POSITION');
+    expect(reasonOf(full.check({ accountSlot: g.acct, contractSlot: g.mnq, side: Side.BUY, size: 10 }))).toBe('ALLOWED');
   });
 
   it('denies entries on a halted account with the halt reason, and lets a reducing order through', () => {
@@ -98,12 +100,13 @@ describe('RiskGate', () => {
   it('denies TRADING_HOURS after 15:10 CT and STALE_MARKET_DATA on a stale contract, but not for reducing orders', () => {
     const f = fixture();
     f.position(f.es, { netSize: 1 });
-    f.publish({ positionUnits: 10 });
     let now = Date.UTC(2026, 10, 25, 21, 15); // 15:15 CT
+    f.publish({ positionUnits: 10, updatedMs: now });
     const gate = new RiskGate(f.state, { clock: () => now });
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.BUY, size: 1 }))).toBe('TRADING_HOURS');
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.SELL, size: 1 }))).toBe('ALLOWED');
     now = IN_SESSION_MS;
+    f.publish({ updatedMs: now });
     f.state.marks.setStale(f.mnq, true);
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.BUY, size: 1 }))).toBe('STALE_MARKET_DATA');
   });

@@ -15,11 +15,16 @@
 //   1. accounts.isReady(slot) false, or the record still NOT_READY  → RISK_NOT_READY (fail closed).
 //   2. Read the account record, the contract's position record (seqlocks) and the stale flag.
 //   3. isReducing = orderReducesPosition(net, working + pending reducing size, side, size).
-//   4. decide() from @gateway/risk (precedence and codes documented there).
-//   5. Claims, each one atomic: size (tryReserve: MAX_POSITION), one open order (tryReserveOpenOrder:
+//   4. The clock (read once): an entry on an account record older than maxRecordAgeMs (the risk-manager stopped
+//      publishing: its queue is blocked or the thread is wedged, so no loss limit is being evaluated) → RISK_NOT_READY.
+//      Reducing orders still pass: getting out stays possible.
+//   5. decide() from @gateway/risk (precedence and codes documented there). The MAX_POSITION input is the published
+//      worst case + in-flight units + what this order adds to its contract's worst case (worstCaseIncrease: 0 for an
+//      exit whose fill, with every working order, stays inside the opposite side's worst case).
+//   6. Claims, each one atomic: size (tryReserve: MAX_POSITION), one open order (tryReserveOpenOrder:
 //      MAX_OPEN_ORDERS), then the order rate (tryAcquireOrderRate: ORDER_RATE, last because a grant
 //      cannot be given back). A failed claim undoes the earlier ones. Before the rate, size and open orders are
-//      re-checked on a fresh account record (an order handed over since the snapshot is counted).
+//      re-checked on fresh records (an order handed over since the snapshot is counted).
 // Reducing orders never fail a claim (they get out of risk) but still claim their size on their side
 // and an open-order slot, with unbounded limits: the side claim makes the reducing test race-free
 // (claim, then re-check with every concurrent claim visible; see checkReducing), and the open-order
@@ -99,7 +104,18 @@ export interface RiskGateOptions {
   microWeighting?: boolean;
   /** This thread's view of the executor pool's reservation ledger: required to check() with a hold. */
   ledger?: ReservationLedger;
+  /**
+   * An entry is denied RISK_NOT_READY when the account record's `updatedMs` is further than this from the gate's
+   * clock, either way (a record from the future means the clocks disagree: its age is unknown). The risk-manager
+   * republishes every account each RISK_EVAL_INTERVAL_MS (100 ms) even when nothing changes, so a healthy record
+   * is never older than one interval plus the queue's wait; keep this many intervals and above a normal REST call
+   * in the queue. Positive integer, default DEFAULT_MAX_RECORD_AGE_MS.
+   */
+  maxRecordAgeMs?: number;
 }
+
+/** Default bound on the account record's age for an entry: 50 evaluation intervals of 100 ms. */
+export const DEFAULT_MAX_RECORD_AGE_MS = 5_000;
 
 /**
  * The main thread took the task's ledger entry back while the gate was claiming (it had already given the task up):
@@ -129,16 +145,35 @@ const INT32_MAX = 2 ** 31 - 1;
 const MINI_UNITS = 10;
 
 /**
+ * Contracts by which an order of `size` on `side` raises its contract's worst case, max(|net + buys|, |net − sells|)
+ * — the position if every working and in-flight order on one side fills (how positionUnits counts each contract).
+ * 0 ≤ result ≤ size: 0 for an exit that the opposite side's worst case already covers (long 3 with a sell stop 3
+ * working: a market sell 3 can leave short 3 at worst, no more than the long 3 counted), size for a plain entry.
+ */
+function worstCaseIncrease(net: number, buys: number, sells: number, side: SideCode, size: number): number {
+  const up = Math.abs(net + buys);
+  const down = Math.abs(net - sells);
+  const before = up > down ? up : down;
+  const after = side === Side.BUY ? Math.abs(net + buys + size) : Math.abs(net - sells - size);
+  return after > before ? after - before : 0;
+}
+
+/**
  * Pre-trade gate over the shared state. One instance per thread (it owns scratch records and a
  * TradingHours cache); any number of threads run their own instances against the same memory.
  */
 export class RiskGate {
   private readonly acc = newAccountRecord();
   private readonly pos = newPositionRecord();
+  /** Second read of the position record in the re-check: tells a record consistent with the account record. */
+  private readonly pos2 = newPositionRecord();
   private readonly hours: TradingHours;
   private readonly clock: () => number;
   private readonly microWeighting: boolean;
   private readonly ledger: ReservationLedger | undefined;
+  private readonly maxRecordAgeMs: number;
+  /** The RISK_NOT_READY denial of an entry on a stale account record (built once: the hot path allocates nothing). */
+  private readonly staleDenial: GateDeniedResult;
   private readonly denials = new Float64Array(REASON_CODES.length);
   /** Reused decide() input: the hot path allocates only the reservation of an allowed order. */
   private readonly input: GateInput = {
@@ -167,6 +202,14 @@ export class RiskGate {
     this.hours = new TradingHours(options.hours ?? COMBINE_50K);
     this.microWeighting = options.microWeighting ?? true;
     this.ledger = options.ledger;
+    const maxAge = options.maxRecordAgeMs ?? DEFAULT_MAX_RECORD_AGE_MS;
+    if (!Number.isSafeInteger(maxAge) || maxAge < 1) throw new RiskGateError('maxRecordAgeMs', `must be a positive integer (ms), got ${String(maxAge)}`);
+    this.maxRecordAgeMs = maxAge;
+    this.staleDenial = Object.freeze({
+      allowed: false,
+      reason: 'RISK_NOT_READY',
+      detail: `risk state is stale: the account record was not republished within ${maxAge} ms (risk-manager stalled); only reducing orders are accepted`,
+    });
   }
 
   /**
@@ -209,13 +252,17 @@ export class RiskGate {
     const stale = s.marks.isStale(contractSlot);
     const weight = this.microWeighting ? s.directory.weight(contractSlot) : MINI_UNITS;
     // 3. Reducing: the working orders on the reducing side the risk-manager has seen + those in flight.
-    const reducingSide = side === Side.SELL ? pos.workingSell : pos.workingBuy;
-    const pendingReduce = reducingSide + s.reservations.pending(accountSlot, contractSlot, side);
-    const isReducing = mayReduce && orderReducesPosition(pos.netSize, pendingReduce, side === Side.BUY ? 'BUY' : 'SELL', size);
+    const buys = pos.workingBuy + s.reservations.pending(accountSlot, contractSlot, Side.BUY);
+    const sells = pos.workingSell + s.reservations.pending(accountSlot, contractSlot, Side.SELL);
+    const isReducing = mayReduce && orderReducesPosition(pos.netSize, side === Side.SELL ? sells : buys, side === Side.BUY ? 'BUY' : 'SELL', size);
     if (order.reduceOnly === true && !isReducing) return DENIALS.REDUCE_ONLY;
 
-    // 4. The pure decision on the snapshot. Rate is claimed atomically below (0 = off in shared memory).
+    // 4. An entry needs a record the risk-manager published recently (it republishes every interval): a stalled
+    // risk-manager evaluates no loss limit, so the record's state cannot be trusted for new exposure.
     const now = this.clock();
+    if (!isReducing && (now - acc.updatedMs > this.maxRecordAgeMs || acc.updatedMs - now > this.maxRecordAgeMs)) return this.staleDenial;
+
+    // 5. The pure decision on the snapshot. Rate is claimed atomically below (0 = off in shared memory).
     const h = this.hours.status(now);
     const inp = this.input;
     inp.state = TRADING_STATES[acc.state - 1] ?? 'HALTED';
@@ -227,16 +274,24 @@ export class RiskGate {
     inp.entryAllowedByTime = h.entryAllowedByTime;
     inp.openOrders = acc.openOrders + s.reservations.pendingOpenOrders(accountSlot);
     inp.maxOpenOrders = acc.maxOpenOrders;
-    inp.positionUnitsAfter = acc.positionUnits + s.reservations.pendingUnits(accountSlot) + size * weight;
+    const increase = worstCaseIncrease(pos.netSize, buys, sells, side, size);
+    inp.positionUnitsAfter = acc.positionUnits + s.reservations.pendingUnits(accountSlot) + increase * weight;
     inp.maxPositionUnits = acc.maxPositionUnits;
     const d = decide(inp);
     if (!d.allowed) return d;
 
-    // 5. Atomic claims, recorded in the task's ledger entry as they are made.
+    // 6. Atomic claims, recorded in the task's ledger entry as they are made.
     if (hold !== undefined && !this.ledger!.record(hold, accountSlot, contractSlot, side, size, weight, isReducing)) throw new HoldRevokedError();
     if (isReducing) return this.claimReducing(order, weight, hold);
+    // No claim can hold more units than an int32 (the order's full size counts in pendingUnits, see below).
+    if (size * weight > INT32_MAX) return DENIALS.MAX_POSITION;
     const r = s.reservations;
-    if (!r.tryReserve(accountSlot, contractSlot, side, size, weight, acc.maxPositionUnits, acc.positionUnits)) return DENIALS.MAX_POSITION;
+    // The claim holds the order's full size × weight in pendingUnits (what release gives back; conservative for the
+    // orders judged while it is in flight), but passes only if the published worst case + in-flight units + this
+    // order's increase fit: the limit is raised by the part of the order its contract's worst case already covers.
+    const credit = (size - increase) * weight;
+    const limit = acc.maxPositionUnits + credit > INT32_MAX ? INT32_MAX : acc.maxPositionUnits + credit;
+    if (!r.tryReserve(accountSlot, contractSlot, side, size, weight, limit, acc.positionUnits)) return DENIALS.MAX_POSITION;
     if (hold !== undefined && !this.ledger!.move(hold, Held.NONE, Held.SIZE)) {
       r.release(accountSlot, contractSlot, side, size, weight);
       throw new HoldRevokedError();
@@ -252,11 +307,18 @@ export class RiskGate {
     }
     // Re-check on fresh numbers: an order handed over since the snapshot (published by the risk-manager, then
     // released by the main thread) is in neither the snapshot nor pendingUnits. In-flight totals first, then the
-    // record: an order released before those reads was published before the record is read.
+    // records: an order released before those reads was published before the records are read. This re-check is
+    // what holds the limit across threads: the last of any set of passing orders to read sees every other one
+    // (claimed before its reads: in flight, or published).
     const pendingUnits = r.pendingUnits(accountSlot);
     const pendingOpen = r.pendingOpenOrders(accountSlot);
-    const fresh = s.accounts.readAccount(accountSlot, this.acc);
-    const over = fresh.positionUnits + pendingUnits > fresh.maxPositionUnits ? DENIALS.MAX_POSITION : fresh.openOrders + pendingOpen > fresh.maxOpenOrders ? DENIALS.MAX_OPEN_ORDERS : undefined;
+    let overPosition: boolean;
+    if (increase === size) {
+      s.accounts.readAccount(accountSlot, acc);
+      overPosition = acc.positionUnits + pendingUnits > acc.maxPositionUnits;
+    } else overPosition = this.exitOverLimit(order, weight, pendingUnits);
+    // acc (this thread's scratch record) now holds the fresh account record.
+    const over = overPosition ? DENIALS.MAX_POSITION : acc.openOrders + pendingOpen > acc.maxOpenOrders ? DENIALS.MAX_OPEN_ORDERS : undefined;
     if (over !== undefined) {
       this.unhold(hold, Held.ALL);
       r.releaseOpenOrder(accountSlot);
@@ -270,6 +332,33 @@ export class RiskGate {
       return DENIALS.ORDER_RATE;
     }
     return { allowed: true, reservation: { accountSlot, contractSlot, side, size, weight, reducing: false } };
+  }
+
+  /**
+   * The MAX_POSITION re-check of an entry its contract's worst case partly covers (an exit with a stop working),
+   * after its claim and the in-flight units read (`pendingUnits`, which holds this order's full units). Reads the
+   * contract's in-flight sides, then the position record, the account record and the position record again: the
+   * increase is computed on a position record consistent with the account record's positionUnits (a fill published
+   * in between — the stop filled — would otherwise pair the old position's cover with the new, smaller total). If
+   * the two position reads differ, the order counts its full size, as a plain entry. Reads the account record
+   * into this.acc.
+   */
+  private exitOverLimit(order: GateOrder, weight: number, pendingUnits: number): boolean {
+    const { accountSlot, contractSlot, side, size } = order;
+    const s = this.state;
+    const pendingBuy = s.reservations.pending(accountSlot, contractSlot, Side.BUY);
+    const pendingSell = s.reservations.pending(accountSlot, contractSlot, Side.SELL);
+    const p = s.accounts.readPosition(accountSlot, contractSlot, this.pos);
+    const a = s.accounts.readAccount(accountSlot, this.acc);
+    const q = s.accounts.readPosition(accountSlot, contractSlot, this.pos2);
+    let increase = size;
+    if (p.netSize === q.netSize && p.workingBuy === q.workingBuy && p.workingSell === q.workingSell && p.updatedMs === q.updatedMs) {
+      // This order's own claim is in its side's pending count and in pendingUnits: both exclude it here.
+      const buys = p.workingBuy + pendingBuy - (side === Side.BUY ? size : 0);
+      const sells = p.workingSell + pendingSell - (side === Side.SELL ? size : 0);
+      increase = worstCaseIncrease(p.netSize, buys, sells, side, size);
+    }
+    return a.positionUnits + pendingUnits - size * weight + increase * weight > a.maxPositionUnits;
   }
 
   /**

@@ -37,6 +37,8 @@ export function fixture(buffers = allocateSharedState({ contracts: 4, accounts: 
     maxPositionUnits: 50,
     maxOpenOrders: 20,
     maxOrdersPerMinute: 60,
+    // Published "now" for the gates of these tests (their clock is IN_SESSION_MS): a fresh record.
+    updatedMs: IN_SESSION_MS,
   };
   const f: Fixture = {
     state,

@@ -11,10 +11,11 @@ describe('trading hours', () => {
     ['summer (CDT)', 2026, 7, 15],
     ['the spring-forward Monday', 2026, 3, 9],
     ['the fall-back Monday', 2026, 11, 2],
-  ])('in %s: 15:09 CT entries allowed, 15:10 CT denied, flatten from 15:08, new day at 17:00', (_name, y, m, d) => {
+  ])('in %s: entries until 15:08 CT, flatten from 15:08, session to 16:00, new day at 17:00', (_name, y, m, d) => {
     expect(at(ct(y, m, d, 15, 7, 59))).toEqual({ dayId: y * 10000 + m * 100 + d, withinTradingHours: true, entryAllowedByTime: true, flattenDue: false });
-    expect(at(ct(y, m, d, 15, 8)).flattenDue).toBe(true);
-    expect(at(ct(y, m, d, 15, 9, 59)).entryAllowedByTime).toBe(true);
+    // From the auto-flatten on, the machine closes whatever opens: no entries (not only from 15:10 CT).
+    expect(at(ct(y, m, d, 15, 8))).toMatchObject({ withinTradingHours: true, entryAllowedByTime: false, flattenDue: true });
+    expect(at(ct(y, m, d, 15, 9, 59)).entryAllowedByTime).toBe(false);
     expect(at(ct(y, m, d, 15, 10))).toMatchObject({ withinTradingHours: true, entryAllowedByTime: false, flattenDue: true });
     expect(at(ct(y, m, d, 16, 30))).toMatchObject({ withinTradingHours: false, entryAllowedByTime: false, flattenDue: true });
     const evening = at(ct(y, m, d, 17, 0));
@@ -33,9 +34,16 @@ describe('trading hours', () => {
     const early = parseRiskLimits({ noNewPositionsFromMinuteCt: 12 * 60, flattenMinutesBeforeClose: 5 });
     const h = new TradingHours(early);
     expect(h.status(ct(2026, 1, 14, 11, 54)).flattenDue).toBe(false);
-    expect(h.status(ct(2026, 1, 14, 11, 55)).flattenDue).toBe(true);
+    expect(h.status(ct(2026, 1, 14, 11, 54, 59)).entryAllowedByTime).toBe(true);
+    expect(h.status(ct(2026, 1, 14, 11, 55))).toMatchObject({ flattenDue: true, entryAllowedByTime: false });
     expect(h.status(ct(2026, 1, 14, 12, 0)).entryAllowedByTime).toBe(false);
     expect(h.status(ct(2026, 1, 14, 18, 0))).toMatchObject({ dayId: 20260115, entryAllowedByTime: true, flattenDue: false });
     expect(() => h.status(Number.NaN)).toThrow(/nowMs/);
+  });
+
+  it('with no flatten lead time, entries end and the flatten starts at the no-new-positions time', () => {
+    const none = parseRiskLimits({ flattenMinutesBeforeClose: 0 });
+    expect(tradingHoursStatus(ct(2026, 1, 14, 15, 9, 59), none)).toMatchObject({ entryAllowedByTime: true, flattenDue: false });
+    expect(tradingHoursStatus(ct(2026, 1, 14, 15, 10), none)).toMatchObject({ entryAllowedByTime: false, flattenDue: true });
   });
 });

@@ -4,6 +4,7 @@
 export * from './money';
 export * from './position';
 export * from './limits';
+export * from './weights';
 export * from './mll';
 export * from './stops';
 export * from './hours';

@@ -16,6 +16,7 @@ describe('risk limits', () => {
       flattenMinutesBeforeClose: 2,
       reduceAt: 0.8,
       enforceRetryMs: 2000,
+      knownMllFloorUnits: 0,
     });
     expect(flattenMinuteCt(COMBINE_50K)).toBe(15 * 60 + 8);
     expect(Object.isFrozen(COMBINE_50K)).toBe(true);
@@ -36,6 +37,12 @@ describe('risk limits', () => {
     expect(parseRiskLimits({})).toEqual(COMBINE_50K);
   });
 
+  it('takes a known MLL floor between the initial floor and the starting balance', () => {
+    expect(parseRiskLimits({ knownMllFloorUnits: usd('48000') }).knownMllFloorUnits).toBe(usd('48000'));
+    expect(parseRiskLimits({ knownMllFloorUnits: usd('49497.20') }).knownMllFloorUnits).toBe(usd('49497.20'));
+    expect(parseRiskLimits({ knownMllFloorUnits: usd('50000') }).knownMllFloorUnits).toBe(usd('50000'));
+  });
+
   it.each([
     [null, 'riskLimits'],
     [{ preset: '25K' }, 'preset'],
@@ -48,6 +55,9 @@ describe('risk limits', () => {
     [{ noNewPositionsFromMinuteCt: 1440 }, 'noNewPositionsFromMinuteCt'],
     [{ maxLossDrawdownUnits: usd('60000') }, 'maxLossDrawdownUnits'],
     [{ maxLoss: 1 }, 'maxLoss'],
+    [{ knownMllFloorUnits: usd('47999.99') }, 'knownMllFloorUnits'],
+    [{ knownMllFloorUnits: usd('50000.01') }, 'knownMllFloorUnits'],
+    [{ preset: '100K', knownMllFloorUnits: usd('49000') }, 'knownMllFloorUnits'],
   ])('rejects %j naming %s', (input, field) => {
     try {
       parseRiskLimits(input);

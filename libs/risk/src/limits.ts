@@ -34,6 +34,12 @@ export interface RiskLimits {
   readonly reduceAt: number;
   /** While HALTED or flattening with positions or orders left, repeat the enforcement actions this often. */
   readonly enforceRetryMs: number;
+  /**
+   * The MLL floor as the trader read it on the Topstep dashboard (`RISK_MLL_FLOOR`); 0 = not given. The machine's
+   * floor is raised to it, never lowered by it: for the days the engine did not see close (first start, a lost
+   * DATA_DIR, days stopped). 0, or between startingBalance − drawdown and startingBalance.
+   */
+  readonly knownMllFloorUnits: number;
 }
 
 const usd = (dollars: number): number => dollars * MONEY_SCALE;
@@ -64,6 +70,7 @@ export const COMBINE_50K: RiskLimits = Object.freeze({
   flattenMinutesBeforeClose: 2,
   reduceAt: 0.8,
   enforceRetryMs: 2_000,
+  knownMllFloorUnits: 0,
 });
 
 /** 100K Combine: MLL $3,000, DLL $2,000 (legacy), 10 lots / 100 micros. Amounts: third-party, unconfirmed. */
@@ -118,6 +125,7 @@ const INT_FIELDS: Record<Exclude<keyof RiskLimits, 'microWeighting' | 'reduceAt'
   noNewPositionsFromMinuteCt: { min: 0, max: 24 * 60 - 1 },
   flattenMinutesBeforeClose: { min: 0, max: 24 * 60 - 1 },
   enforceRetryMs: { min: 1, max: 3_600_000 },
+  knownMllFloorUnits: { min: 0, max: Number.MAX_SAFE_INTEGER },
 };
 
 /**
@@ -164,6 +172,11 @@ export function parseRiskLimits(input: unknown): RiskLimits {
   }
   if (limits.maxLossDrawdownUnits > limits.startingBalanceUnits) {
     throw new RiskConfigError('maxLossDrawdownUnits', 'must not exceed startingBalanceUnits');
+  }
+  const lowest = limits.startingBalanceUnits - limits.maxLossDrawdownUnits;
+  if (limits.knownMllFloorUnits !== 0 && (limits.knownMllFloorUnits < lowest || limits.knownMllFloorUnits > limits.startingBalanceUnits)) {
+    // The floor starts at startingBalance − drawdown and locks at startingBalance: anything else is a typo.
+    throw new RiskConfigError('knownMllFloorUnits', `must be 0 (not given) or between ${lowest} and ${limits.startingBalanceUnits} (startingBalance − drawdown … startingBalance)`);
   }
   return Object.freeze(limits);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialMllState, mllBreached, nextMllFloor } from './mll';
+import { initialMllState, mllBreached, nextMllFloor, raiseMllFloor } from './mll';
 import { usd } from '../test/fixtures';
 
 describe('trailing maximum loss limit', () => {
@@ -21,6 +21,15 @@ describe('trailing maximum loss limit', () => {
       expect([s.floorUnits, s.locked]).toEqual([usd(floor), locked]);
     }
     expect(s.eodHighUnits).toBe(usd('56000'));
+  });
+
+  it('raises the floor to a known one (dashboard) as an end-of-day balance of floor + drawdown, never lowering it', () => {
+    const s = raiseMllFloor(initialMllState(usd('50000'), usd('2000')), usd('49497.20'));
+    expect([s.floorUnits, s.eodHighUnits, s.locked]).toEqual([usd('49497.20'), usd('51497.20'), false]);
+    expect(raiseMllFloor(s, usd('48500'))).toEqual(s);
+    expect([raiseMllFloor(s, usd('50000')).floorUnits, raiseMllFloor(s, usd('50000')).locked]).toEqual([usd('50000'), true]);
+    // The next winning day trails from the raised high.
+    expect(nextMllFloor(s, usd('51700')).floorUnits).toBe(usd('49700'));
   });
 
   it('is breached intraday when balance + unrealised touches the floor', () => {

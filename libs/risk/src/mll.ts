@@ -7,6 +7,8 @@
 //
 // The floor moves only at the end of the trading day (never intraday), never goes down, and stops
 // trailing for good once it reaches the starting balance. Money in 1e-4 USD units.
+// An end-of-day balance the engine did not see at the close is still known afterwards: the balance a trading day
+// starts with (broker balance − that day's realised net) is the previous day's end-of-day balance.
 import { addSafe, requireSafeInt } from './money';
 
 export interface MllState {
@@ -47,6 +49,15 @@ export function nextMllFloor(state: MllState, endOfDayBalanceUnits: number): Mll
     floorUnits: floor,
     locked: floor >= state.startingBalanceUnits,
   });
+}
+
+/**
+ * The MLL state once the floor is known to be at least `floorUnits` (given from the Topstep dashboard): the same as an
+ * end-of-day balance of floor + drawdown, so the floor and the end-of-day high only ever rise and the lock holds.
+ */
+export function raiseMllFloor(state: MllState, floorUnits: number): MllState {
+  requireSafeInt(floorUnits, 'floorUnits');
+  return nextMllFloor(state, addSafe(floorUnits, state.drawdownUnits, 'floor + drawdown'));
 }
 
 /** Is the MLL breached intraday? `balance` is the broker balance (realised, net of fees). */

@@ -18,6 +18,11 @@
 //            kill switch on                   → halted until it is switched off
 //   REDUCING (UNPRICED_POSITION) while an open position has no usable price (`unpricedPositions` > 0): its open
 //            P&L is missing from the numbers above, so no new risk until it is priced; back to ACTIVE then.
+// MLL floor: trailed at each 17:00 CT roll with the last balance seen; also raised (never lowered) by what is known of
+// the days the machine did not see close: a REST rebuild's start-of-day balance (startOfDay) and the floor the trader
+// read on the Topstep dashboard (limits.knownMllFloorUnits).
+// Auto-flatten window (flatten time → 17:00 CT): cancel + flatten once, then again every enforceRetryMs while a position
+// or a working order remains (an order placed in the window must not open a position after 15:10 CT).
 // Precedence of the reason: MAX_LOSS_LIMIT > DAILY_LOSS_LIMIT > KILL_SWITCH (all HALTED), then REDUCING by
 // MAX_LOSS_LIMIT > DAILY_LOSS_LIMIT > UNPRICED_POSITION.
 import { addSafe, requireSafeInt } from './money';
@@ -25,7 +30,7 @@ import { tradingDayOf } from '@gateway/session';
 import type { StateReason, TradingState } from './gate';
 import { TradingHours, type TradingHoursStatus } from './hours';
 import type { RiskLimits } from './limits';
-import { initialMllState, nextMllFloor, type MllState } from './mll';
+import { initialMllState, nextMllFloor, raiseMllFloor, type MllState } from './mll';
 
 export interface Clock {
   now(): number;
@@ -165,6 +170,8 @@ export class AccountRiskMachine {
   private autoFlattenDayId = 0;
   private lastEnforceMs = Number.NEGATIVE_INFINITY;
   private readonly hours: TradingHours;
+  /** Events of changes made outside evaluate() (the floor raised at construction or by startOfDay), returned by the next one. */
+  private readonly pending: RiskEvent[] = [];
 
   /**
    * `snapshot` restores a machine after a worker restart (the lead keeps it in shared memory or the
@@ -188,6 +195,7 @@ export class AccountRiskMachine {
       this.lastBalance = snapshot.lastBalanceUnits ?? undefined;
     }
     this.hours = new TradingHours(limits);
+    if (limits.knownMllFloorUnits > 0) this.raiseFloor(raiseMllFloor(this.mll, limits.knownMllFloorUnits), `the floor given by RISK_MLL_FLOOR (${limits.knownMllFloorUnits})`);
   }
 
   /** Everything needed to rebuild this machine with the constructor (plain, integer-valued data). */
@@ -226,6 +234,21 @@ export class AccountRiskMachine {
     return this.applyEod(day, eodBalanceUnits, now);
   }
 
+  /**
+   * A REST rebuild's start-of-day balance of trading day `dayId` (broker balance − that day's realised net, fees
+   * included): the end-of-day balance of the last trading day before it, the one Topstep trailed its floor with.
+   * Only when the machine has not rolled into `dayId` itself (a first start, a restart across 17:00 CT): then the MLL
+   * trails with it (never lowered), and it closes the machine's last day in place of the last balance the machine saw
+   * (an intraday one when the engine stopped before the close). A day the machine rolled into itself was trailed
+   * with the balance it saw at the close. The event, if the floor moved, comes with the next evaluate().
+   */
+  startOfDay(dayId: number, startOfDayBalanceUnits: number): void {
+    requireSafeInt(startOfDayBalanceUnits, 'startOfDayBalanceUnits');
+    if (dayId <= this.dayId) return;
+    if (this.dayId !== 0) this.eodAppliedDayId = this.dayId;
+    this.raiseFloor(nextMllFloor(this.mll, startOfDayBalanceUnits), `start-of-day balance ${startOfDayBalanceUnits} of day ${dayId}, the previous day's end-of-day balance`);
+  }
+
   /** After an account reset: a fresh MLL from the (possibly new) starting balance; the breach is cleared. */
   resetMll(state?: MllState): void {
     this.mll = state ?? initialMllState(this.limits.startingBalanceUnits, this.limits.maxLossDrawdownUnits);
@@ -235,7 +258,7 @@ export class AccountRiskMachine {
   /** Evaluates the state at the clock's time. Events and actions are returned as data. */
   evaluate(inputs: RiskInputs): Evaluation {
     const now = this.clock.now();
-    const events: RiskEvent[] = [];
+    const events: RiskEvent[] = this.pending.length > 0 ? this.pending.splice(0) : [];
     const actions: RiskAction[] = [];
     requireSafeInt(inputs.dayNetPnlUnits, 'dayNetPnlUnits');
     requireSafeInt(inputs.balanceUnits, 'balanceUnits');
@@ -302,13 +325,44 @@ export class AccountRiskMachine {
           events.push(this.event('AUTO_FLATTEN', this.current, this.current, this.currentReason, now, `account ${this.accountId}: auto-flatten before the no-new-positions time`));
           this.enforce(actions, inputs.openContractIds, 'AUTO_FLATTEN', now);
         }
-      } else if (actions.length === 0 && inputs.openContractIds.length > 0 && now - this.lastEnforceMs >= this.limits.enforceRetryMs) {
-        events.push(this.event('ENFORCEMENT_RETRY', this.current, this.current, this.currentReason, now, `account ${this.accountId}: positions open in the flatten window: flattening again`));
+      } else if (actions.length === 0 && exposed && now - this.lastEnforceMs >= this.limits.enforceRetryMs) {
+        // A working order counts too: an entry placed after the flatten (the TopstepX UI, or one sent just before the
+        // gate's cut-off) would otherwise stay working past 15:10 CT and open a position whenever it fills.
+        events.push(
+          this.event(
+            'ENFORCEMENT_RETRY',
+            this.current,
+            this.current,
+            this.currentReason,
+            now,
+            `account ${this.accountId}: ${inputs.openContractIds.length} position(s) and ${inputs.workingOrderCount} working order(s) in the flatten window: cancelling and flattening again`,
+          ),
+        );
         this.enforce(actions, inputs.openContractIds, 'AUTO_FLATTEN', now);
       }
     }
 
     return { state: this.current, reason: this.currentReason, dayId: this.dayId, mllFloorUnits: this.mll.floorUnits, headroom, hours: { ...hours }, events, actions };
+  }
+
+  /**
+   * Takes `next` (from nextMllFloor / raiseMllFloor: its floor and end-of-day high are never below the current ones) as
+   * the MLL state; if the floor rose, its event goes out with the next evaluate().
+   */
+  private raiseFloor(next: MllState, why: string): void {
+    const before = this.mll.floorUnits;
+    this.mll = next;
+    if (next.floorUnits === before) return;
+    this.pending.push(
+      this.event(
+        'MLL_FLOOR_UPDATED',
+        this.current,
+        this.current,
+        this.currentReason,
+        this.clock.now(),
+        `account ${this.accountId}: MLL floor ${before} → ${next.floorUnits} from ${why}${next.locked ? ', locked at the starting balance' : ''}`,
+      ),
+    );
   }
 
   private applyEod(day: number, eodBalanceUnits: number, now: number): RiskEvent[] {
@@ -343,7 +397,8 @@ export class AccountRiskMachine {
 
   private describe(from: TradingState, to: TradingState, reason: StateReason, h: Headroom, dayNet: number, unpriced: number): string {
     const fmt = (v: number): string => (v === UNLIMITED ? 'off' : String(v));
-    const why = reason === 'UNPRICED_POSITION' ? `; ${unpriced} open position(s) without a usable price, not counted in the limits` : '';
+    const why =
+      reason === 'UNPRICED_POSITION' ? `; ${unpriced} open position(s) without a usable price (no mark, or a mark stale too long), their open P&L not counted in the limits` : '';
     return `account ${this.accountId}: ${from} → ${to} (${reason}); dayNet ${dayNet}, DLL remaining ${fmt(h.dllRemainingUnits)}, MLL remaining ${fmt(h.mllRemainingUnits)}, floor ${this.mll.floorUnits} (money units 1e-4 USD)${why}`;
   }
 }

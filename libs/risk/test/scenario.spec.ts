@@ -205,10 +205,11 @@ describe('a 2-lot MNQ long through the daily loss limit', () => {
     expect([e.state, e.events[0]?.to]).toEqual(['ACTIVE', 'ACTIVE']);
   });
 
-  it('auto-flattens at 15:08 CT, retries while a position remains, and denies entries from 15:10 CT', () => {
+  it('auto-flattens at 15:08 CT, retries while a position remains, and denies entries from 15:08 CT', () => {
     const a = new Harness(COMBINE_50K, ct(2026, 7, 15, 15, 7, 59));
     a.fill('BUY', 1, '20000');
     expect(a.evaluate('20000').actions).toEqual([]);
+    expect(a.gate('BUY', 1)).toEqual({ allowed: true });
     a.clock.set(ct(2026, 7, 15, 15, 8));
     const e = a.evaluate();
     expect(e.events.map((x) => x.type)).toEqual(['AUTO_FLATTEN']);
@@ -224,7 +225,7 @@ describe('a 2-lot MNQ long through the daily loss limit', () => {
     a.fill('SELL', 1, '20000');
     a.clock.set(ct(2026, 7, 15, 15, 9, 59));
     expect(a.evaluate().actions).toEqual([]);
-    expect(a.gate('BUY', 1)).toEqual({ allowed: true });
+    expect(a.gate('BUY', 1)).toMatchObject({ allowed: false, reason: 'TRADING_HOURS' });
     a.clock.set(ct(2026, 7, 15, 15, 10));
     expect(a.gate('BUY', 1)).toMatchObject({ allowed: false, reason: 'TRADING_HOURS' });
     a.clock.set(ct(2026, 7, 15, 17, 0));

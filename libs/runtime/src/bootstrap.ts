@@ -3,6 +3,7 @@
 // contracts, pick the account, allocate the shared memory and register contracts and accounts in
 // it. Main thread only: it owns the SharedArrayBuffer.
 import { GatewayRestClient, type Contract } from '@gateway/topstepx';
+import { countsAsTenthOfMini, MICRO_WEIGHT, MINI_WEIGHT } from '@gateway/risk';
 import { allocateSharedState, attachSharedState, PRICE_SCALE, MONEY_SCALE, parseDecimalToUnits, type SharedState, type SharedStateBuffers } from '@gateway/shared-state';
 import type { Logger } from 'pino';
 import { hubUrls, type EngineConfig } from './config';
@@ -23,9 +24,6 @@ export const RISK_MANAGER_RATE_LIMIT = Object.freeze({
   general: Object.freeze({ limit: 30, windowMs: 61_000 }),
   bars: Object.freeze({ limit: 3, windowMs: 31_000 }),
 });
-
-/** Micro contracts by CME root (10 micros count as 1 mini on TopstepX Combine and XFA accounts). */
-const MICRO_ROOTS = new Set(['MES', 'MNQ', 'M2K', 'MYM', 'MGC', 'MCL', 'MBT', 'MET', 'SIL', 'M6E', 'M6A', 'M6B']);
 
 export interface RuntimeBootstrap {
   broker: BrokerEndpoints;
@@ -93,13 +91,14 @@ export async function bootstrapRuntime(config: EngineConfig, logger: Logger, cal
         symbolId: c.symbolId,
         tickSizeUnits: parseDecimalToUnits(String(c.tickSize), PRICE_SCALE, 'tickSize'),
         tickValueUnits: parseDecimalToUnits(String(c.tickValue), MONEY_SCALE, 'tickValue'),
-        isMicro: MICRO_ROOTS.has(root),
+        // The weight table of @gateway/risk, shared with the risk-manager: MBT, MET and SIL count as full lots.
+        isMicro: countsAsTenthOfMini(root),
       };
       const slot = state.directory.register({
         contractId: info.contractId,
         tickSize: info.tickSizeUnits,
         tickValue: info.tickValueUnits,
-        weight: info.isMicro ? 1 : 10,
+        weight: info.isMicro ? MICRO_WEIGHT : MINI_WEIGHT,
       });
       return { ...info, slot };
     });

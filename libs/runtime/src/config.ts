@@ -48,6 +48,12 @@ export interface RiskConfig {
   readonly dailyLossLimitUsd: number | undefined;
   /** `RISK_MLL` (USD, 0 = off): the trailing maximum loss limit drawdown. Default: the preset's (50K: 2000). */
   readonly maxLossUsd: number | undefined;
+  /**
+   * `RISK_MLL_FLOOR` (USD, cents allowed, e.g. 49497.20): the MLL floor as the Topstep dashboard shows it, in money
+   * units (1e-4 USD). The engine's floor is raised to it, never lowered: for the days it did not see close (first
+   * start, DATA_DIR lost). Unset: none. Must lie between startingBalance − drawdown and startingBalance.
+   */
+  readonly mllFloorUnits: number | undefined;
   /** `RISK_MAX_POSITION` (mini lots): the maximum position. Default: the preset's (50K: 5). */
   readonly maxPositionLots: number | undefined;
   /** `RISK_MAX_OPEN_ORDERS`: working orders allowed at once. Default 20. */
@@ -247,6 +253,15 @@ function optionalInt(env: Env, key: string, min: number, max: number): number | 
   return raw === undefined || raw === '' ? undefined : readInt(env, key, 0, min, max);
 }
 
+/** A dollar amount with at most two decimals (a balance as the Topstep dashboard shows it), in money units (1e-4 USD). */
+function optionalUsdCents(env: Env, key: string): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(raw.trim());
+  if (m === null) throw new ConfigError(key, `must be a dollar amount like 49497.20 (no sign, at most two decimals), got "${raw}"`);
+  return Number(m[1]) * 10_000 + Number((m[2] ?? '').padEnd(2, '0')) * 100;
+}
+
 function readRiskConfig(env: Env): RiskConfig {
   const preset = env.RISK_PRESET === undefined || env.RISK_PRESET === '' ? '50K' : env.RISK_PRESET;
   if (preset !== '50K' && preset !== '100K' && preset !== '150K') throw new ConfigError('RISK_PRESET', `must be 50K, 100K or 150K, got "${preset}"`);
@@ -273,6 +288,7 @@ function readRiskConfig(env: Env): RiskConfig {
     startingBalanceUsd: optionalInt(env, 'RISK_STARTING_BALANCE', 1, 100_000_000),
     dailyLossLimitUsd: optionalInt(env, 'RISK_DLL', 0, 100_000_000),
     maxLossUsd: optionalInt(env, 'RISK_MLL', 0, 100_000_000),
+    mllFloorUnits: optionalUsdCents(env, 'RISK_MLL_FLOOR'),
     maxPositionLots: optionalInt(env, 'RISK_MAX_POSITION', 0, 100_000),
     maxOpenOrders: optionalInt(env, 'RISK_MAX_OPEN_ORDERS', 0, 1_000_000),
     maxOrdersPerMinute: optionalInt(env, 'RISK_MAX_ORDERS_PER_MINUTE', 0, 1_000_000),

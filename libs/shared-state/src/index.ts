@@ -54,4 +54,12 @@ export {
   type LedgerHold,
 } from './ledger';
 export { RateBudget, DEFAULT_RATE_BUCKETS, ORDER_RATE_WINDOW_MS, type RateBucket, type RateBucketConfig } from './rate';
+export {
+  CLOSE_LEASE_TTL_MS,
+  CloseLeasePhase,
+  CloseLeases,
+  type CloseClaim,
+  type CloseLease,
+  type CloseLeaseView,
+} from './closes';
 export { SharedState, allocateSharedState, attachSharedState, type AttachOptions, type SharedStateBuffers } from './shared-state';

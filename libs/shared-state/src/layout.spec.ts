@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACC, DIR, HEADER, LAYOUT_VERSION, MAGIC, MARK, POS, RATE, RES_ACC, RES_POS, computeLayout, describeLayout } from './layout';
+import { ACC, CLOSE_LEASE, DIR, HEADER, LAYOUT_VERSION, MAGIC, MARK, POS, RATE, RES_ACC, RES_POS, computeLayout, describeLayout } from './layout';
 import { allocateSharedState, attachSharedState } from './shared-state';
 import { AccountState } from './accounts';
 import { Side } from './reservations';
@@ -7,9 +7,9 @@ import { Side } from './reservations';
 // Pinned on purpose: any change to the layout must fail here, bump LAYOUT_VERSION and update these numbers.
 describe('layout pin', () => {
   it('pins version, magic, header and record field offsets', () => {
-    expect(LAYOUT_VERSION).toBe(2);
+    expect(LAYOUT_VERSION).toBe(3);
     expect(MAGIC).toBe(0x47575353);
-    expect(HEADER).toEqual({ MAGIC: 0, VERSION: 1, TOTAL_BYTES: 2, CONTRACTS: 3, ACCOUNTS: 4, RATE_LOG_CAPACITY: 5, CONTRACT_COUNT: 6, ACCOUNT_COUNT: 7, PARK: 8 });
+    expect(HEADER).toEqual({ MAGIC: 0, VERSION: 1, TOTAL_BYTES: 2, CONTRACTS: 3, ACCOUNTS: 4, RATE_LOG_CAPACITY: 5, CONTRACT_COUNT: 6, ACCOUNT_COUNT: 7, PARK: 8, CLOSE_LEASES: 9 });
     expect(DIR).toEqual({ ID: 0, ID_LENGTH: 12, WEIGHT: 13, TICK_SIZE: 14, TICK_VALUE: 16, WORDS: 32 });
     expect(MARK).toEqual({ SEQ: 0, LAST: 2, BID: 4, ASK: 6, LAST_TRADE_MS: 8, UPDATED_MS: 10, WORDS: 16 });
     expect(ACC).toEqual({
@@ -21,13 +21,17 @@ describe('layout pin', () => {
     expect(RES_ACC).toEqual({ PENDING_UNITS: 0, OPEN_ORDERS: 1, WORDS: 16 });
     expect(RES_POS).toEqual({ PENDING_BUY: 0, PENDING_SELL: 1, WORDS: 2 });
     expect(RATE).toEqual({ LIMIT: 0, WINDOW_MS: 1, ENABLED: 2, COUNT: 8, HEADER_WORDS: 16, SLOT_INDEX: 0, SLOT_TIME: 1, SLOT_WORDS: 4 });
+    expect(CLOSE_LEASE).toEqual({
+      FULL_COUNT: 0, EVICTIONS: 1, HEADER_WORDS: 16, STATE: 0, OWNER: 1, SIDE: 2, SIZE: 3, ACCOUNT_ID: 4, CLAIMED_MS: 6,
+      SENT_MS: 8, ID_LENGTH: 10, ID_HASH: 11, ID: 12, ID_BYTES: 48, WORDS: 32,
+    });
     expect(AccountState).toEqual({ NOT_READY: 0, ACTIVE: 1, REDUCING: 2, HALTED: 3 });
     expect(Side).toEqual({ BUY: 0, SELL: 1 });
   });
 
   it('pins region offsets and sizes (words) for the default options', () => {
     const l = computeLayout();
-    expect(l.options).toEqual({ contracts: 64, accounts: 8, rateLogCapacity: 256 });
+    expect(l.options).toEqual({ contracts: 64, accounts: 8, rateLogCapacity: 256, closeLeases: 64 });
     const table = Object.values(l.regions).map((r) => [r.name, r.canary, r.offset, r.words]);
     expect(table).toEqual([
       ['contractDirectory', 16, 32, 2048],
@@ -41,14 +45,15 @@ describe('layout pin', () => {
       ['reservationPositions', 11888, 11904, 1024],
       ['rateBuckets', 12928, 12944, 2080],
       ['orderRate', 15024, 15040, 8320],
+      ['closeLeases', 23360, 23376, 2064],
     ]);
-    expect(l.canaries).toEqual([16, 2080, 3120, 3200, 3232, 3264, 3536, 11744, 11888, 12928, 15024, 23360]);
-    expect(l.totalWords).toBe(23376);
-    expect(l.totalBytes).toBe(93504);
+    expect(l.canaries).toEqual([16, 2080, 3120, 3200, 3232, 3264, 3536, 11744, 11888, 12928, 15024, 23360, 25440]);
+    expect(l.totalWords).toBe(25456);
+    expect(l.totalBytes).toBe(101824);
   });
 
   it('pins a non-default layout too', () => {
-    const l = computeLayout({ contracts: 3, accounts: 2, rateLogCapacity: 10 });
+    const l = computeLayout({ contracts: 3, accounts: 2, rateLogCapacity: 10, closeLeases: 2 });
     expect(Object.values(l.regions).map((r) => [r.name, r.canary, r.offset, r.words])).toEqual([
       ['contractDirectory', 16, 32, 96],
       ['marks', 128, 144, 48],
@@ -61,14 +66,15 @@ describe('layout pin', () => {
       ['reservationPositions', 528, 544, 12],
       ['rateBuckets', 560, 576, 112],
       ['orderRate', 688, 704, 112],
+      ['closeLeases', 816, 832, 80],
     ]);
-    expect(l.totalWords).toBe(832);
-    expect(l.totalBytes).toBe(3328);
+    expect(l.totalWords).toBe(928);
+    expect(l.totalBytes).toBe(3712);
   });
 
   it('describes itself', () => {
     const d = describeLayout();
-    expect(d).toContain('totalBytes=93504');
+    expect(d).toContain('totalBytes=101824');
     expect(d).toMatch(/marks\s+8384\s+4096\s+market-data/);
   });
 
@@ -76,12 +82,13 @@ describe('layout pin', () => {
     expect(() => computeLayout({ contracts: 0 })).toThrow(/options\.contracts/);
     expect(() => computeLayout({ accounts: 1.5 })).toThrow(/options\.accounts/);
     expect(() => computeLayout({ rateLogCapacity: -1 })).toThrow(/options\.rateLogCapacity/);
+    expect(() => computeLayout({ closeLeases: 0 })).toThrow(/options\.closeLeases/);
   });
 });
 
 describe('canaries', () => {
   it('survive every region written to its last record with all-ones patterns', () => {
-    const opts = { contracts: 5, accounts: 3, rateLogCapacity: 12 };
+    const opts = { contracts: 5, accounts: 3, rateLogCapacity: 12, closeLeases: 4 };
     const b = allocateSharedState(opts);
     const s = attachSharedState(b);
     expect(s.brokenCanaries()).toEqual([]);
@@ -112,6 +119,10 @@ describe('canaries', () => {
     for (const bucket of ['general', 'bars'] as const) {
       s.rate.configure(bucket, { limit: 12, windowMs: 1000, enabled: true });
       for (let k = 0; k < 30; k++) s.rate.tryAcquire(bucket, 5_000 + k * 100);
+    }
+    for (let k = 0; k < 4; k++) {
+      const c = s.closes.tryClaim(2 ** 53 - 1, 'Y'.repeat(200) + String(k), Side.SELL, 2 ** 31 - 1, 2 ** 53 - 1, 2 ** 31 - 1);
+      expect(c.ok && s.closes.markSent(c.lease, 2 ** 53 - 1)).toBe(true);
     }
     expect(s.brokenCanaries()).toEqual([]);
     expect(() => attachSharedState(b)).not.toThrow();

@@ -15,7 +15,7 @@ import { SharedStateError } from './errors';
  *  ┌──────────────────────────────── header (16 words) ──────────────────────────────────────────────┐
  *  │ magic · version · totalBytes · contracts · accounts · rateLogCapacity · contractCount(atomic)   │
  *  │ accountCount(atomic) · park word (always 0, seqlock readers Atomics.wait on it while a writer   │
- *  │ is preempted) · reserved                                                                        │
+ *  │ is preempted) · closeLeases · reserved                                                          │
  *  └─────────────────────────────────────────────────────────────────────────────────────────────────┘
  *  every region below is preceded by a 16-word guard block whose first word is a canary (0x5AFE0000 + index);
  *  one more guard block closes the buffer.
@@ -44,6 +44,10 @@ import { SharedStateError } from './errors';
  *  │       ││ header: limit · windowMs · enabled (main thread) · grantCount (CAS)                        │
  *  │       ││ grant log ring: grantIndex (publish word) · grantTimeMs i64 · pad                          │
  *  ├ guard ┤├ orderRate          accounts × (16 + rateLogCapacity × 4) ─ same primitive, window 60 s ────┤
+ *  ├ guard ┤├ closeLeases        16 + closeLeases × 32 ─ writers: main thread + risk-manager, CAS only ───┤
+ *  │       ││ header: fullCount · evictions                                                              │
+ *  │       ││ entry: state (generation << 3 | phase, every change a compareExchange) · owner · side · size│
+ *  │       ││ · accountId i64 · claimedMs i64 · sentMs i64 · idLength · idHash · id bytes[48] (closes.ts)│
  *  └ guard ┘└─────────────────────────────────────────────────────────────────────────────────────────────┘
  */
 export const LAYOUT_DIAGRAM = `
@@ -58,6 +62,7 @@ header(16w) | guard | contractDirectory[contracts x 32w]  main thread
             | guard | reservationPositions[accounts x contracts x 2w]  executors + risk-manager, Atomics RMW
             | guard | rateBuckets[2 x (16 + cap x 4)w]      any thread, Atomics RMW
             | guard | orderRate[accounts x (16 + cap x 4)w] executors, Atomics RMW
+            | guard | closeLeases[16 + leases x 32w]        main thread + risk-manager, compareExchange
             | guard
 i64 = two int32 words (lo, hi); prices 1e-9 units, money 1e-4 USD units, times epoch ms.`;
 
@@ -68,18 +73,24 @@ export interface LayoutOptions {
   accounts: number;
   /** Max grants a rate window can hold: the upper bound for any bucket's `limit` and for ORDER_RATE (default 256). */
   rateLogCapacity: number;
+  /**
+   * Entries of the close-lease table (default 64): closes of distinct (account, contract) in flight at once, sent
+   * within the last 30 s. Beyond it a claim evicts the oldest answered one (closes.ts).
+   */
+  closeLeases: number;
 }
 
 export const DEFAULT_LAYOUT_OPTIONS: Readonly<LayoutOptions> = Object.freeze({
   contracts: 64,
   accounts: 8,
   rateLogCapacity: 256,
+  closeLeases: 64,
 });
 
 /** "GWSS" — gateway shared state. */
 export const MAGIC = 0x47575353;
 /** Bump on every change of the layout; attach() refuses a buffer of another version. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 export const HEADER_WORDS = 16;
 export const HEADER = Object.freeze({
@@ -95,6 +106,7 @@ export const HEADER = Object.freeze({
   ACCOUNT_COUNT: 7,
   /** Always 0: seqlock readers Atomics.wait on it (bounded) to yield while a writer is preempted mid-record. */
   PARK: 8,
+  CLOSE_LEASES: 9,
 });
 
 export const GUARD_WORDS = 16;
@@ -161,6 +173,25 @@ export const RATE = Object.freeze({
   SLOT_TIME: 1,
   SLOT_WORDS: 4,
 });
+/** closeLeases region: header words, then the fields of an entry (32 words, from the entry's start; closes.ts). */
+export const CLOSE_LEASE = Object.freeze({
+  FULL_COUNT: 0,
+  EVICTIONS: 1,
+  HEADER_WORDS: 16,
+  STATE: 0,
+  OWNER: 1,
+  SIDE: 2,
+  SIZE: 3,
+  ACCOUNT_ID: 4,
+  CLAIMED_MS: 6,
+  SENT_MS: 8,
+  ID_LENGTH: 10,
+  ID_HASH: 11,
+  ID: 12,
+  ID_BYTES: 48,
+  WORDS: 32,
+});
+
 export const RATE_BUCKETS = Object.freeze(['general', 'bars'] as const);
 export type RateBucketName = (typeof RATE_BUCKETS)[number];
 
@@ -175,7 +206,8 @@ export type RegionName =
   | 'reservationAccounts'
   | 'reservationPositions'
   | 'rateBuckets'
-  | 'orderRate';
+  | 'orderRate'
+  | 'closeLeases';
 
 export interface RegionLayout {
   readonly name: RegionName;
@@ -213,6 +245,7 @@ const REGION_TABLE: readonly { name: RegionName; writer: string; words: (o: Layo
   },
   { name: 'rateBuckets', writer: 'any thread (Atomics RMW)', words: (o) => RATE_BUCKETS.length * rateLogWords(o) },
   { name: 'orderRate', writer: 'executors (Atomics RMW)', words: (o) => o.accounts * rateLogWords(o) },
+  { name: 'closeLeases', writer: 'main thread + risk-manager (compareExchange)', words: (o) => CLOSE_LEASE.HEADER_WORDS + o.closeLeases * CLOSE_LEASE.WORDS },
 ];
 
 export function rateLogWords(o: LayoutOptions): number {
@@ -237,6 +270,7 @@ export function resolveLayoutOptions(opts: Partial<LayoutOptions> = {}): Readonl
     contracts: checkOption(opts.contracts ?? DEFAULT_LAYOUT_OPTIONS.contracts, 'contracts', 1, 4096),
     accounts: checkOption(opts.accounts ?? DEFAULT_LAYOUT_OPTIONS.accounts, 'accounts', 1, 1024),
     rateLogCapacity: checkOption(opts.rateLogCapacity ?? DEFAULT_LAYOUT_OPTIONS.rateLogCapacity, 'rateLogCapacity', 1, 65536),
+    closeLeases: checkOption(opts.closeLeases ?? DEFAULT_LAYOUT_OPTIONS.closeLeases, 'closeLeases', 1, 4096),
   });
 }
 
@@ -272,7 +306,7 @@ export function canaryValue(i: number): number {
 export function describeLayout(opts: Partial<LayoutOptions> = {}): string {
   const l = computeLayout(opts);
   const lines = [
-    `shared-state layout v${LAYOUT_VERSION}: contracts=${l.options.contracts} accounts=${l.options.accounts} rateLogCapacity=${l.options.rateLogCapacity} totalBytes=${l.totalBytes}`,
+    `shared-state layout v${LAYOUT_VERSION}: contracts=${l.options.contracts} accounts=${l.options.accounts} rateLogCapacity=${l.options.rateLogCapacity} closeLeases=${l.options.closeLeases} totalBytes=${l.totalBytes}`,
     'region                 byteOffset      bytes  writer',
   ];
   for (const r of Object.values(l.regions)) {

@@ -22,7 +22,7 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('allocate / attach', () => {
   it('hands out a structured-clonable plain object whose clone attaches to the same memory', () => {
     const b = allocateSharedState({ contracts: 4, accounts: 2 });
-    expect(b.options).toEqual({ contracts: 4, accounts: 2, rateLogCapacity: 256 });
+    expect(b.options).toEqual({ contracts: 4, accounts: 2, rateLogCapacity: 256, closeLeases: 64 });
     const clone = structuredClone(b);
     expect(clone.buffer).toBeInstanceOf(SharedArrayBuffer);
     const s1 = attachSharedState(b);

@@ -1,4 +1,5 @@
 import { Accounts } from './accounts';
+import { CloseLeases } from './closes';
 import { ContractDirectory } from './directory';
 import { SharedStateError } from './errors';
 import { HEADER, LAYOUT_VERSION, MAGIC, canaryValue, computeLayout, type Layout, type LayoutOptions } from './layout';
@@ -35,6 +36,7 @@ export function allocateSharedState(opts: Partial<LayoutOptions> = {}): SharedSt
   Atomics.store(a, HEADER.CONTRACTS, layout.options.contracts);
   Atomics.store(a, HEADER.ACCOUNTS, layout.options.accounts);
   Atomics.store(a, HEADER.RATE_LOG_CAPACITY, layout.options.rateLogCapacity);
+  Atomics.store(a, HEADER.CLOSE_LEASES, layout.options.closeLeases);
   layout.canaries.forEach((idx, i) => Atomics.store(a, idx, canaryValue(i)));
   const stale = layout.regions.markStale;
   for (let s = 0; s < layout.options.contracts; s++) Atomics.store(a, stale.offset + s, 1);
@@ -73,6 +75,7 @@ export function attachSharedState(b: SharedStateBuffers, opts: AttachOptions = {
     ['contracts', Atomics.load(a, HEADER.CONTRACTS), layout.options.contracts],
     ['accounts', Atomics.load(a, HEADER.ACCOUNTS), layout.options.accounts],
     ['rateLogCapacity', Atomics.load(a, HEADER.RATE_LOG_CAPACITY), layout.options.rateLogCapacity],
+    ['closeLeases', Atomics.load(a, HEADER.CLOSE_LEASES), layout.options.closeLeases],
   ];
   for (const [field, found, expected] of checks) {
     if (found !== expected) {
@@ -94,6 +97,7 @@ export class SharedState {
   readonly accounts: Accounts;
   readonly reservations: Reservations;
   readonly rate: RateBudget;
+  readonly closes: CloseLeases;
 
   constructor(
     /** The whole buffer as int32 words; for tests and diagnostics, not for region access. */
@@ -107,6 +111,7 @@ export class SharedState {
     this.accounts = new Accounts(words, layout, reader);
     this.reservations = new Reservations(words, layout);
     this.rate = new RateBudget(words, layout);
+    this.closes = new CloseLeases(words, layout);
   }
 
   /** Any thread. Word indexes of guard canaries that no longer hold their value (empty when intact). */

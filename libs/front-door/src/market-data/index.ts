@@ -10,7 +10,7 @@ import { marketData } from '@gateway/proto';
 import type { ContractInfo } from '@gateway/runtime';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { protoJsonNumber, sendError, sendJson } from '../http-json';
+import { protoJsonNumber, sendError, sendJson, strictQuery } from '../http-json';
 import type { FrontDoorModule } from '../module';
 import { grpcServerStream, type ServerStream } from '../server-stream';
 
@@ -155,15 +155,16 @@ export function createMarketDataModule(deps: FrontDoorDeps): FrontDoorModule {
       return true;
     }
     try {
-      const limitText = url.searchParams.get('limit');
-      const limit = limitText === null || limitText === '' ? 100 : protoJsonNumber(limitText, 'int32', 'limit');
-      const includeOpen = url.searchParams.get('includeOpen');
-      if (includeOpen !== null && includeOpen !== 'true' && includeOpen !== 'false') {
+      const q = strictQuery(url, ['symbol', 'timeframe', 'limit', 'includeOpen']);
+      const limitText = q.get('limit');
+      const limit = limitText === undefined || limitText === '' ? 100 : protoJsonNumber(limitText, 'int32', 'limit');
+      const includeOpen = q.get('includeOpen');
+      if (includeOpen !== undefined && includeOpen !== 'true' && includeOpen !== 'false') {
         throw new FrontDoorError('INVALID_ARGUMENT', `includeOpen: must be true or false, got "${includeOpen}"`, 'includeOpen');
       }
-      const symbol = url.searchParams.get('symbol');
+      const symbol = q.get('symbol');
       if (!symbol) throw new FrontDoorError('INVALID_ARGUMENT', 'symbol: required (root such as MNQ, or a contract id)', 'symbol');
-      const timeframe = url.searchParams.get('timeframe');
+      const timeframe = q.get('timeframe');
       if (!timeframe) throw new FrontDoorError('INVALID_ARGUMENT', 'timeframe: required (e.g. 1m)', 'timeframe');
       sendJson(res, 200, await getBars({ symbol, timeframe, limit, includeOpen: includeOpen === 'true' }));
     } catch (err) {

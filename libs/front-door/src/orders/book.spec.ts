@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderBook } from './book';
+import { OrderBook, brokerOrderEvent, modifiedPriceUnits } from './book';
 
 const init = (i: number, clientOrderId = '') => ({
   orderId: `r-${i}`,
@@ -80,5 +80,49 @@ describe('OrderBook retention', () => {
     expect(book.get(working.orderId)).toBe(working);
     expect(book.byClientOrderId(withClientId.accountId, 'keep-me')).toBe(withClientId);
     expect(book.get(withClientId.orderId)).toBe(withClientId);
+  });
+});
+
+describe('order size and price level after a modify', () => {
+  const order = (orderType: string, price: number | undefined) => ({ ...init(200), orderType, price });
+  const row = { id: 900, status: 1, fillVolume: 0, size: 1, limitPrice: 20_001.25, stopPrice: 19_990.5, filledPrice: null };
+
+  it('a broker order event carries its size and the price level that is the order\'s own', () => {
+    const book = new OrderBook();
+    const at = (orderType: string) => brokerOrderEvent(book.add({ ...order(orderType, undefined), orderId: orderType, customTag: orderType }), row, 7);
+    expect(at('LIMIT')).toEqual({ kind: 'broker', brokerOrderId: 900, status: 1, fillVolume: 0, size: 1, priceUnits: 20_001_250_000_000, atMs: 7 });
+    expect(at('JOIN_BID')).toMatchObject({ size: 1, priceUnits: 20_001_250_000_000 });
+    expect(at('STOP')).toMatchObject({ size: 1, priceUnits: 19_990_500_000_000 });
+    // A trailing stop's stop price moves with the market: its level stays the one last set.
+    expect(at('TRAILING_STOP')).not.toHaveProperty('priceUnits');
+    expect(at('MARKET')).not.toHaveProperty('priceUnits');
+    expect(brokerOrderEvent(book.get('LIMIT')!, { id: 900, status: 2, fillVolume: 1, filledPrice: 20_001.25 }, 8)).toEqual({
+      kind: 'broker', brokerOrderId: 900, status: 2, fillVolume: 1, filledPriceUnits: 20_001_250_000_000, atMs: 8,
+    });
+  });
+
+  it('a modify sets the level of its order type: price for LIMIT and JOIN orders, stop_price for STOP, trail_price for TRAILING_STOP', () => {
+    const req = { price: 20_001.25, stopPrice: 19_990.5, trailPrice: 19_980 };
+    expect(modifiedPriceUnits('LIMIT', req)).toBe(20_001_250_000_000);
+    expect(modifiedPriceUnits('JOIN_ASK', req)).toBe(20_001_250_000_000);
+    expect(modifiedPriceUnits('STOP', req)).toBe(19_990_500_000_000);
+    expect(modifiedPriceUnits('TRAILING_STOP', req)).toBe(19_980_000_000_000);
+    expect(modifiedPriceUnits('MARKET', req)).toBeUndefined();
+    expect(modifiedPriceUnits('LIMIT', { stopPrice: 19_990.5 })).toBeUndefined();
+  });
+
+  it('an entry starts at the size and level placed; a modify and a later snapshot move them, and listeners hear each change', () => {
+    const book = new OrderBook();
+    const e = book.add(order('LIMIT', 20_000));
+    expect(e.sm.record).toMatchObject({ quantity: 2, priceUnits: 20_000_000_000_000 });
+    const heard: string[] = [];
+    book.subscribe((x) => heard.push(`${x.sm.record.quantity}@${x.sm.record.priceUnits}`));
+    book.apply(e, { kind: 'sent', atMs: 1 });
+    book.apply(e, { kind: 'accepted', brokerOrderId: 900, atMs: 2 });
+    book.apply(e, { kind: 'modified', quantity: 1, priceUnits: 20_001_250_000_000, atMs: 3 });
+    expect(book.apply(e, brokerOrderEvent(e, row, 4))).toBe(false);
+    book.apply(e, brokerOrderEvent(e, { ...row, size: 2, limitPrice: 20_000.5 }, 5));
+    expect(heard).toEqual(['2@20000000000000', '2@20000000000000', '1@20001250000000', '2@20000500000000']);
+    expect(e.quantity).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 // The order book of record: one state machine per order, indexed by our id, the broker's id, the
 // custom tag and (account, client order id). Fed by the executor's answers, the risk-manager's
 // user-hub events and reconciliation. Main thread only.
-import { OrderStateMachine, newOrderRecord, type OrderEvent, type OrderRecord, isFinalOrderState } from '@gateway/orders';
+import { OrderStateMachine, newOrderRecord, priceToUnits, type OrderEvent, type OrderRecord, isFinalOrderState } from '@gateway/orders';
 import type { PlaceTask, ReservationRecord } from '@gateway/order-journal';
 
 /** The fields an entry shares with the executor's task (documented there). */
@@ -21,9 +21,11 @@ type TaskFields =
   | 'customTag'
   | 'counter';
 
+/**
+ * `quantity` is the size placed: the bound of a modify and of the reservation. The order's size and price level now
+ * (after a modify) are `sm.record.quantity` and `sm.record.priceUnits`.
+ */
 export interface OrderEntry extends Pick<PlaceTask, TaskFields> {
-  /** The order's own price level (limit, stop or trail start) as a double; undefined for market/join orders. */
-  readonly price: number | undefined;
   /** Bracket ticks as sent; 0 = none. */
   readonly stopLossTicks: number;
   readonly takeProfitTicks: number;
@@ -41,6 +43,8 @@ export interface OrderEntry extends Pick<PlaceTask, TaskFields> {
 
 export type OrderEntryInit = Omit<OrderEntry, 'sm' | 'reservation' | 'sentAtMs' | 'settled' | 'settle' | 'absentSearches'> & {
   createdAtMs: number;
+  /** The order's own price level placed (limit, stop or trail start) as a double; undefined for market/join orders. */
+  price: number | undefined;
 };
 
 export type BookListener = (entry: OrderEntry) => void;
@@ -94,7 +98,6 @@ export class OrderBook {
       side: init.side,
       quantity: init.quantity,
       orderType: init.orderType,
-      price: init.price,
       strategyName: init.strategyName,
       clientOrderId: init.clientOrderId,
       paramsKey: init.paramsKey,
@@ -109,7 +112,8 @@ export class OrderBook {
       settle,
       absentSearches: 0,
     };
-    (entry as { sm: OrderStateMachine }).sm = new OrderStateMachine(newOrderRecord(init.orderId, init.quantity, createdAtMs), (issue, ev) =>
+    const priceUnits = init.price === undefined ? undefined : priceToUnits(init.price);
+    (entry as { sm: OrderStateMachine }).sm = new OrderStateMachine(newOrderRecord(init.orderId, init.quantity, createdAtMs, priceUnits), (issue, ev) =>
       this.onIssue?.(issue, entry, ev),
     );
     this.byId.set(entry.orderId, entry);
@@ -193,4 +197,59 @@ export function clientKey(accountId: number, clientOrderId: string): string {
 
 export function isFinal(record: OrderRecord): boolean {
   return isFinalOrderState(record.status);
+}
+
+/** The fields of a broker order (user hub GatewayUserOrder or REST search row) the book reads. */
+export interface BrokerOrderSnapshot {
+  readonly id: number;
+  readonly status: number;
+  readonly fillVolume?: number | null;
+  readonly filledPrice?: number | null;
+  readonly size?: number | null;
+  readonly limitPrice?: number | null;
+  readonly stopPrice?: number | null;
+}
+
+/** The broker price field that is the order's own level, by order type (see OrderRecord.priceUnits). */
+function ownLevel(orderType: string): 'limit' | 'stop' | 'trail' | undefined {
+  switch (orderType) {
+    case 'LIMIT':
+    case 'JOIN_BID':
+    case 'JOIN_ASK':
+      return 'limit';
+    case 'STOP':
+      return 'stop';
+    case 'TRAILING_STOP':
+      return 'trail';
+    default:
+      return undefined;
+  }
+}
+
+const unitsOf = (price: number | null | undefined): number | undefined => (typeof price === 'number' ? priceToUnits(price) : undefined);
+
+/**
+ * The book event of a broker order: status, fills, its size and its own price level. A trailing stop's broker
+ * stopPrice moves with the market, so its level comes only from what was placed or modified.
+ */
+export function brokerOrderEvent(entry: OrderEntry, o: BrokerOrderSnapshot, atMs: number): OrderEvent {
+  const filled = unitsOf(o.filledPrice);
+  const level = ownLevel(entry.orderType);
+  const price = level === 'limit' ? unitsOf(o.limitPrice) : level === 'stop' ? unitsOf(o.stopPrice) : undefined;
+  return {
+    kind: 'broker',
+    brokerOrderId: o.id,
+    status: o.status,
+    fillVolume: o.fillVolume ?? 0,
+    ...(filled !== undefined ? { filledPriceUnits: filled } : {}),
+    ...(typeof o.size === 'number' ? { size: o.size } : {}),
+    ...(price !== undefined ? { priceUnits: price } : {}),
+    atMs,
+  };
+}
+
+/** The new price level of a ModifyOrder the broker accepted: the one of its fields that is the order type's own level. */
+export function modifiedPriceUnits(orderType: string, req: { readonly price?: number; readonly stopPrice?: number; readonly trailPrice?: number }): number | undefined {
+  const level = ownLevel(orderType);
+  return unitsOf(level === 'limit' ? req.price : level === 'stop' ? req.stopPrice : level === 'trail' ? req.trailPrice : undefined);
 }

@@ -1,8 +1,9 @@
 // Front-door module of the orders service: the gRPC `orders.OrderService`, its REST twins under
 // /api/go/orders and their OpenAPI paths. The work is done by OrdersService. Main thread.
 //
-// REST twins (JSON in the proto3 JSON mapping; the same OrdersService call and error mapping as gRPC; no client
-// deadline, as none of the REST twins takes one):
+// REST twins (JSON in the proto3 JSON mapping, read strictly by protoJsonFields: an unknown field, or one sent in
+// both spellings, is 400 naming it and nothing is done; the same OrdersService call and error mapping as gRPC; no
+// client deadline, as none of the REST twins takes one):
 //   POST /api/go/orders/place          OrderRequest        → OrderResponse
 //   POST /api/go/orders/batch          BatchOrderRequest   → BatchOrderResponse
 //   GET  /api/go/orders/{id}/status                        → OrderStatusResponse
@@ -15,7 +16,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServi
 import { orders } from '@gateway/proto';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { PROTO_JSON_NUMBERS, protoJsonFields, readJson, sendError, sendJson, withProtoJsonNumbers } from '../http-json';
+import { protoJsonFields, readJson, sendError, sendJson } from '../http-json';
 import type { Route } from '../http-server';
 import type { FrontDoorModule } from '../module';
 import { grpcServerStream, type ServerStream } from '../server-stream';
@@ -123,17 +124,22 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
     const path = url.pathname;
     if (path === '/api/go/orders/place') {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      const r = await svc.place(orderJson(await readJson(req)), 0);
+      const r = await svc.place(orderFields(await readJson(req)), 0);
       if (r.error) return sendError(res, r.error);
       return sendJson(res, 200, orderResponseJson(r.response));
     }
     if (path === '/api/go/orders/batch') {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      const body = await readJson(req);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: a JSON object is required', 'body');
-      const b = withProtoJsonNumbers(body as Record<string, unknown>, PROTO_JSON_NUMBERS['orders.BatchOrderRequest']!);
-      const list = Array.isArray(b.orders) ? b.orders.map((o: unknown, i) => orderJson(o, `orders[${i}].`)) : b.orders;
-      const r = await svc.placeBatch({ orders: list, maxConcurrency: b.maxConcurrency ?? b.max_concurrency, allOrNone: b.allOrNone ?? b.all_or_none }, 0);
+      // Every order is read before any is placed: one misspelt field refuses the whole batch, nothing sent.
+      const b = protoJsonFields(await readJson(req), 'orders.BatchOrderRequest', BATCH_TEMPLATE, {
+        fields: {
+          orders: (list, key) => {
+            if (!Array.isArray(list)) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be an array of orders`, key);
+            return list.map((o: unknown, i) => orderFields(o, `${key}[${i}].`));
+          },
+        },
+      });
+      const r = await svc.placeBatch({ orders: b.orders, maxConcurrency: b.maxConcurrency, allOrNone: b.allOrNone }, 0);
       return sendJson(res, 200, { results: r.results.map(orderResponseJson), succeeded: r.succeeded, failed: r.failed });
     }
     if (path === '/api/go/orders/close') {
@@ -178,10 +184,15 @@ async function handleRest(svc: OrdersService, req: IncomingMessage, res: ServerR
   }
 }
 
-/** An OrderRequest body with its numbers read as the proto3 JSON mapping allows (strings too); any other body as sent. */
-function orderJson(body: unknown, prefix = ''): unknown {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
-  return withProtoJsonNumbers(body as Record<string, unknown>, PROTO_JSON_NUMBERS['orders.OrderRequest']!, prefix);
+const ORDER_TEMPLATE = orders.OrderRequest.fromPartial({});
+const BATCH_TEMPLATE = orders.BatchOrderRequest.fromPartial({});
+
+/**
+ * An OrderRequest body read strictly (protoJsonFields): the fields sent, by lowerCamelCase name, for the validator,
+ * which applies the domain rules (quantity 1 to max, a known symbol, bracket levels). `prefix` names an order of a batch.
+ */
+function orderFields(body: unknown, prefix = ''): Record<string, unknown> {
+  return protoJsonFields(body, 'orders.OrderRequest', ORDER_TEMPLATE, { prefix });
 }
 
 /** The order id of a path, percent-decoded; a broken escape is the client's error, not a 500. */
@@ -353,8 +364,8 @@ const OPENAPI_SCHEMAS: Record<string, unknown> = {
   OrderRequest: {
     type: 'object',
     description:
-      'proto orders.OrderRequest in the proto JSON mapping: snake_case or lowerCamelCase field names; a number may also be a ' +
-      'numeric string (64-bit integers such as account_id usually are), at most 2^53 − 1 for a 64-bit one',
+      `${strictBody('orders.OrderRequest')} (a misspelt stop_loss is refused, never an order without its stop); 64-bit ` +
+      'integers such as account_id are usually strings, at most 2^53 − 1',
     required: ['symbol', 'side', 'quantity', 'strategy_name'],
     properties: {
       symbol: { type: 'string', example: 'MNQ' },
@@ -394,6 +405,7 @@ const OPENAPI_SCHEMAS: Record<string, unknown> = {
   },
   BatchOrderRequest: {
     type: 'object',
+    description: `${strictBody('orders.BatchOrderRequest')}, and in every order (\`orders[3].stoploss\`): then nothing of the batch is sent`,
     required: ['orders'],
     properties: {
       orders: { type: 'array', items: { $ref: '#/components/schemas/OrderRequest' } },
@@ -421,10 +433,10 @@ const OPENAPI_SCHEMAS: Record<string, unknown> = {
       symbol: { type: 'string' },
       contractId: { type: 'string' },
       side: { type: 'string' },
-      quantity: { type: 'integer' },
+      quantity: { type: 'integer', description: 'the size: as placed, then as last modified' },
       filledQuantity: { type: 'integer' },
       averageFillPrice: { type: 'number' },
-      price: { type: 'number' },
+      price: { type: 'number', description: "the order's own level (limit, stop or trail): as placed, then as last modified; absent for market orders" },
       orderType: { type: 'string' },
       strategyName: { type: 'string' },
       reasonCode: { type: 'string' },

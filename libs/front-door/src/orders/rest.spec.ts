@@ -1,10 +1,13 @@
-// The operator's emergency calls on REST (POST /api/go/orders/{id}/modify, /close, /flatten) as curl makes them:
-// the real HTTP front door (port 0) with the orders module, real order-executor threads, and the simulator in this
-// process. What a test checks is the simulator's own positions and orders. The risk-manager is stood in for (an
-// ACTIVE account and fresh marks in shared memory).
+// The REST twins of the orders service (place, batch, modify, close, flatten, status) as curl makes them: the real
+// HTTP front door (port 0) with the orders module, real order-executor threads, the gRPC front door beside it, and
+// the simulator in this process. What a test checks is the simulator's own positions and orders, and what the order
+// book answers. The risk-manager is stood in for (an ACTIVE account and fresh marks in shared memory; its user-hub
+// relay only where a test wires the simulator's order events to it).
 import type { AddressInfo } from 'node:net';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { orders } from '@gateway/proto';
 import type { Simulator } from '@gateway/topstepx-sim';
 import { createHttpFrontDoor } from '../http-server';
 import { buildOpenApi } from '../module';
@@ -29,6 +32,7 @@ describe('REST twins of ModifyOrder, ClosePosition and FlattenAll against the si
       dataDir: freshDataDir(`orders-rest-${process.pid}`),
       removeDataDir: true,
       seed: 12,
+      grpc: true,
       // FlattenAll with halt asks the risk-manager; the stand-in records the request.
       supervisorRequest: async (_app, method, params) => {
         if (method === 'halt') halts.push(params);
@@ -155,6 +159,102 @@ describe('REST twins of ModifyOrder, ClosePosition and FlattenAll against the si
     const unknown = await call('POST', '/api/go/orders/no-such-order/modify', { quantity: 1 });
     expect(unknown.status).toBe(404);
     expect(unknown.body.error).toMatchObject({ code: 'NOT_FOUND', field: 'order_id' });
+  }, 120_000);
+
+  it('place and batch refuse an unknown field, or one sent in both spellings, with 400 naming it: nothing booked or sent', async () => {
+    const order = { symbol: 'MNQ', side: 'SELL', quantity: 1, strategy_name: 't' };
+    const stop = Math.round(sim.quote(mnq).last + 30);
+    const ordersBefore = sim.orders(ACCOUNT).length;
+    const bookBefore = h!.svc.book.size;
+    const cases: Array<[string, unknown, string]> = [
+      // The issue's order: a misspelt stop_loss must not become an order without its stop.
+      ['/api/go/orders/place', { ...order, stoploss: stop }, 'stoploss'],
+      ['/api/go/orders/place', { ...order, stop_loss: stop, stopLoss: stop + 40 }, 'stopLoss'],
+      ['/api/go/orders/place', { ...order, Stop_Loss: stop }, 'Stop_Loss'],
+      ['/api/go/orders/place', { symbol: 'MNQ', side: 'SELL', quantity: 1, strategyName: 't', strategy_Name: 't' }, 'strategy_Name'],
+      ['/api/go/orders/place', { ...order, account: ACCOUNT }, 'account'],
+      ['/api/go/orders/batch', { orders: [order, order, order, { ...order, stoploss: stop }] }, 'orders[3].stoploss'],
+      ['/api/go/orders/batch', { orders: [{ ...order, take_profit: stop, takeProfit: stop }] }, 'orders[0].takeProfit'],
+      ['/api/go/orders/batch', { orders: [order, 'MNQ'] }, 'orders[1]'],
+      ['/api/go/orders/batch', { orders: [order], maxConcurency: 2 }, 'maxConcurency'],
+      ['/api/go/orders/batch', { orders: [order], all_or_none: true, allOrNone: true }, 'allOrNone'],
+      ['/api/go/orders/batch', { order: [order] }, 'order'],
+      ['/api/go/orders/batch', { orders: order }, 'orders'],
+    ];
+    for (const [path, body, field] of cases) {
+      const r = await call('POST', path, body);
+      expect({ path, body, status: r.status, code: r.body.error?.code, field: r.body.error?.field }).toEqual({ path, body, status: 400, code: 'INVALID_ARGUMENT', field });
+      expect(r.body.error?.message?.startsWith(`${field}: `)).toBe(true);
+    }
+    const batchTypo = await call('POST', '/api/go/orders/batch', { orders: [order, order, order, { ...order, stoploss: stop }] });
+    expect(batchTypo.body.error?.message).toMatch(/^orders\[3\]\.stoploss: no such field/);
+    expect(h!.svc.book.size).toBe(bookBefore);
+    expect(sim.orders(ACCOUNT).length).toBe(ordersBefore);
+    // Spelt right, the same order goes out with its stop.
+    const placed = await call('POST', '/api/go/orders/place', { ...order, stop_loss: stop });
+    expect(placed.status).toBe(200);
+    expect(placed.body).toMatchObject({ success: true });
+    expect(placed.body.stopLossTicks).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('GetOrderStatus (REST and gRPC) and StreamOrderUpdates show a modify the broker accepted; a refused modify changes nothing', async () => {
+    const updates: orders.OrderUpdate[] = [];
+    const stream: ClientReadableStream<orders.OrderUpdate> = h!.client!.streamOrderUpdates(orders.StreamOrderUpdatesRequest.fromPartial({ strategyName: 'rest' }));
+    stream.on('data', (u: orders.OrderUpdate) => updates.push(u));
+    stream.on('error', () => undefined);
+    try {
+      const resting = await restingBuy(2, 'status-modify');
+      // The stream is live before the modify: it carried the placement.
+      await waitFor(() => updates.some((u) => u.orderId === resting.orderId && u.status === 'WORKING'), 30_000, 'the placement on the stream');
+      const lower = resting.price - 10;
+      const path = `/api/go/orders/${encodeURIComponent(resting.orderId)}/modify`;
+      const modified = await call('POST', path, { quantity: 1, price: lower });
+      expect(modified.body).toMatchObject({ success: true });
+      await waitFor(() => working().some((o) => o.id === resting.brokerOrderId && o.size === 1 && o.limitPrice === lower), 30_000, 'the modified order at the broker');
+      // The answer itself updated the book: no user-hub event is relayed in this test.
+      const rest = await call('GET', `/api/go/orders/${encodeURIComponent(resting.orderId)}/status`);
+      expect(rest.body).toMatchObject({ orderId: resting.orderId, status: 'WORKING', quantity: 1, price: lower });
+      const grpc = await new Promise<orders.OrderStatusResponse>((resolve, reject) =>
+        h!.client!.getOrderStatus({ orderId: resting.orderId }, (err: ServiceError | null, res?: orders.OrderStatusResponse) => (err ? reject(err) : resolve(res!))),
+      );
+      expect(grpc).toMatchObject({ orderId: resting.orderId, status: 'WORKING', quantity: 1, price: lower });
+      await waitFor(() => updates.some((u) => u.orderId === resting.orderId && u.quantity === 1), 30_000, 'the new size on the stream');
+
+      // Refused by the broker (a stop price on a limit order): the book stays as it was.
+      const seen = updates.length;
+      const refused = await call('POST', path, { quantity: 2, stop_price: lower - 10 });
+      expect(refused.body).toMatchObject({ success: false, reasonCode: 'BROKER_REJECTED' });
+      const after = await call('GET', `/api/go/orders/${encodeURIComponent(resting.orderId)}/status`);
+      expect(after.body).toEqual(rest.body);
+      expect(working().find((o) => o.id === resting.brokerOrderId)).toMatchObject({ size: 1, limitPrice: lower });
+      expect(updates.slice(seen).filter((u) => u.orderId === resting.orderId)).toEqual([]);
+    } finally {
+      stream.cancel();
+    }
+  }, 120_000);
+
+  it('an order modified at the broker outside the engine shows in GetOrderStatus from the user hub order event', async () => {
+    // The risk-manager's relay of the user hub: every order event of the simulator reaches the orders service.
+    const relay = (o: unknown): void => void h!.supervisor.emit('event', 'risk-manager', 'user.order', o);
+    sim.on('order', relay);
+    try {
+      const resting = await restingBuy(2, 'hub-modify');
+      const lower = resting.price - 5;
+      // As the broker's web page would: Order/modify at the simulator itself, not through the engine.
+      const login = await request(`${sim.url}/api/Auth/loginKey`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userName: 'demo', apiKey: 'demo-key' }) });
+      const { token } = (await login.body.json()) as { token: string };
+      const res = await request(`${sim.url}/api/Order/modify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ accountId: ACCOUNT, orderId: resting.brokerOrderId, size: 1, limitPrice: lower }),
+      });
+      expect(await res.body.json()).toMatchObject({ success: true });
+      const status = async (): Promise<Answer['body']> => (await call('GET', `/api/go/orders/${encodeURIComponent(resting.orderId)}/status`)).body;
+      await waitFor(async () => (await status()).quantity === 1, 30_000, 'the new size in GetOrderStatus');
+      expect(await status()).toMatchObject({ status: 'WORKING', quantity: 1, price: lower });
+    } finally {
+      sim.off('order', relay);
+    }
   }, 120_000);
 
   it('bad input is 400 naming the field, and sends nothing', async () => {

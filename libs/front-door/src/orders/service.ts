@@ -40,7 +40,7 @@ import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError } from '../errors';
-import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, clientKey, isFinal, type OrderEntry, type OrderEntryInit } from './book';
+import { DEFAULT_MAX_FINAL_RETAINED, OrderBook, brokerOrderEvent, clientKey, isFinal, modifiedPriceUnits, type OrderEntry, type OrderEntryInit } from './book';
 
 export interface OrdersOptions {
   /** Largest quantity of one order (default 1000). */
@@ -85,8 +85,9 @@ export class OrdersService {
   private readonly journal: JournalWriter;
   private readonly clock: () => number;
   /**
-   * The closes this service sent that may still work at the broker (it fills them after its answer): the sweeps
-   * leave exactly those alone, and no second close of a contract goes out over one (both would fill).
+   * The engine's closes that may still work at the broker (it fills them after its answer), as leases in shared
+   * memory that the risk-manager's enforcement claims too: the sweeps leave exactly those alone, and no second close
+   * of a contract goes out over one, whichever thread sent it (both would fill).
    */
   private readonly closes: ClosesInFlight;
   private readonly maxQuantity: number;
@@ -112,7 +113,8 @@ export class OrdersService {
     options: OrdersOptions = {},
   ) {
     this.clock = options.clock ?? Date.now;
-    this.closes = new ClosesInFlight((tag) => tag.startsWith(CUSTOM_TAG_PREFIX), this.clock);
+    // Over the close leases in shared memory, shared with the risk-manager's loss-limit enforcement.
+    this.closes = new ClosesInFlight(deps.runtime.state.closes, (tag) => tag.startsWith(CUSTOM_TAG_PREFIX), this.clock, 'front-door');
     this.maxQuantity = options.maxOrderQuantity ?? 1000;
     this.maxBatch = options.maxBatchSize ?? 1000;
     this.absentAfterMs = options.absentAfterMs ?? 30_000;
@@ -368,17 +370,10 @@ export class OrdersService {
     this.releaseReservation(entry);
   }
 
-  private applyBrokerOrder(entry: OrderEntry, o: Pick<BrokerOrder, 'id' | 'status' | 'fillVolume' | 'filledPrice'>): void {
-    const filled = typeof o.filledPrice === 'number' ? priceToUnits(o.filledPrice) : undefined;
+  private applyBrokerOrder(entry: OrderEntry, o: Pick<BrokerOrder, 'id' | 'status' | 'fillVolume' | 'filledPrice' | 'size' | 'limitPrice' | 'stopPrice'>): void {
     const wasFinal = isFinal(entry.sm.record);
-    const changed = this.book.apply(entry, {
-      kind: 'broker',
-      brokerOrderId: o.id,
-      status: o.status,
-      fillVolume: o.fillVolume ?? 0,
-      ...(filled !== undefined ? { filledPriceUnits: filled } : {}),
-      atMs: this.clock(),
-    });
+    // With its size and price level: the user hub's order event is how a modify made anywhere shows here.
+    const changed = this.book.apply(entry, brokerOrderEvent(entry, o, this.clock()));
     this.resolving.delete(entry);
     if (changed && !wasFinal && isFinal(entry.sm.record)) {
       const r = entry.sm.record;
@@ -773,6 +768,15 @@ export class OrdersService {
     this.refuseIfExpired(deadlineMs, 'ModifyOrder');
     const res = await this.brokerBefore(deadlineMs, 'ModifyOrder', 'modifyOrder', args);
     if (!res.ok) return { ...base, success: false, message: res.message, reasonCode: mutationFailure(res).reasonCode };
+    // The broker took it: GetOrderStatus and StreamOrderUpdates show the new values now, whether or not the user
+    // hub's order event (which carries them too) has arrived. A refused modify changes nothing.
+    const priceUnits = modifiedPriceUnits(e.orderType, req);
+    this.book.apply(e, {
+      kind: 'modified',
+      ...(req.quantity !== undefined ? { quantity: req.quantity } : {}),
+      ...(priceUnits !== undefined ? { priceUnits } : {}),
+      atMs: this.clock(),
+    });
     return { ...base, success: true, message: 'modify requested', reasonCode: '' };
   }
 
@@ -905,11 +909,18 @@ export class OrdersService {
       const closed = full ? pos.size : req.quantity;
       // The position read may have taken the rest of the client's time.
       this.refuseIfExpired(deadlineMs, 'ClosePosition');
-      if (await this.closeStillWorking(accountId, c.contractId)) {
+      // Claimed before the send, in the leases shared with the risk-manager: of two closes of the position, one goes.
+      const side = ClosesInFlight.closingSide(pos.type === 2 ? -pos.size : pos.size);
+      const go = await this.closes.acquire(accountId, c.contractId, side, closed, (m) => this.closeStillWorking(accountId, c.contractId, m));
+      if (!go.send) {
         // Nothing sent: the key is given back (flag.sent stays false).
+        const by = ClosesInFlight.senderName(go.holder);
         return {
           success: false,
-          message: `a close of ${c.contractId} sent by this engine is still working at the broker; not sent again`,
+          message:
+            go.reason === 'IN_FLIGHT'
+              ? `a close of ${c.contractId} sent by ${by} is still working at the broker; not sent again`
+              : `a close of ${c.contractId} sent by ${by} may still be working at the broker (its working orders could not be read); not sent`,
           contractId: c.contractId,
           closedQuantity: 0,
           cancelledOrders: 0,
@@ -918,18 +929,29 @@ export class OrdersService {
           duplicate: false,
         };
       }
+      if (go.lease === undefined) this.deps.logger.error({ accountId, contractId: c.contractId }, 'close lease table full of sends in progress: closing without a lease');
       // The executor checks the deadline again before the send; its DEADLINE (thrown) leaves flag.sent false, so the
-      // key is given back. Any answer it returns may follow the send.
-      const res = full
-        ? await this.brokerBefore(deadlineMs, 'ClosePosition', 'closeContract', { accountId, contractId: c.contractId })
-        : await this.brokerBefore(deadlineMs, 'ClosePosition', 'partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+      // key is given back, and the lease too (nothing was sent). Any answer it returns may follow the send.
+      let res: RestResult;
+      try {
+        res = full
+          ? await this.brokerBefore(deadlineMs, 'ClosePosition', 'closeContract', { accountId, contractId: c.contractId })
+          : await this.brokerBefore(deadlineMs, 'ClosePosition', 'partialCloseContract', { accountId, contractId: c.contractId, size: closed });
+      } catch (err) {
+        this.closes.release(go);
+        throw err;
+      }
       flag.sent = true;
       if (!res.ok) {
         const failure = mutationFailure(res);
         flag.sent = failure.sent;
+        // Certainly not sent: the lease goes. Refused by the broker: answered (its orders tell whether anything works).
+        // Otherwise the outcome is unknown: the lease stays claimed until its TTL, and no close goes over it.
+        if (!failure.sent) this.closes.release(go);
+        else if (res.code === 'GATEWAY_ERROR') this.closes.markSent(go);
         return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: failure.reasonCode, duplicate: false };
       }
-      this.closes.record(accountId, c.contractId, ClosesInFlight.closingSide(pos.type === 2 ? -pos.size : pos.size), closed);
+      this.closes.markSent(go);
       // A partial close keeps the rest of the position, and with it its protective orders.
       let sweep = { cancelled: 0, failed: 0, note: '' };
       if (full) {
@@ -954,13 +976,14 @@ export class OrdersService {
     });
   }
 
-  /** True when a close of the contract that this service sent recently still works at the broker (one REST read). */
-  private async closeStillWorking(accountId: number, contractId: string): Promise<boolean> {
-    if (!this.closes.pending(accountId, contractId)) return false;
+  /**
+   * True when a working order of the contract satisfies `matches`: the close that holds the position's lease (the
+   * risk-manager's or an earlier one of ours) still works at the broker. One REST read; ClosesInFlight.acquire asks
+   * it only when a lease holds the position.
+   */
+  private async closeStillWorking(accountId: number, contractId: string, matches: (o: BrokerOrder) => boolean): Promise<boolean> {
     const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, contractId });
-    return (rows ?? []).some(
-      (o) => o.contractId === contractId && WORKING_BROKER_STATUSES.includes(o.status) && this.closes.isOurs({ accountId, contractId, type: o.type, side: o.side, size: o.size, customTag: o.customTag }),
-    );
+    return (rows ?? []).some((o) => o.contractId === contractId && WORKING_BROKER_STATUSES.includes(o.status) && matches({ ...o, accountId }));
   }
 
   /** Cancels the working orders of an account (one contract, or all), bracket children included. */
@@ -972,8 +995,9 @@ export class OrdersService {
     for (const o of rows ?? []) {
       if (contractId !== undefined && o.contractId !== contractId) continue;
       if (!WORKING_BROKER_STATUSES.includes(o.status)) continue;
-      // One of our closes in flight (the broker fills it after its answer): cancelling it leaves the position open
-      // behind a "position closed" / "flat" answer. Another tool's untagged market order is cancelled like any order.
+      // One of the engine's closes in flight, ours or the risk-manager's (the broker fills it after its answer):
+      // cancelling it leaves the position open behind a "position closed" / "flat" answer, or a loss limit
+      // unenforced. Another tool's untagged market order is cancelled like any order.
       if (this.closes.isOurs({ accountId, contractId: o.contractId, type: o.type, side: o.side, size: o.size, customTag: o.customTag })) continue;
       const r = await this.brokerResult('cancelOrder', { accountId, orderId: o.id });
       if (r.ok) cancelled += 1;
@@ -1010,16 +1034,30 @@ export class OrdersService {
       const failed = new Set<string>();
       for (const p of positions) {
         if (p.size <= 0) continue;
-        if (await this.closeStillWorking(accountId, p.contractId)) {
-          // An earlier close of ours (a retried flatten, a ClosePosition) still works: a second would fill too.
-          notes.push(`a close of ${p.contractId} sent earlier is still working at the broker; not sent again`);
+        const side = ClosesInFlight.closingSide(p.type === 2 ? -p.size : p.size);
+        const go = await this.closes.acquire(accountId, p.contractId, side, p.size, (m) => this.closeStillWorking(accountId, p.contractId, m));
+        if (!go.send) {
+          // An earlier close (a retried flatten, a ClosePosition, the risk-manager's loss-limit flatten) still works,
+          // or may: a second would fill too.
+          const by = ClosesInFlight.senderName(go.holder);
+          notes.push(
+            go.reason === 'IN_FLIGHT'
+              ? `a close of ${p.contractId} sent earlier by ${by} is still working at the broker; not sent again`
+              : `a close of ${p.contractId} sent earlier by ${by} may still be working at the broker (its working orders could not be read); not sent`,
+          );
           continue;
         }
+        if (go.lease === undefined) this.deps.logger.error({ accountId, contractId: p.contractId }, 'close lease table full of sends in progress: closing without a lease');
         const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
         if (r.ok) {
           closedPositions += 1;
-          this.closes.record(accountId, p.contractId, ClosesInFlight.closingSide(p.type === 2 ? -p.size : p.size), p.size);
-        } else failed.add(p.contractId);
+          this.closes.markSent(go);
+        } else {
+          // As in closePosition: released only when certainly not sent; a broker refusal counts as answered.
+          if (!mutationFailure(r).sent) this.closes.release(go);
+          else if (r.code === 'GATEWAY_ERROR') this.closes.markSent(go);
+          failed.add(p.contractId);
+        }
       }
       let cancelledOrders = 0;
       try {
@@ -1223,10 +1261,11 @@ export class OrdersService {
       symbol: e.symbol,
       contractId: e.contractId,
       side: e.side,
-      quantity: e.quantity,
+      // As last modified (e.quantity is the size placed).
+      quantity: r.quantity,
       filledQuantity: r.filledQuantity,
       ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
-      ...(e.price !== undefined ? { price: e.price } : {}),
+      ...(r.priceUnits !== undefined ? { price: unitsToPrice(r.priceUnits) } : {}),
       orderType: e.orderType,
       strategyName: e.strategyName,
       reasonCode: r.reasonCode ?? '',
@@ -1249,7 +1288,7 @@ export class OrdersService {
       symbol: e.symbol,
       contractId: e.contractId,
       side: e.side,
-      quantity: e.quantity,
+      quantity: r.quantity,
       filledQuantity: r.filledQuantity,
       ...(r.averageFillPriceUnits !== undefined ? { averageFillPrice: unitsToPrice(r.averageFillPriceUnits) } : {}),
       reasonCode: r.reasonCode ?? '',

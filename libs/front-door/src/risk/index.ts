@@ -5,11 +5,14 @@
 //
 // REST twins (JSON; money in US dollars as doubles, like the proto):
 //   GET  /api/go/risk/state?accountId=N   → AccountRiskState
-//   POST /api/go/risk/halt   {accountId?, reason?, flatten?}  → { state }   (account_id accepted too)
-//   POST /api/go/risk/resume {accountId?, reason?}            → { state } | 422 with the loss-limit reason code
+//   POST /api/go/risk/halt   HaltRequest   {account_id?, reason?, flatten?}  → { state }
+//   POST /api/go/risk/resume ResumeRequest {account_id?, reason?}            → { state } | 422 with the loss-limit reason code
 //   GET  /api/go/risk/events?accountId=N  → text/event-stream, one `data: <RiskEvent JSON>` per event
 // Both event streams end RESOURCE_EXHAUSTED once a client that has stopped reading falls behind (server-stream.ts).
-// Numbers may be strings (proto3 JSON: `"account_id": "1001"`).
+// The bodies are read strictly in the proto3 JSON mapping (protoJsonFields): snake_case or lowerCamelCase, numbers
+// also as strings (`"account_id": "1001"`), and an unknown field or one sent in both spellings is 400 naming it with
+// nothing done: an ignored `acount_id` would act on the default account, an ignored `flaten` would halt without
+// flattening.
 //
 // The main thread also clears the accounts' ready flags when the risk-manager thread exits: a dead writer
 // cannot, and until the restarted thread has rebuilt the day every order must fail RISK_NOT_READY.
@@ -21,9 +24,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Gauge } from 'prom-client';
 import type { FrontDoorDeps } from '../deps';
 import { FrontDoorError, toServiceError } from '../errors';
-import { protoJsonNumber, readJson, sendError, sendJson } from '../http-json';
+import { protoJsonFields, protoJsonNumber, readJson, sendError, sendJson, strictQuery } from '../http-json';
 import type { FrontDoorModule } from '../module';
 import { grpcServerStream, sseServerStream, type ServerStream } from '../server-stream';
+
+const HALT_TEMPLATE = risk.HaltRequest.fromPartial({});
+const RESUME_TEMPLATE = risk.ResumeRequest.fromPartial({});
 
 /** Longest halt / resume reason accepted (characters). */
 export const MAX_REASON_LENGTH = 256;
@@ -240,34 +246,17 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
   };
 
   const accountParam = (url: URL): number => {
-    const raw = url.searchParams.get('accountId');
-    if (raw === null || raw === '') return 0;
+    const raw = strictQuery(url, ['accountId']).get('accountId');
+    if (raw === undefined || raw === '') return 0;
     const n = protoJsonNumber(raw, 'int64', 'accountId');
     if (n < 0) throw new FrontDoorError('INVALID_ARGUMENT', `accountId: must be a non-negative integer, got "${raw}"`, 'accountId');
     return n;
   };
-  const body = async (req: IncomingMessage): Promise<Record<string, unknown>> => {
-    const b = await readJson(req);
-    if (b === undefined || b === null) return {};
-    if (typeof b !== 'object' || Array.isArray(b)) throw new FrontDoorError('INVALID_ARGUMENT', 'body: must be a JSON object', 'body');
-    return b as Record<string, unknown>;
-  };
-  /**
-   * A body field by its camelCase name or its proto (snake_case) name: an ignored `account_id` would halt the default
-   * account. An int64 may be a string, as the proto3 JSON mapping writes it.
-   */
-  const field = <T>(b: Record<string, unknown>, camel: string, type: 'int64' | 'string' | 'boolean', dflt: T, snake = camel): T => {
-    const key = b[camel] === undefined ? snake : camel;
-    const v = b[key];
-    if (v === undefined) return dflt;
-    if (type === 'int64') {
-      if (typeof v === 'string') return protoJsonNumber(v, 'int64', key) as T;
-      if (typeof v !== 'number') throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a number or a numeric string`, key);
-      return v as T;
-    }
-    if (typeof v !== type) throw new FrontDoorError('INVALID_ARGUMENT', `${key}: must be a ${type}`, key);
-    return v as T;
-  };
+  /** A Halt / Resume body as its request message, read strictly (see the header); fields left out are the defaults. */
+  const haltBody = async (req: IncomingMessage): Promise<risk.HaltRequest> =>
+    risk.HaltRequest.fromPartial(protoJsonFields(await readJson(req), 'risk.HaltRequest', HALT_TEMPLATE) as Partial<risk.HaltRequest>);
+  const resumeBody = async (req: IncomingMessage): Promise<risk.ResumeRequest> =>
+    risk.ResumeRequest.fromPartial(protoJsonFields(await readJson(req), 'risk.ResumeRequest', RESUME_TEMPLATE) as Partial<risk.ResumeRequest>);
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     if (!url.pathname.startsWith('/api/go/risk/')) return false;
@@ -276,11 +265,11 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
       if (what === 'GET /api/go/risk/state') {
         sendJson(res, 200, stateOf(accountParam(url)));
       } else if (what === 'POST /api/go/risk/halt') {
-        const b = await body(req);
-        sendJson(res, 200, { state: await halt(field(b, 'accountId', 'int64', 0, 'account_id'), field(b, 'reason', 'string', ''), field(b, 'flatten', 'boolean', false)) });
+        const b = await haltBody(req);
+        sendJson(res, 200, { state: await halt(Number(b.accountId), b.reason, b.flatten) });
       } else if (what === 'POST /api/go/risk/resume') {
-        const b = await body(req);
-        sendJson(res, 200, { state: await resume(field(b, 'accountId', 'int64', 0, 'account_id'), field(b, 'reason', 'string', '')) });
+        const b = await resumeBody(req);
+        sendJson(res, 200, { state: await resume(Number(b.accountId), b.reason) });
       } else if (what === 'GET /api/go/risk/events') {
         const want = accountParam(url);
         if (want !== 0) slotOf(want);
@@ -308,6 +297,13 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
   };
 
   const stateSchema = { $ref: '#/components/schemas/AccountRiskState' };
+  const strictSchema = (message: string, properties: Record<string, unknown>): unknown => ({
+    type: 'object',
+    description:
+      `proto ${message} in the proto JSON mapping: snake_case or lowerCamelCase field names (not both); a number may also be a ` +
+      'numeric string; null is the default; an unknown field is 400 naming it, and nothing is done',
+    properties,
+  });
   const errors = { '400': { description: 'bad request' }, '404': { description: 'unknown account' } };
   return {
     grpc: { name: 'risk.RiskService', definition: risk.RiskServiceService, implementation },
@@ -323,14 +319,14 @@ export function createRiskModule(deps: FrontDoorDeps): FrontDoorModule {
       '/api/go/risk/halt': {
         post: {
           summary: 'Kill switch on (Halt): no new entries; flatten=true also cancels working orders and closes positions',
-          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, account_id: { type: 'integer' }, reason: { type: 'string' }, flatten: { type: 'boolean' } } } } } },
+          requestBody: { content: { 'application/json': { schema: strictSchema('risk.HaltRequest', { account_id: { type: 'integer', description: '0 or absent: the engine account' }, reason: { type: 'string', maxLength: MAX_REASON_LENGTH }, flatten: { type: 'boolean' } }) } } },
           responses: { '200': { description: '{ state }' }, ...errors },
         },
       },
       '/api/go/risk/resume': {
         post: {
           summary: 'Kill switch off (Resume); 422 with the reason code while a loss limit still holds',
-          requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { accountId: { type: 'integer' }, account_id: { type: 'integer' }, reason: { type: 'string' } } } } } },
+          requestBody: { content: { 'application/json': { schema: strictSchema('risk.ResumeRequest', { account_id: { type: 'integer', description: '0 or absent: the engine account' }, reason: { type: 'string', maxLength: MAX_REASON_LENGTH } }) } } },
           responses: { '200': { description: '{ state }' }, '422': { description: 'DAILY_LOSS_LIMIT or MAX_LOSS_LIMIT still holds (reasonCode)' }, ...errors },
         },
       },

@@ -102,6 +102,25 @@ describe('risk front-door module', () => {
     await unknown.body.dump();
   });
 
+  it('reads query parameters strictly: account_id like accountId, a misspelt or doubled key is 400 naming it (never the default account)', async () => {
+    const m = setup();
+    m.publish();
+    const base = await serve(m);
+    const snake = await request(`${base}/api/go/risk/state?account_id=7`);
+    expect(snake.statusCode).toBe(404);
+    await snake.body.dump();
+    for (const [query, field] of [
+      ['acount_id=7', 'acount_id'],
+      ['accountId=0&account_id=7', 'account_id'],
+    ] as const) {
+      for (const path of ['state', 'events']) {
+        const r = await request(`${base}/api/go/risk/${path}?${query}`);
+        expect(r.statusCode, `${path}?${query}`).toBe(400);
+        expect(((await r.body.json()) as { error: { field: string } }).error.field).toBe(field);
+      }
+    }
+  });
+
   it('halt and resume over REST take account_id (the proto JSON name) like accountId: never the default account instead', async () => {
     const m = setup();
     m.publish();
@@ -117,6 +136,41 @@ describe('risk front-door module', () => {
     expect(halt.statusCode).toBe(200);
     await halt.body.dump();
     expect(m.calls).toEqual([['halt', { accountId: 1001, reason: '', flatten: false }]]);
+  });
+
+  it('halt and resume refuse an unknown field, or one sent in both spellings, naming it, and pass nothing to the risk-manager', async () => {
+    const m = setup();
+    m.publish();
+    const base = await serve(m);
+    const cases: Array<[string, string, string]> = [
+      // The issue's two: a halt that did not flatten, a resume of the default account.
+      ['halt', '{"flaten":true}', 'flaten'],
+      ['resume', '{"acount_id":5}', 'acount_id'],
+      ['halt', '{"reason":"x","Flatten":true}', 'Flatten'],
+      ['halt', '{"account_id":1001,"accountId":1001}', 'accountId'],
+      ['halt', '{"flatten":"true"}', 'flatten'],
+      ['resume', '{"account_id":1001,"flatten":true}', 'flatten'],
+      ['resume', '{"reason":7}', 'reason'],
+      ['resume', '[]', 'body'],
+      ['halt', 'null', 'body'],
+    ];
+    for (const [route, body, field] of cases) {
+      const res = await request(`${base}/api/go/risk/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const e = ((await res.body.json()) as { error?: { code: string; field: string; message: string } }).error;
+      expect({ route, body, status: res.statusCode, code: e?.code, field: e?.field }).toEqual({ route, body, status: 400, code: 'INVALID_ARGUMENT', field });
+      expect(e?.message.startsWith(`${field}: `)).toBe(true);
+    }
+    expect(m.calls).toEqual([]);
+    // Both spellings of one field each work alone.
+    for (const body of ['{"account_id":"1001","flatten":true}', '{"accountId":1001,"flatten":true,"reason":"r"}']) {
+      const ok = await request(`${base}/api/go/risk/halt`, { method: 'POST', body });
+      expect(ok.statusCode).toBe(200);
+      await ok.body.dump();
+    }
+    expect(m.calls).toEqual([
+      ['halt', { accountId: 1001, reason: '', flatten: true }],
+      ['halt', { accountId: 1001, reason: 'r', flatten: true }],
+    ]);
   });
 
   it('refuses a halt or resume reason over 256 characters, naming reason, and passes nothing to the risk-manager', async () => {

@@ -262,9 +262,17 @@ export interface OrderStatusResponse {
   symbol: string;
   contractId: string;
   side: string;
+  /** The order's size: as placed, then as last modified. */
   quantity: number;
   filledQuantity: number;
-  averageFillPrice?: number | undefined;
+  averageFillPrice?:
+    | number
+    | undefined;
+  /**
+   * The order's own price level: the limit price of LIMIT and JOIN orders, the stop of STOP, the trail
+   * level of TRAILING_STOP; as placed, then as last modified. Unset for MARKET orders (and JOIN orders
+   * until the broker reports their level).
+   */
   price?: number | undefined;
   orderType: string;
   strategyName: string;
@@ -326,6 +334,10 @@ export interface OrderUpdate {
   symbol: string;
   contractId: string;
   side: string;
+  /**
+   * The order's size, as GetOrderStatus. A modify is an update of its own; its price shows only in
+   * GetOrderStatus.price.
+   */
   quantity: number;
   filledQuantity: number;
   averageFillPrice?: number | undefined;
@@ -376,8 +388,10 @@ export interface ClosePositionResponse {
    * Stable code when success is false: BROKER_REJECTED (the broker refused the close), UNKNOWN_OUTCOME
    * (the close was sent and no answer came: the position may be reduced; read it before a new close),
    * QUEUE_FULL / ORDER_RATE / UNAVAILABLE (nothing was sent, retry later), CLOSE_IN_FLIGHT (nothing was
-   * sent: a close of this contract that the engine sent in the last 30 s still works at the broker, which
-   * fills it after its answer; a second close would fill too); empty when the close went
+   * sent: another close of this contract by the engine — a ClosePosition, a FlattenAll or the risk-manager's
+   * loss-limit flatten — is being sent, or was sent in the last 30 s and still works at the broker (or its
+   * working orders could not be read), which fills it after its answer; a second close would fill too);
+   * empty when the close went
    * through but some working orders could not be cancelled (message says how many).
    */
   reasonCode: string;
@@ -3447,7 +3461,11 @@ export const OrderServiceService = {
     responseSerialize: (value: BatchOrderResponse): Buffer => Buffer.from(BatchOrderResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): BatchOrderResponse => BatchOrderResponse.decode(value),
   },
-  /** The current state of an order, by our order id or by the broker's order id. */
+  /**
+   * The current state of an order, by our order id or by the broker's order id. quantity and price are the
+   * order's size and price level now: as placed, then as modified (by ModifyOrder once the broker accepted it,
+   * or anywhere else once the user hub reports it).
+   */
   getOrderStatus: {
     path: "/orders.OrderService/GetOrderStatus" as const,
     requestStream: false as const,
@@ -3477,6 +3495,8 @@ export const OrderServiceService = {
    * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
    * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
    * a lost answer sets the same values again; it would undo a different modify made in between.
+   * success = true: the broker accepted it, and GetOrderStatus (quantity, price) and StreamOrderUpdates
+   * (quantity) show the new values from then on; success = false changes nothing.
    */
   modifyOrder: {
     path: "/orders.OrderService/ModifyOrder" as const,
@@ -3488,7 +3508,8 @@ export const OrderServiceService = {
     responseDeserialize: (value: Buffer): ModifyOrderResponse => ModifyOrderResponse.decode(value),
   },
   /**
-   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * Server streaming: every change of matching orders (status, fills, a modify's size or price), in the
+   * order the engine applied them.
    * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
    * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
    * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
@@ -3550,7 +3571,11 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * result with success = false and reason_code, not a failed call.
    */
   placeBatch: handleUnaryCall<BatchOrderRequest, BatchOrderResponse>;
-  /** The current state of an order, by our order id or by the broker's order id. */
+  /**
+   * The current state of an order, by our order id or by the broker's order id. quantity and price are the
+   * order's size and price level now: as placed, then as modified (by ModifyOrder once the broker accepted it,
+   * or anywhere else once the user hub reports it).
+   */
   getOrderStatus: handleUnaryCall<OrderStatusRequest, OrderStatusResponse>;
   /**
    * Cancels a working order. An unknown order id is NOT_FOUND; an order that is already final
@@ -3564,10 +3589,13 @@ export interface OrderServiceServer extends UntypedServiceImplementation {
    * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
    * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
    * a lost answer sets the same values again; it would undo a different modify made in between.
+   * success = true: the broker accepted it, and GetOrderStatus (quantity, price) and StreamOrderUpdates
+   * (quantity) show the new values from then on; success = false changes nothing.
    */
   modifyOrder: handleUnaryCall<ModifyOrderRequest, ModifyOrderResponse>;
   /**
-   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * Server streaming: every change of matching orders (status, fills, a modify's size or price), in the
+   * order the engine applied them.
    * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
    * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
    * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
@@ -3631,7 +3659,11 @@ export interface OrderServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: BatchOrderResponse) => void,
   ): ClientUnaryCall;
-  /** The current state of an order, by our order id or by the broker's order id. */
+  /**
+   * The current state of an order, by our order id or by the broker's order id. quantity and price are the
+   * order's size and price level now: as placed, then as modified (by ModifyOrder once the broker accepted it,
+   * or anywhere else once the user hub reports it).
+   */
   getOrderStatus(
     request: OrderStatusRequest,
     callback: (error: ServiceError | null, response: OrderStatusResponse) => void,
@@ -3673,6 +3705,8 @@ export interface OrderServiceClient extends Client {
    * Changes size or prices of a working order. Unset fields are left unchanged. Deadline as
    * CancelOrder. Every field is an absolute value (quantity is the new total size), so a retry after
    * a lost answer sets the same values again; it would undo a different modify made in between.
+   * success = true: the broker accepted it, and GetOrderStatus (quantity, price) and StreamOrderUpdates
+   * (quantity) show the new values from then on; success = false changes nothing.
    */
   modifyOrder(
     request: ModifyOrderRequest,
@@ -3690,7 +3724,8 @@ export interface OrderServiceClient extends Client {
     callback: (error: ServiceError | null, response: ModifyOrderResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Server streaming: every status change of matching orders, in the order the engine applied them.
+   * Server streaming: every change of matching orders (status, fills, a modify's size or price), in the
+   * order the engine applied them.
    * Never a silently skipped update: with 4,096 or more updates queued unread the stream is ended with
    * RESOURCE_EXHAUSTED once the client has taken none for 5 s, and at 65,536 whatever its progress; the
    * updates already queued are delivered first. A smaller burst (a 1,000-order PlaceBatch is ~4,000
