@@ -1,10 +1,13 @@
-// A load-generator process (forked by the harness through client.mjs): it runs one job sent over IPC and
-// answers with raw samples, so its CPU and memory never count as the engine's. Latency samples are µs,
-// measured with process.hrtime.bigint() around each call (call start → answer parsed).
+// A load-generator process (forked by the harness, see clients.ts): it runs the jobs sent over IPC one at a
+// time and answers each with raw samples, so its CPU and memory never count as the engine's. It stays up for
+// the next job until the harness goes away. Latency samples are µs, measured with process.hrtime.bigint()
+// around each call (call start → answer parsed).
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { health, orders } from '@gateway/proto';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
+import { watchHubTrades } from './hub-watcher';
+import { FrameLog, FrameTracker, tallyLatencies, type TradeBatch } from './tick-latency';
 
 export interface OrderOutcome {
   ok: boolean;
@@ -23,7 +26,16 @@ export type ClientJob =
   | { kind: 'grpc-batch'; address: string; warmup: number; runs: number; size: number; strategy: string; symbol: string }
   | { kind: 'grpc-load'; address: string; channels: number; perChannel: number; strategy: string; symbol: string; firstChannel: number }
   | { kind: 'order-trickle'; address: string; perSecond: number; strategy: string; symbol: string }
-  | { kind: 'ws-subscribers'; url: string; count: number; subscribe: unknown[]; connectTimeoutMs: number };
+  | { kind: 'ws-subscribers'; url: string; count: number; subscribe: unknown[]; connectTimeoutMs: number; latency?: boolean }
+  | { kind: 'hub-trades'; simUrl: string };
+
+/** What the harness hands a ws-subscribers job with `latency` at stop: the watcher's trades and the window. */
+export interface LatencyMatch {
+  batches: TradeBatch[];
+  /** The measurement window, µs of process.hrtime (one clock for every process of the machine). */
+  fromUs: number;
+  toUs: number;
+}
 
 export interface ClientResult {
   samplesUs: number[];
@@ -31,6 +43,8 @@ export interface ClientResult {
   /** Job-specific counters (messages received, connections open, …). */
   counters: Record<string, number>;
   errors: string[];
+  /** hub-trades: every GatewayTrade message received, stamped on arrival. */
+  batches?: TradeBatch[];
 }
 
 type OrderClient = InstanceType<typeof orders.OrderServiceClient>;
@@ -291,14 +305,20 @@ function orderTrickle(job: Extract<ClientJob, { kind: 'order-trickle' }>): { sto
   };
 }
 
-/** N WebSocket subscribers to the market-data fan-out; counts messages until stopped. */
-async function wsSubscribers(job: Extract<ClientJob, { kind: 'ws-subscribers' }>): Promise<{ ready: ClientResult; stop(): Promise<ClientResult> }> {
+/**
+ * N WebSocket subscribers to the market-data fan-out; counts messages until stopped. With `latency`, every
+ * bar frame that carries new trades is kept (FrameTracker, one per socket, receipt stamped before anything
+ * else) and matched at stop against the watcher's trades the harness sends (tick-latency.ts).
+ */
+async function wsSubscribers(job: Extract<ClientJob, { kind: 'ws-subscribers' }>): Promise<{ ready: ClientResult; stop(match?: LatencyMatch): Promise<ClientResult> }> {
   const r: ClientResult = { samplesUs: [], outcomes: [], counters: { open: 0, failed: 0, messages: 0, bytes: 0, closedByServer: 0 }, errors: [] };
   const sockets: WebSocket[] = [];
+  const frames = new FrameLog();
   let stopping = false;
   const open = (): Promise<void> =>
     new Promise((resolve) => {
       const ws = new WebSocket(job.url, { perMessageDeflate: false });
+      const tracker = job.latency ? new FrameTracker() : undefined;
       sockets.push(ws);
       const timer = setTimeout(() => {
         r.counters['failed']!++;
@@ -313,8 +333,13 @@ async function wsSubscribers(job: Extract<ClientJob, { kind: 'ws-subscribers' }>
         resolve();
       });
       ws.on('message', (data: Buffer) => {
+        const at = nowUs();
         r.counters['messages']!++;
         r.counters['bytes']! += data.length;
+        if (tracker && !stopping) {
+          const f = tracker.onFrame(data.toString(), at);
+          if (f) frames.push(f);
+        }
       });
       ws.once('error', (e) => {
         clearTimeout(timer);
@@ -331,24 +356,43 @@ async function wsSubscribers(job: Extract<ClientJob, { kind: 'ws-subscribers' }>
   const ready = { ...r, counters: { ...r.counters } };
   return {
     ready,
-    async stop() {
+    async stop(match) {
       stopping = true;
       for (const ws of sockets) ws.terminate();
+      if (match) {
+        const t = tallyLatencies(frames.records(), match.batches, match.fromUs, match.toUs);
+        r.samplesUs = t.samplesUs;
+        Object.assign(r.counters, { latencyFrames: frames.length, latencyMatched: t.matched, latencyUncovered: t.uncovered, latencyMismatch: t.mismatch, latencyEarly: t.early });
+      }
       return r;
     },
   };
 }
 
-type Stoppable = { stop(): Promise<ClientResult> };
+/** The trade → subscriber latency's watcher (hub-watcher.ts); its batches go back to the harness at stop. */
+async function hubTrades(job: Extract<ClientJob, { kind: 'hub-trades' }>): Promise<{ ready: ClientResult; stop(): Promise<ClientResult> }> {
+  const w = await watchHubTrades(job.simUrl);
+  const result = (batches: TradeBatch[]): ClientResult => ({ samplesUs: [], outcomes: [], counters: { contracts: w.contracts, messages: w.messages() }, errors: [...w.errors], batches });
+  return {
+    ready: result([]),
+    async stop() {
+      w.stop();
+      return result(w.batches);
+    },
+  };
+}
+
+type Stoppable = { stop(match?: LatencyMatch): Promise<ClientResult> };
 
 async function main(): Promise<void> {
   let running: Stoppable | undefined;
-  process.on('message', (msg: { type: 'job'; job: ClientJob } | { type: 'stop' }) => {
+  process.on('message', (msg: { type: 'job'; job: ClientJob } | { type: 'stop'; match?: LatencyMatch }) => {
     void (async () => {
       try {
         if (msg.type === 'stop') {
-          const res = running ? await running.stop() : undefined;
-          process.send!({ type: 'result', result: res }, () => process.exit(0));
+          const res = running ? await running.stop(msg.match) : undefined;
+          running = undefined;
+          process.send!({ type: 'result', result: res });
           return;
         }
         const job = msg.job;
@@ -369,8 +413,9 @@ async function main(): Promise<void> {
             running = orderTrickle(job);
             process.send!({ type: 'ready' });
             return;
-          case 'ws-subscribers': {
-            const s = await wsSubscribers(job);
+          case 'ws-subscribers':
+          case 'hub-trades': {
+            const s = job.kind === 'ws-subscribers' ? await wsSubscribers(job) : await hubTrades(job);
             running = s;
             process.send!({ type: 'ready', result: s.ready });
             return;
@@ -381,11 +426,13 @@ async function main(): Promise<void> {
       }
     })();
   });
+  // The harness keeps this process for its next job; when the harness is gone, so is the reason to live.
+  process.on('disconnect', () => process.exit(0));
   process.send!({ type: 'hello' });
 }
 
 function done(result: ClientResult): void {
-  process.send!({ type: 'result', result }, () => process.exit(0));
+  process.send!({ type: 'result', result });
 }
 
 await main();

@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from './main';
+import { newestInputMtime, parseArgs, reportTarget } from './main';
 import { findTradeToSendHistogram, histogramBuckets, quantileFromDelta } from './market';
 import { READY, metricValue } from './engine-process';
 
@@ -14,6 +17,45 @@ describe('bench arguments', () => {
     expect(() => parseArgs(['--fast'])).toThrow(/--fast/);
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/--only: unknown benchmark "nope"/);
     expect(() => parseArgs(['--soak-minutes', '-1'])).toThrow(/--soak-minutes/);
+  });
+});
+
+describe('what a run writes to docs/PERFORMANCE.md', () => {
+  it('the report after a full run only, the soak section after a soak, nothing after a quick or partial run', () => {
+    expect(reportTarget(parseArgs([]))).toBe('report');
+    expect(reportTarget(parseArgs(['--json']))).toBe('report');
+    expect(reportTarget(parseArgs(['--quick']))).toBe('none');
+    expect(reportTarget(parseArgs(['--quick', '--json']))).toBe('none');
+    expect(reportTarget(parseArgs(['--only', 'steady']))).toBe('none');
+    expect(reportTarget(parseArgs(['--soak']))).toBe('soak-section');
+    expect(reportTarget(parseArgs(['--soak', '--only', 'soak']))).toBe('none');
+  });
+});
+
+describe('engine bundle freshness', () => {
+  it('takes the newest source or config, not tests, dependencies or build output', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-mtime-'));
+    try {
+      const file = (rel: string, sec: number): void => {
+        mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+        writeFileSync(path.join(dir, rel), '');
+        utimesSync(path.join(dir, rel), sec, sec);
+      };
+      file('app/src/main.ts', 1000);
+      file('app/project.json', 1500);
+      file('lib/src/deep/x.ts', 2000);
+      file('app/src/main.spec.ts', 9000);
+      file('app/test/helper.ts', 9000);
+      file('app/node_modules/p/index.js', 9000);
+      file('app/test-output/vitest.json', 9000);
+      file('app/README.md', 9000);
+      expect(newestInputMtime(dir)).toBe(2_000_000);
+      file('lib/src/deep/x.ts', 3000);
+      expect(newestInputMtime(dir)).toBe(3_000_000);
+      expect(newestInputMtime(path.join(dir, 'missing'))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,20 +1,22 @@
 // `npm run bench [-- --quick] [--json] [--soak [--soak-minutes N]] [--only a,b]`: every benchmark of issue 8,
-// then docs/PERFORMANCE.md. In-process micro-benchmarks run first (no engine up), then the compiled engine is
-// started per scenario (quiet feed for orders; ~10,000 trades/s for the steady load), with every load
-// generator in its own process. A benchmark whose server side is missing yields "not measured: <reason>".
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+// then docs/PERFORMANCE.md (a full run only). In-process micro-benchmarks run first (no engine up), then the
+// compiled engine is started per scenario (quiet feed for orders; ~10,000 trades/s for the steady load), with
+// every load generator in its own process. A benchmark whose server side is missing yields
+// "not measured: <reason>".
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBarsBench } from './bars';
+import { bundleClient, closeClients, prefork } from './clients';
 import { startEngineProcess, type EngineProcess } from './engine-process';
 import { allNotMeasured, figuresToJson, notMeasured, type Figures } from './figures';
 import { runLoadBench } from './load';
 import { measureIdleRss, runSteadyLoad } from './market';
 import { runOrderBenches } from './orders';
 import { machineInfo } from './proc';
-import { renderReport, renderSoak, extractSoakSection, type SoakResult } from './report';
+import { renderReport, renderSoak, renderTable, extractSoakSection, type SoakResult } from './report';
 import { runRiskGateBench, RISK_BATCH } from './risk';
 import { runSoak } from './soak';
 
@@ -48,6 +50,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     } else throw new RangeError(`unknown argument "${x}" (flags: --quick --json --soak --soak-minutes N --only ${GROUPS.join(',')})`);
   }
   return a;
+}
+
+/**
+ * What a run may write to docs/PERFORMANCE.md: the whole report only after a full run of every benchmark, the
+ * soak section after a soak run, nothing after a quick or partial run (their figures are rough or incomplete).
+ */
+export function reportTarget(a: Pick<BenchArgs, 'quick' | 'soak' | 'only'>): 'report' | 'soak-section' | 'none' {
+  if (a.only) return 'none';
+  if (a.soak) return 'soak-section';
+  return a.quick ? 'none' : 'report';
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -86,31 +98,123 @@ function envJson(name: string): unknown {
   }
 }
 
-function build(log: (s: string) => void): string | undefined {
-  log('building the engine (npx nx run engine:build)…');
-  // node_modules/.bin/nx points at the CLI wherever this nx version keeps it (dist/bin/nx.js in nx 23).
-  const nxCli = realpathSync(path.join(ROOT, 'node_modules/.bin/nx'));
-  const r = spawnSync(process.execPath, [nxCli, 'run', 'engine:build', '--outputStyle=static'], {
-    cwd: ROOT,
-    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
+/** Files of apps/ and libs/ that can reach a bundle: sources and configs, not tests, docs or build output. */
+const BUILD_INPUT = /\.(ts|mts|cts|js|mjs|cjs|json|proto)$/;
+const NOT_BUILD_INPUT = /\.(spec|test)\.[cm]?[jt]s$/;
+const SKIP_DIRS = new Set(['node_modules', 'test', 'test-output', 'tmp', 'dist', 'out', '__pycache__', '.nx']);
+
+/** Newest modification time (ms) of the build inputs under `dir` (0 when there are none). */
+export function newestInputMtime(dir: string): number {
+  let newest = 0;
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name)) newest = Math.max(newest, newestInputMtime(p));
+    } else if (BUILD_INPUT.test(e.name) && !NOT_BUILD_INPUT.test(e.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+interface AppBuild {
+  app: string;
+  /** `node <script> <app dir>` of its project.json build target, when it is that simple. */
+  nodeArgs: string[] | undefined;
+  outputs: string[];
+}
+
+/** The engine and the apps it starts (its implicitDependencies), with their build command and bundles. */
+function engineApps(): AppBuild[] {
+  const project = (app: string): { targets?: { build?: { options?: { command?: unknown } } }; implicitDependencies?: unknown } =>
+    JSON.parse(readFileSync(path.join(ROOT, 'apps', app, 'project.json'), 'utf8')) as ReturnType<typeof project>;
+  const deps = project('engine').implicitDependencies;
+  const apps = [...(Array.isArray(deps) ? deps.filter((d): d is string => typeof d === 'string' && existsSync(path.join(ROOT, 'apps', d, 'project.json'))) : []), 'engine'];
+  return apps.map((app) => {
+    const cmd = project(app).targets?.build?.options?.command;
+    const m = typeof cmd === 'string' ? /^node (\S+\.mjs) (apps\/[\w-]+)$/.exec(cmd.trim()) : null;
+    const entries = ['main', 'worker'].filter((e) => existsSync(path.join(ROOT, 'apps', app, 'src', `${e}.ts`)));
+    return { app, nodeArgs: m ? [path.join(ROOT, m[1]!), m[2]!] : undefined, outputs: entries.map((e) => path.join(ROOT, 'dist/apps', app, `${e}.js`)) };
   });
-  if (r.status !== 0) return `engine build failed: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' ')}`;
-  if (!existsSync(path.join(ROOT, 'dist/apps/engine/main.js'))) return 'engine build produced no dist/apps/engine/main.js';
+}
+
+/** true when every bundle exists and is newer than every build input (nothing to rebuild). */
+function bundlesFresh(apps: readonly AppBuild[]): boolean {
+  const outputs = apps.flatMap((a) => a.outputs);
+  if (outputs.length === 0 || !outputs.every((o) => existsSync(o))) return false;
+  const oldestOutput = Math.min(...outputs.map((o) => statSync(o).mtimeMs));
+  const rootInputs = ['tsconfig.base.json', 'package-lock.json', 'tools/scripts/build-app.mjs'].map((f) => path.join(ROOT, f)).filter((f) => existsSync(f));
+  const newestInput = Math.max(newestInputMtime(path.join(ROOT, 'apps')), newestInputMtime(path.join(ROOT, 'libs')), newestInputMtime(path.join(ROOT, 'proto')), ...rootInputs.map((f) => statSync(f).mtimeMs));
+  return newestInput < oldestOutput;
+}
+
+function runNode(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
+    child.once('error', (e) => resolve({ code: 1, stderr: e.message }));
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/**
+ * The engine bundles (dist/apps/*), built only when a source is newer than them. The build runs each app's
+ * own build command (tools/scripts/build-app.mjs, esbuild) directly, in parallel: what `nx run engine:build`
+ * runs, without nx's start-up (seconds on a busy machine). A build target of another shape goes through nx.
+ */
+async function build(log: (s: string) => void): Promise<string | undefined> {
+  const apps = engineApps();
+  if (bundlesFresh(apps)) {
+    log(`engine bundles up to date (${apps.map((a) => a.app).join(', ')}): build skipped`);
+    return undefined;
+  }
+  if (apps.every((a) => a.nodeArgs)) {
+    log(`building the engine bundles (${apps.map((a) => a.app).join(', ')})…`);
+    const results = await Promise.all(apps.map((a) => runNode(a.nodeArgs!).then((r) => ({ ...r, app: a.app }))));
+    const bad = results.find((r) => r.code !== 0);
+    if (bad) return `engine build failed (${bad.app}): ${bad.stderr.trim().split('\n').slice(-3).join(' ')}`;
+  } else {
+    log('building the engine (npx nx run engine:build)…');
+    // node_modules/.bin/nx points at the CLI wherever this nx version keeps it (dist/bin/nx.js in nx 23).
+    const nxCli = realpathSync(path.join(ROOT, 'node_modules/.bin/nx'));
+    const r = spawnSync(process.execPath, [nxCli, 'run', 'engine:build', '--outputStyle=static'], {
+      cwd: ROOT,
+      env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) return `engine build failed: ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' ')}`;
+  }
+  const missing = apps.flatMap((a) => a.outputs).find((o) => !existsSync(o));
+  if (missing) return `engine build produced no ${path.relative(ROOT, missing)}`;
   return undefined;
 }
 
 const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv);
+  try {
+    return await run(parseArgs(argv));
+  } finally {
+    // The pooled client processes hold IPC channels that would keep this process alive.
+    closeClients();
+  }
+}
+
+async function run(args: BenchArgs): Promise<number> {
   const started = Date.now();
   const loadAtStart = os.loadavg()[0]!;
   const log = (s: string): void => void process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
   const wants = (g: Group): boolean => (args.only ? args.only.includes(g) : g === 'soak' ? args.soak : !args.soak);
   const mode: 'quick' | 'full' | 'soak' = args.soak && !args.only ? 'soak' : args.quick ? 'quick' : 'full';
   const q = args.quick;
+  const target = reportTarget(args);
+  const writesDoc = target === 'report';
   const figures: Figures = {};
   const notes: string[] = [];
   const extraEnv = { ...BENCH_RISK_ENV, ...((envJson('BENCH_ENGINE_ENV') ?? {}) as Record<string, string>) };
@@ -122,6 +226,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .map(([k, v]) => `${k}=${v}`)
       .join(', ')} (risk limits out of the benchmark's way; the gate still runs every check).`,
   );
+  if (q) log('quick run: fewer samples and shorter windows, so the figures are rough; docs/PERFORMANCE.md is left as it is (a full `npm run bench` writes it)');
   if (wants('bars')) {
     const trades = q ? 300_000 : 2_000_000;
     log(`bars: ${trades} trades…`);
@@ -138,7 +243,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   if (wants('risk')) {
-    const samples = q ? 2_000 : 20_000;
+    const samples = q ? 1_000 : 20_000;
     log(`risk gate: ${samples * RISK_BATCH} calls…`);
     try {
       const r = runRiskGateBench({ samples });
@@ -155,12 +260,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   let soak: SoakResult | undefined;
   let soakError: string | undefined;
   if (engineGroups.length > 0) {
-    const failed = build(log);
+    const failed = await build(log);
+    if (!failed) {
+      try {
+        await bundleClient(ROOT);
+      } catch (e) {
+        log(`client bundle failed, forking the TypeScript client instead: ${msg(e)}`);
+      }
+      // One client is all the order round trips need; the rest are forked while the engine idles (below), so
+      // their start-ups compete with neither an engine start nor a timed run.
+      prefork(1);
+    }
     const engineKeys: Record<string, string[]> = {
       orders: ['order_grpc_p50_ms', 'order_grpc_p99_ms', 'order_grpc_max_ms', 'order_grpc_python_p50_ms', 'order_grpc_python_p99_ms', 'grpc_floor_p50_ms', 'grpc_floor_p99_ms', 'order_rest_p50_ms', 'order_rest_p99_ms', 'bare_place_p50_ms', 'order_overhead_p50_ms', 'batch100_ms'],
       idle: ['engine_idle_rss_mb', 'engine_idle_settled_rss_mb'],
       load: ['load_orders', 'load_lost', 'load_duplicated', 'load_p99_ms'],
-      steady: ['engine_load_rss_mb', 'engine_cpu_pct', 'tick_to_subscriber_p99_ms', 'mark_to_pnl_p99_ms', 'subscriber_kb_each'],
+      steady: ['engine_load_rss_mb', 'engine_cpu_pct', 'tick_to_subscriber_p50_ms', 'tick_to_subscriber_p99_ms', 'tick_to_subscriber_max_ms', 'tick_to_subscriber_frames', 'tick_to_subscriber_engine_p99_ms', 'mark_to_pnl_p99_ms', 'subscriber_kb_each'],
       soak: [],
     };
     const skipAll = (groups: readonly string[], reason: string): void => {
@@ -177,13 +292,15 @@ export async function main(argv: readonly string[]): Promise<number> {
           log(`engine ready: grpc ${engine.grpcAddress}, http ${engine.httpUrl}, simulator ${engine.simUrl}`);
           if (wants('orders')) {
             log('orders: round trips…');
-            Object.assign(figures, await runOrderBenches(engine, { root: ROOT, warmup: q ? 50 : 500, count: q ? 300 : 5_000, batchRuns: q ? 5 : 30, symbol: SYMBOL }, notes));
+            Object.assign(figures, await runOrderBenches(engine, { root: ROOT, warmup: q ? 20 : 500, count: q ? 150 : 5_000, batchRuns: q ? 3 : 30, batchWarmup: q ? 1 : 2, symbol: SYMBOL }, notes));
           }
           if (wants('idle')) {
             log('idle RSS…');
-            figures['engine_idle_rss_mb'] = await measureIdleRss(engine.pid, q ? 1500 : 5000, q ? 2000 : 5000);
+            // The load group runs 5 client processes at once, the steady load 3.
+            prefork(wants('load') ? 5 : 3);
+            figures['engine_idle_rss_mb'] = await measureIdleRss(engine.pid, q ? 1000 : 5000, q ? 1000 : 5000);
             notes.push(
-              `Idle RSS: VmRSS of the engine process only (not its simulator child), mean of samples every 250 ms over ${q ? 2 : 5} s, after start-up and the order round trips (warm-up) and ${q ? 1.5 : 5} s of quiet (simulator at 2 trades/s per contract).`,
+              `Idle RSS: VmRSS of the engine process only (not its simulator child), mean of samples every 250 ms over ${q ? 1 : 5} s, after start-up and the order round trips (warm-up) and ${q ? 1 : 5} s of quiet (simulator at 2 trades/s per contract). It can read higher than the steady-load RSS below, and that is the order of the runs, not a leak under no load: the steady load runs on a second, freshly started engine that serves 5 orders/s, while this engine has just served the thousands of order round trips above, and V8 keeps the heap they grew until its memory reducer gives it back after some 20 s of quiet${q ? '' : ' (the settled row)'}. So this row is "quiet right after a burst of orders", the worst idle state, not a fresh engine's RSS.`,
             );
             if (!q) {
               // V8's memory reducer gives back the garbage of the order runs about 20 s into a quiet spell: the
@@ -193,7 +310,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             }
           }
           if (wants('load')) {
-            const n = q ? 1_000 : 10_000;
+            const n = q ? 500 : 10_000;
             log(`load: ${n} orders from 50 connections…`);
             Object.assign(figures, await runLoadBench(engine, { orders: n, connections: 50, processes: 5, symbol: SYMBOL }, notes));
           }
@@ -208,6 +325,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (wants('steady')) {
         let engine: EngineProcess | undefined;
         try {
+          prefork(3);
           log(`engine (${tradesPerSecond} trades/s): starting…`);
           engine = await startEngineProcess({ root: ROOT, simTradesPerSecondPerContract: perContract, env: extraEnv });
           log('steady load…');
@@ -215,7 +333,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             figures,
             await runSteadyLoad(
               engine,
-              { durationMs: q ? 5_000 : 20_000, warmupMs: q ? 3_000 : 10_000, subscribers: 100, ordersPerSecond: 5, tradesPerSecond, symbol: SYMBOL, subscribe, memorySubscribers: 1_000, rssWindowMs: q ? 3_000 : 6_000 },
+              { durationMs: q ? 3_000 : 20_000, warmupMs: q ? 1_500 : 10_000, subscribers: 100, ordersPerSecond: 5, tradesPerSecond, symbol: SYMBOL, subscribe, memorySubscribers: 1_000, rssWindowMs: q ? 1_500 : 6_000, memorySettleMs: q ? 1_000 : 2_000 },
               notes,
             ),
           );
@@ -249,35 +367,47 @@ export async function main(argv: readonly string[]): Promise<number> {
   const date = new Date();
   const machine = { ...machineInfo(), loadAvg: [loadAtStart, os.loadavg()[0]!] as [number, number] };
   const previous = existsSync(DOC) ? readFileSync(DOC, 'utf8') : undefined;
-  if (mode === 'soak') {
+  if (target === 'soak-section') {
     if (soak) {
-      // A soak run replaces only the soak section; the table stays that of the last full or quick run.
+      // A soak run replaces only the soak section; the table stays that of the last full run.
       const section = renderSoak(soak, date);
       const old = extractSoakSection(previous);
       const next = previous && old ? previous.replace(old, section) : previous ? `${previous.trimEnd()}\n\n${section}\n` : renderReport({ machine, date, mode, figures, notes, soak });
       writeFileSync(DOC, next);
       log(`wrote ${path.relative(ROOT, DOC)} (soak section)`);
     }
-  } else if (!args.only) {
+  } else if (writesDoc) {
     writeFileSync(DOC, renderReport({ machine, date, mode, figures, notes, soak }, previous));
     log(`wrote ${path.relative(ROOT, DOC)}`);
-  } else log('--only: docs/PERFORMANCE.md left unchanged (a partial run does not replace the report)');
+  }
 
   const elapsed = (Date.now() - started) / 1000;
+  const docNote =
+    mode === 'soak'
+      ? undefined
+      : writesDoc
+        ? `full run: written to ${path.relative(ROOT, DOC)}`
+        : `${q ? 'quick' : 'partial'} run: ${q ? 'fewer samples and shorter windows, so the figures are rough; ' : ''}${path.relative(ROOT, DOC)} left unchanged (only a full \`npm run bench\` writes it)`;
   const out = figuresToJson(figures, {
     mode,
+    ...(args.only ? { only: args.only } : {}),
+    ...(q ? { rough: true } : {}),
+    ...(docNote ? { note: docNote } : {}),
     date: date.toISOString(),
     elapsed_s: Math.round(elapsed * 10) / 10,
     machine,
     ...(soak ? { soak_rss_slope_mb_per_min: soak.rssSlopeMbPerMin, soak_rss_growth_mb: soak.rssGrowthMb, soak_rss_flat: soak.flat } : {}),
     ...(soakError ? { soak_error: soakError } : {}),
   });
-  if (args.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-  else {
-    for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(28)} ${typeof v === 'number' ? v : `not measured: ${v.notMeasured}`}`);
-    if (soak) log(`  soak: RSS slope ${soak.rssSlopeMbPerMin.toFixed(3)} MB/min, ${soak.flat ? 'flat' : 'GROWING'} (${soak.samples.length} samples)`);
-    log(`done in ${elapsed.toFixed(1)} s`);
+  // The table goes to stdout, unless stdout is the JSON's (then to stderr, with the log).
+  if (mode !== 'soak') {
+    const table = `${renderTable(figures)}\n${docNote ? `\n${docNote}\n` : ''}`;
+    if (args.json) process.stderr.write(`\n${table}\n`);
+    else process.stdout.write(table);
   }
+  if (args.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  if (soak) log(`soak: RSS slope ${soak.rssSlopeMbPerMin.toFixed(3)} MB/min, ${soak.flat ? 'flat' : 'GROWING'} (${soak.samples.length} samples)`);
+  log(`done in ${elapsed.toFixed(1)} s`);
   // A requested soak that could not run is a failed command; goal misses are reported, not exit codes.
   return soakError ? 1 : 0;
 }

@@ -1,12 +1,13 @@
 // Steady load against an engine whose simulator prints ~10,000 trades/s: 100 WebSocket subscribers to the
 // market-data fan-out and 5 orders/s over gRPC, each from its own client process. Measures the engine
 // process's RSS (VmRSS, not the simulator child) and CPU (utime+stime delta over wall time, % of one core),
-// the trade → subscriber latency from the engine's own histogram, and the memory each of 1,000 connected
-// subscribers adds.
+// the trade → subscriber latency on the subscribers' side (HDR; tick-latency.ts) and from the engine's own
+// histogram, and the memory each of many connected subscribers adds.
 import type { ClientResult } from './client';
 import { startClient, type RunningClient } from './clients';
 import { scrapeMetrics, type EngineProcess } from './engine-process';
-import { notMeasured, type Figures } from './figures';
+import { allNotMeasured, notMeasured, type Figures } from './figures';
+import { scaleSummary, summarizeSamples } from './hdr';
 import { cpuMeter, rssMb } from './proc';
 
 export interface SteadyOptions {
@@ -23,9 +24,16 @@ export interface SteadyOptions {
   memorySubscribers: number;
   /** RSS is averaged over this window before and after connecting them (GC makes single samples noisy). */
   rssWindowMs: number;
+  /** Quiet time between connecting them and the second RSS window. */
+  memorySettleMs: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const nowUs = (): number => Number(process.hrtime.bigint()) / 1000;
+const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+/** Fewer matched frames than this make no percentile worth printing. */
+const MIN_LATENCY_FRAMES = 100;
 
 /** Histogram buckets (cumulative, by `le`) of the metric family `name`, summed over every label set. */
 export function histogramBuckets(text: string, name: string): Map<number, number> {
@@ -86,26 +94,38 @@ function wsReason(r: ClientResult | undefined, url: string): string {
 
 export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, notes: string[]): Promise<Figures> {
   const f: Figures = {};
-  await sleep(o.warmupMs);
   let subs: RunningClient | undefined;
   let trickle: RunningClient | undefined;
+  let watcher: RunningClient | undefined;
+  let watcherWhy = '';
   let wsOpen = 0;
   let wsWhy = '';
-  try {
-    subs = await startClient({ kind: 'ws-subscribers', url: engine.marketDataWsUrl, count: o.subscribers, subscribe: o.subscribe, connectTimeoutMs: 5000 }, 120_000);
-    wsOpen = subs.ready?.counters['open'] ?? 0;
-    if (wsOpen === 0) wsWhy = wsReason(subs.ready, engine.marketDataWsUrl);
-  } catch (e) {
-    wsWhy = `subscriber client: ${e instanceof Error ? e.message : String(e)}`;
-  }
-  try {
-    trickle = await startClient({ kind: 'order-trickle', address: engine.grpcAddress, perSecond: o.ordersPerSecond, strategy: `bench_steady_${Date.now().toString(36)}`, symbol: o.symbol });
-  } catch (e) {
-    notes.push(`Steady load: the order flow could not start (${e instanceof Error ? e.message : String(e)}).`);
-  }
+  // The three client jobs start together during the warm-up (each waits on its own sockets, none needs another),
+  // so the engine warms up under the whole load.
+  await Promise.all([
+    sleep(o.warmupMs),
+    startClient({ kind: 'hub-trades', simUrl: engine.simUrl }).then(
+      (w) => void (watcher = w),
+      (e: unknown) => void (watcherWhy = `market-hub watcher: ${errText(e)}`),
+    ),
+    startClient({ kind: 'ws-subscribers', url: engine.marketDataWsUrl, count: o.subscribers, subscribe: o.subscribe, connectTimeoutMs: 5000, latency: true }, 120_000).then(
+      (s) => {
+        subs = s;
+        wsOpen = s.ready?.counters['open'] ?? 0;
+        if (wsOpen === 0) wsWhy = wsReason(s.ready, engine.marketDataWsUrl);
+      },
+      (e: unknown) => void (wsWhy = `subscriber client: ${errText(e)}`),
+    ),
+    startClient({ kind: 'order-trickle', address: engine.grpcAddress, perSecond: o.ordersPerSecond, strategy: `bench_steady_${Date.now().toString(36)}`, symbol: o.symbol }).then(
+      (t) => void (trickle = t),
+      (e: unknown) => void notes.push(`Steady load: the order flow could not start (${errText(e)}).`),
+    ),
+  ]);
+  // One second for every subscription's first frame (its baseline) and the watcher's first trades.
   await sleep(1000);
   const before = await scrapeMetrics(engine.httpUrl);
   const cpu = cpuMeter(engine.pid);
+  const fromUs = nowUs();
   const rss: number[] = [];
   const end = Date.now() + o.durationMs;
   while (Date.now() < end) {
@@ -113,20 +133,40 @@ export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, not
     await sleep(250);
   }
   const cpuPct = cpu.stop();
+  const toUs = nowUs();
   const after = await scrapeMetrics(engine.httpUrl);
-  const subsResult = subs ? await subs.stop().catch(() => undefined) : undefined;
+  // The watcher stops first: every frame received in the window carries trades it has already stamped.
+  const watched = watcher ? await watcher.stop().catch((e: unknown) => void (watcherWhy = `market-hub watcher: ${errText(e)}`)) : undefined;
+  const batches = watched?.batches;
+  const subsResult = subs ? await subs.stop(batches ? { batches, fromUs, toUs } : undefined).catch(() => undefined) : undefined;
   const trickleResult = trickle ? await trickle.stop().catch(() => undefined) : undefined;
   f['engine_load_rss_mb'] = Math.round(Math.max(...rss) * 10) / 10;
   f['engine_cpu_pct'] = Math.round(cpuPct * 10) / 10;
 
+  const latencyKeys = ['tick_to_subscriber_p50_ms', 'tick_to_subscriber_p99_ms', 'tick_to_subscriber_max_ms'];
+  const c = subsResult?.counters ?? {};
+  const matched = c['latencyMatched'] ?? 0;
+  if (wsOpen === 0) Object.assign(f, allNotMeasured(latencyKeys, wsWhy));
+  else if (!batches) Object.assign(f, allNotMeasured(latencyKeys, watcherWhy || 'the market-hub watcher returned no trades'));
+  else if (!subsResult) Object.assign(f, allNotMeasured(latencyKeys, 'the subscriber client gave no result'));
+  else if (matched < MIN_LATENCY_FRAMES) {
+    Object.assign(f, allNotMeasured(latencyKeys, `${matched} frames matched to the watcher's trades (${c['latencyUncovered'] ?? 0} outside its view, ${c['latencyMismatch'] ?? 0} without a matching batch; ${batches.length} hub messages watched)`));
+  } else {
+    const lat = scaleSummary(summarizeSamples(subsResult.samplesUs, 'us'), 1000, 'ms');
+    Object.assign(f, { tick_to_subscriber_p50_ms: lat.p50, tick_to_subscriber_p99_ms: lat.p99, tick_to_subscriber_max_ms: lat.max, tick_to_subscriber_frames: matched });
+    notes.push(
+      `Trade → subscriber (HDR, subscriber side): the interval from the arrival of the simulator's hub message carrying a trade to the receipt, by a subscriber, of the first bar frame holding that trade. Arrival is stamped by a watcher process, a client of the simulator's market hub like the engine's market-data thread and sent the same message in the same simulator turn, on the message event before parsing; receipt is stamped by the subscriber process on the frame's message event before parsing. Both stamps are process.hrtime (CLOCK_MONOTONIC, one clock for every process of the machine). A frame is matched to trades by its bucket [t, end), trade count n and volume v against the watcher's trades of that bucket, and yields one sample per subscriber: its receipt − the arrival of the oldest trade new to that subscriber (the engine coalesces the trades of one event-loop turn into one frame). So a sample covers the engine's parse, aggregation and fan-out, the loopback hop and the subscriber process's own reading (${o.subscribers} sockets in one process), not the wait of a trade in the simulator's timer batch before the send. ${matched} frames matched within the ${o.durationMs / 1000}-s window (${c['latencyUncovered'] ?? 0} of buckets the watcher had not seen from their start, ${c['latencyMismatch'] ?? 0} with no matching batch boundary, ${c['latencyEarly'] ?? 0} received before the watcher's stamp, recorded as 0); HDR histogram in µs: p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms.`,
+    );
+  }
+
   const hist = findTradeToSendHistogram(after);
-  if (wsOpen === 0) f['tick_to_subscriber_p99_ms'] = notMeasured(wsWhy);
-  else if (!hist) f['tick_to_subscriber_p99_ms'] = notMeasured('the engine exports no trade → subscriber-send histogram on /metrics (issue 5)');
+  if (wsOpen === 0) f['tick_to_subscriber_engine_p99_ms'] = notMeasured(wsWhy);
+  else if (!hist) f['tick_to_subscriber_engine_p99_ms'] = notMeasured('the engine exports no trade → subscriber-send histogram on /metrics (issue 5)');
   else {
     const q = quantileFromDelta(histogramBuckets(before, hist), histogramBuckets(after, hist), 0.99);
     const toMs = /_seconds$/.test(hist) ? 1000 : /_(us|microseconds)$/.test(hist) ? 0.001 : 1;
-    f['tick_to_subscriber_p99_ms'] = q && Number.isFinite(q.bound) ? Math.round(q.bound * toMs * 1000) / 1000 : notMeasured(`${hist}: no observations during the window`);
-    if (q) notes.push(`Trade → subscriber: engine histogram \`${hist}\` (arrival of the hub message carrying the trade in market-data, before parsing → the bar update written to the last subscriber's socket), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the bucket holding p99.`);
+    f['tick_to_subscriber_engine_p99_ms'] = q && Number.isFinite(q.bound) ? Math.round(q.bound * toMs * 1000) / 1000 : notMeasured(`${hist}: no observations during the window`);
+    if (q) notes.push(`Trade → socket write (engine histogram): \`${hist}\` on the engine's /metrics (arrival of the hub message carrying the trade in market-data, before parsing → the bar update written to the last subscriber's socket; no loopback hop, no client), delta of ${q.count} observations between two /metrics scrapes around the window; the figure is the upper bound of the Prometheus bucket holding p99, so it moves in bucket steps (… 5, 7.5, 10 ms …).`);
   }
   const markHist = 'risk_mark_to_pnl_seconds';
   const mq = quantileFromDelta(histogramBuckets(before, markHist), histogramBuckets(after, markHist), 0.99);
@@ -138,7 +178,7 @@ export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, not
   }
   const msgs = subsResult?.counters['messages'] ?? 0;
   notes.push(
-    `Steady load: simulator at ${o.tradesPerSecond.toLocaleString('en-US')} trades/s (all contracts), ${wsOpen}/${o.subscribers} WebSocket subscribers connected (${msgs} messages received, ${subsResult?.counters['closedByServer'] ?? 0} closed by the server), ${o.ordersPerSecond} orders/s over gRPC (${trickleResult?.counters['ok'] ?? 0}/${trickleResult?.counters['sent'] ?? 0} placed${trickleResult?.errors[0] ? `; e.g. ${trickleResult.errors[0]}` : ''}); ${(o.durationMs / 1000).toFixed(0)} s window after ${(o.warmupMs / 1000).toFixed(0)} s warm-up. RSS: max of VmRSS samples every 250 ms; CPU: utime+stime delta of the engine process (all its threads, not the simulator child) over the window.`,
+    `Steady load: simulator at ${o.tradesPerSecond.toLocaleString('en-US')} trades/s (all contracts), ${wsOpen}/${o.subscribers} WebSocket subscribers connected (${msgs} messages received, ${subsResult?.counters['closedByServer'] ?? 0} closed by the server), ${o.ordersPerSecond} orders/s over gRPC (${trickleResult?.counters['ok'] ?? 0}/${trickleResult?.counters['sent'] ?? 0} placed${trickleResult?.errors[0] ? `; e.g. ${trickleResult.errors[0]}` : ''}); a ${o.durationMs / 1000}-s window that starts 1 s after a warm-up of ${o.warmupMs / 1000} s under the feed (or until every client was connected, if longer: they connect during it). RSS: max of VmRSS samples every 250 ms; CPU: utime+stime delta of the engine process (all its threads, not the simulator child) over the window.`,
   );
 
   if (o.memorySubscribers > 0) {
@@ -148,7 +188,7 @@ export async function runSteadyLoad(engine: EngineProcess, o: SteadyOptions, not
         const base = await meanRss(engine.pid, o.rssWindowMs);
         const many = await startClient({ kind: 'ws-subscribers', url: engine.marketDataWsUrl, count: o.memorySubscribers, subscribe: o.subscribe, connectTimeoutMs: 30_000 }, 300_000);
         const open = many.ready?.counters['open'] ?? 0;
-        await sleep(2000);
+        await sleep(o.memorySettleMs);
         const loaded = await meanRss(engine.pid, o.rssWindowMs);
         await many.stop().catch(() => undefined);
         f['subscriber_kb_each'] = open > 0 ? Math.round((((loaded - base) * 1024) / open) * 10) / 10 : notMeasured(wsReason(many.ready, engine.marketDataWsUrl));

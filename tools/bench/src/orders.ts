@@ -14,6 +14,8 @@ export interface OrderBenchOptions {
   warmup: number;
   count: number;
   batchRuns: number;
+  /** PlaceBatch calls before the timed ones. */
+  batchWarmup: number;
   symbol: string;
 }
 
@@ -99,7 +101,7 @@ export async function runOrderBenches(engine: EngineProcess, o: OrderBenchOption
 
   try {
     const r = await runClient(
-      { kind: 'grpc-batch', address: engine.grpcAddress, warmup: 2, runs: o.batchRuns, size: 100, strategy: `bench_batch_${stamp}`, symbol: o.symbol },
+      { kind: 'grpc-batch', address: engine.grpcAddress, warmup: o.batchWarmup, runs: o.batchRuns, size: 100, strategy: `bench_batch_${stamp}`, symbol: o.symbol },
       300_000,
     );
     if (r.samplesUs.length === 0) f['batch100_ms'] = notMeasured(`PlaceBatch: ${r.errors[0] ?? 'no run completed'}`);
@@ -111,7 +113,7 @@ export async function runOrderBenches(engine: EngineProcess, o: OrderBenchOption
     f['batch100_ms'] = notMeasured(`PlaceBatch client: ${short(e)}`);
   }
   notes.push(
-    `Order round trips: ${o.count} market orders of 1 ${o.symbol} (alternating BUY/SELL) after ${o.warmup} warm-up calls, one at a time from one client process per transport; HDR histogram of the successful calls (hrtime around the call), p50/p99/max. Bare: the same count of \`Order/place\` posted with undici (one keep-alive connection, login first) straight to the engine's simulator, account 1002; overhead p50 = gRPC p50 − bare p50. Floor: \`grpc.health.v1.Health/Check\` from the same grpc-js client, answered from memory on the engine's main thread (no thread hop, no broker): what any RPC costs on this machine before the order path starts. Python: the same orders through the shipped client (libs/python-client \`GatewayClient.place_order\`, grpcio) run by /usr/bin/python3, perf_counter_ns around each call. PlaceBatch: 100 orders per call, p50 wall time of ${o.batchRuns} runs after 2 warm-up runs.`,
+    `Order round trips: ${o.count} market orders of 1 ${o.symbol} (alternating BUY/SELL) after ${o.warmup} warm-up calls, one at a time, each transport in turn from a client process of the harness's pool (its own connection per transport); HDR histogram of the successful calls (hrtime around the call), p50/p99/max. Bare: the same count of \`Order/place\` posted with undici (one keep-alive connection, login first) straight to the engine's simulator, account 1002; overhead p50 = gRPC p50 − bare p50. Floor: \`grpc.health.v1.Health/Check\` from the same grpc-js client, answered from memory on the engine's main thread (no thread hop, no broker): what any RPC costs on this machine before the order path starts. Python: the same orders through the shipped client (libs/python-client \`GatewayClient.place_order\`, grpcio) run by /usr/bin/python3, perf_counter_ns around each call. PlaceBatch: 100 orders per call, p50 wall time of ${o.batchRuns} runs after ${o.batchWarmup} warm-up run${o.batchWarmup === 1 ? '' : 's'}.`,
   );
   return f;
 }
