@@ -73,16 +73,34 @@ describe('RiskGate', () => {
     }
   });
 
-  it('counts working and in-flight reducing orders so reducers can never flip the position', () => {
+  it('on a HALTED account counts working and in-flight exits, so the exits never take the position through zero', () => {
     const f = fixture();
     f.position(f.mnq, { netSize: 2, workingSell: 1 });
     f.publish({ ...haltedBy('DAILY_LOSS_LIMIT'), positionUnits: 2 });
     const gate = new RiskGate(f.state, { clock: () => IN_SESSION_MS });
+    // Working 1 + 1 ≤ long 2: a strict exit.
     const first = gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 });
     expect(first.allowed).toBe(true);
+    // Working 1 + in flight 1 + 1 > long 2: with everything filled the halted account would hold short 1.
     expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 }))).toBe('DAILY_LOSS_LIMIT');
     expect(f.state.reservations.pending(f.acct, f.mnq, Side.SELL)).toBe(1);
     if (first.allowed) gate.release(first.reservation);
+    expect(f.state.reservations.pending(f.acct, f.mnq, Side.SELL)).toBe(0);
+  });
+
+  it('on a REDUCING account takes working orders as cover: two exits in flight within the long, a third is an entry', () => {
+    const f = fixture();
+    f.position(f.mnq, { netSize: 2, workingSell: 1 });
+    f.publish({ state: AccountState.REDUCING, reason: STATE_REASONS.indexOf('DAILY_LOSS_LIMIT'), positionUnits: 2 });
+    const gate = new RiskGate(f.state, { clock: () => IN_SESSION_MS });
+    const first = gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 });
+    // In flight 1 + 1 ≤ long 2, and with the working sell (a stop, say) all filled the position is short 1 at worst,
+    // inside the long 2 already counted (so a trader near a limit can get out with a stop working).
+    const second = gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 });
+    expect([first.allowed, second.allowed]).toEqual([true, true]);
+    expect(reasonOf(gate.check({ accountSlot: f.acct, contractSlot: f.mnq, side: Side.SELL, size: 1 }))).toBe('REDUCE_ONLY');
+    if (first.allowed) gate.release(first.reservation);
+    if (second.allowed) gate.release(second.reservation);
     expect(f.state.reservations.pending(f.acct, f.mnq, Side.SELL)).toBe(0);
   });
 
@@ -161,7 +179,7 @@ describe('RiskGate', () => {
     expect([f.state.reservations.pendingUnits(f.acct), f.state.reservations.pendingOpenOrders(f.acct)]).toEqual([0, 0]);
   });
 
-  it('counts a reducing order handed over between the snapshot and the reducing claim', () => {
+  it('judges an exit on the position record read after its claim (the first exit handed over and filled meanwhile)', () => {
     const f = fixture();
     f.position(f.es, { netSize: 2 });
     f.publish({ ...haltedBy('DAILY_LOSS_LIMIT'), positionUnits: 20 });
@@ -175,11 +193,13 @@ describe('RiskGate', () => {
           if (!x.allowed) throw new Error('first reducing order denied');
           f.position(f.es, { netSize: 2, workingSell: 2 });
           main.release(x.reservation);
+          f.position(f.es, { netSize: 0 });
         }
         return IN_SESSION_MS;
       },
     });
-    // With the first sell working, a second sell of 2 would flip the position short: it is an entry, and halted.
+    // On the snapshot (long 2, nothing working) the second sell of 2 was an exit; flat, it would open a short: an
+    // entry, and halted.
     expect(reasonOf(other.check({ accountSlot: f.acct, contractSlot: f.es, side: Side.SELL, size: 2 }))).toBe('DAILY_LOSS_LIMIT');
     expect(f.state.reservations.pending(f.acct, f.es, Side.SELL)).toBe(0);
   });

@@ -14,21 +14,26 @@
 // check(), in ADR order:
 //   1. accounts.isReady(slot) false, or the record still NOT_READY  → RISK_NOT_READY (fail closed).
 //   2. Read the account record, the contract's position record (seqlocks) and the stale flag.
-//   3. isReducing = orderReducesPosition(net, working + pending reducing size, side, size).
+//   3. increase = worstCaseIncrease (what the order adds to its contract's worst case, working + in flight);
+//      isExit = on the opposite side of net, size + in-flight same-side size ≤ |net|, and increase 0: a market exit
+//      passes as one even while the position's protective stop is working (with the stop it could leave the
+//      position short, but no more than the long already counted). reduceOnly, and any order on a HALTED account,
+//      ask more: working + in-flight same-side size + size ≤ |net| (the order can never take the position through
+//      zero; a halted account is being flattened by the risk-manager and must not end up holding the other way).
 //   4. The clock (read once): an entry on an account record older than maxRecordAgeMs (the risk-manager stopped
 //      publishing: its queue is blocked or the thread is wedged, so no loss limit is being evaluated) → RISK_NOT_READY.
-//      Reducing orders still pass: getting out stays possible.
-//   5. decide() from @gateway/risk (precedence and codes documented there). The MAX_POSITION input is the published
-//      worst case + in-flight units + what this order adds to its contract's worst case (worstCaseIncrease: 0 for an
-//      exit whose fill, with every working order, stays inside the opposite side's worst case).
+//      Exits still pass: getting out stays possible.
+//   5. decide() from @gateway/risk (precedence and codes documented there; an exit passes as isReducing: state,
+//      trading hours and every limit). The MAX_POSITION input is the published worst case + in-flight units + the
+//      order's increase.
 //   6. Claims, each one atomic: size (tryReserve: MAX_POSITION), one open order (tryReserveOpenOrder:
 //      MAX_OPEN_ORDERS), then the order rate (tryAcquireOrderRate: ORDER_RATE, last because a grant
 //      cannot be given back). A failed claim undoes the earlier ones. Before the rate, size and open orders are
 //      re-checked on fresh records (an order handed over since the snapshot is counted).
-// Reducing orders never fail a claim (they get out of risk) but still claim their size on their side
-// and an open-order slot, with unbounded limits: the side claim makes the reducing test race-free
-// (claim, then re-check with every concurrent claim visible; see checkReducing), and the open-order
-// count keeps entries honest. They take no order-rate grant.
+// Exits never fail a claim (they get out of risk) but still claim their size on their side and an open-order
+// slot, with unbounded limits: the side claim makes the exit test race-free (claim, then re-check with every
+// concurrent claim visible; see claimExit), and the open-order count keeps entries honest. They take no
+// order-rate grant.
 // With a hold, every size / open-order claim is moved into the ledger entry by the next statement (nothing that can
 // throw or allocate in between) and moved out before it is given back: the ledger never shows more than is held.
 import { DENIALS, REASON_CODES, decide, orderReducesPosition, COMBINE_50K, TradingHours, STATE_REASONS, TRADING_STATES, type GateInput, type ReasonCode, type RiskLimits } from '@gateway/risk';
@@ -68,7 +73,11 @@ export interface Reservation {
   readonly side: SideCode;
   readonly size: number;
   readonly weight: number;
-  /** The order only reduces the position (it passed every limit for that reason). */
+  /**
+   * The order passed as an exit (every limit skipped): opposite side of the net position, with the other in-flight
+   * exits within |net|, adding nothing to its contract's worst case (it may still, with a working stop, leave the
+   * position the other way, within that worst case).
+   */
   readonly reducing: boolean;
   /**
    * false: only the size is held, no open-order slot — a claim taken over from the ledger of an executor task lost
@@ -208,7 +217,7 @@ export class RiskGate {
     this.staleDenial = Object.freeze({
       allowed: false,
       reason: 'RISK_NOT_READY',
-      detail: `risk state is stale: the account record was not republished within ${maxAge} ms (risk-manager stalled); only reducing orders are accepted`,
+      detail: `risk state is stale: the account record was not republished within ${maxAge} ms (risk-manager stalled); only exits are accepted`,
     });
   }
 
@@ -251,16 +260,25 @@ export class RiskGate {
     const pos = s.accounts.readPosition(accountSlot, contractSlot, this.pos);
     const stale = s.marks.isStale(contractSlot);
     const weight = this.microWeighting ? s.directory.weight(contractSlot) : MINI_UNITS;
-    // 3. Reducing: the working orders on the reducing side the risk-manager has seen + those in flight.
-    const buys = pos.workingBuy + s.reservations.pending(accountSlot, contractSlot, Side.BUY);
-    const sells = pos.workingSell + s.reservations.pending(accountSlot, contractSlot, Side.SELL);
-    const isReducing = mayReduce && orderReducesPosition(pos.netSize, side === Side.SELL ? sells : buys, side === Side.BUY ? 'BUY' : 'SELL', size);
-    if (order.reduceOnly === true && !isReducing) return DENIALS.REDUCE_ONLY;
+    // 3. Exit or entry: the working orders the risk-manager has seen + those in flight, per side.
+    const pendingSame = s.reservations.pending(accountSlot, contractSlot, side);
+    const pendingOther = s.reservations.pending(accountSlot, contractSlot, side === Side.BUY ? Side.SELL : Side.BUY);
+    const buys = pos.workingBuy + (side === Side.BUY ? pendingSame : pendingOther);
+    const sells = pos.workingSell + (side === Side.SELL ? pendingSame : pendingOther);
+    const increase = worstCaseIncrease(pos.netSize, buys, sells, side, size);
+    const covered = mayReduce && increase === 0 && orderReducesPosition(pos.netSize, pendingSame, side === Side.BUY ? 'BUY' : 'SELL', size);
+    // Strict: the working orders of its side included, the order can only bring the position toward flat.
+    const strict = covered && orderReducesPosition(pos.netSize, side === Side.SELL ? sells : buys, side === Side.BUY ? 'BUY' : 'SELL', size);
+    if (order.reduceOnly === true && !strict) return DENIALS.REDUCE_ONLY;
+    // A HALTED account (a limit broken, the risk-manager flattening it) takes only strict exits: a covered exit with a
+    // stop working could, if both fill, leave it holding the other way. REDUCING and a stale record take covered
+    // exits: a trader near a limit can get out with a market order without first cancelling the stop.
+    const isExit = acc.state === AccountState.HALTED ? strict : covered;
 
     // 4. An entry needs a record the risk-manager published recently (it republishes every interval): a stalled
     // risk-manager evaluates no loss limit, so the record's state cannot be trusted for new exposure.
     const now = this.clock();
-    if (!isReducing && (now - acc.updatedMs > this.maxRecordAgeMs || acc.updatedMs - now > this.maxRecordAgeMs)) return this.staleDenial;
+    if (!isExit && (now - acc.updatedMs > this.maxRecordAgeMs || acc.updatedMs - now > this.maxRecordAgeMs)) return this.staleDenial;
 
     // 5. The pure decision on the snapshot. Rate is claimed atomically below (0 = off in shared memory).
     const h = this.hours.status(now);
@@ -268,21 +286,20 @@ export class RiskGate {
     inp.state = TRADING_STATES[acc.state - 1] ?? 'HALTED';
     inp.reasonCode = STATE_REASONS[acc.reason] ?? 'NONE';
     inp.killSwitch = inp.reasonCode === 'KILL_SWITCH';
-    inp.isReducing = isReducing;
+    inp.isReducing = isExit;
     inp.staleMarketData = stale;
     inp.withinTradingHours = h.withinTradingHours;
     inp.entryAllowedByTime = h.entryAllowedByTime;
     inp.openOrders = acc.openOrders + s.reservations.pendingOpenOrders(accountSlot);
     inp.maxOpenOrders = acc.maxOpenOrders;
-    const increase = worstCaseIncrease(pos.netSize, buys, sells, side, size);
     inp.positionUnitsAfter = acc.positionUnits + s.reservations.pendingUnits(accountSlot) + increase * weight;
     inp.maxPositionUnits = acc.maxPositionUnits;
     const d = decide(inp);
     if (!d.allowed) return d;
 
     // 6. Atomic claims, recorded in the task's ledger entry as they are made.
-    if (hold !== undefined && !this.ledger!.record(hold, accountSlot, contractSlot, side, size, weight, isReducing)) throw new HoldRevokedError();
-    if (isReducing) return this.claimReducing(order, weight, hold);
+    if (hold !== undefined && !this.ledger!.record(hold, accountSlot, contractSlot, side, size, weight, isExit)) throw new HoldRevokedError();
+    if (isExit) return this.claimExit(order, weight, hold, acc.state === AccountState.HALTED);
     // No claim can hold more units than an int32 (the order's full size counts in pendingUnits, see below).
     if (size * weight > INT32_MAX) return DENIALS.MAX_POSITION;
     const r = s.reservations;
@@ -362,13 +379,16 @@ export class RiskGate {
   }
 
   /**
-   * A reducing order claims its size on its side first (unbounded, so it cannot fail), then re-reads the
-   * side's pending total, which now includes every concurrent claim made before it, and then the position
-   * record (an order released before the pending read was published before this read): if working + pending
-   * still only reduces the net position, no set of concurrently passing reducers can flip it (the last of them
-   * to claim saw all the others). Otherwise it gives the claim back and is judged as an entry.
+   * An exit claims its size on its side first (unbounded, so it cannot fail), then re-reads both sides' pending
+   * totals, which now include every concurrent claim made before it, and then the position record (an order
+   * released before the pending reads was published before this read): if the order is still an exit with them
+   * (in-flight same-side size within |net|, increase 0; for reduceOnly or a HALTED account (`strict`), working + in
+   * flight within |net|), then of
+   * any set of concurrently passing exits the last to claim saw all the others: together they stay within |net|
+   * in flight and add nothing to the contract's worst case. Otherwise it gives the claim back and is judged as an
+   * entry.
    */
-  private claimReducing(order: GateOrder, weight: number, hold: LedgerHold | undefined): GateResult {
+  private claimExit(order: GateOrder, weight: number, hold: LedgerHold | undefined, strict: boolean): GateResult {
     const { accountSlot, contractSlot, side, size } = order;
     const r = this.state.reservations;
     r.tryReserve(accountSlot, contractSlot, side, size, weight, INT32_MAX, 0);
@@ -376,13 +396,22 @@ export class RiskGate {
       r.release(accountSlot, contractSlot, side, size, weight);
       throw new HoldRevokedError();
     }
-    const pending = r.pending(accountSlot, contractSlot, side);
+    // This order's own claim is in its side's pending count: excluded below.
+    const pendingSame = r.pending(accountSlot, contractSlot, side) - size;
+    const pendingOther = r.pending(accountSlot, contractSlot, side === Side.BUY ? Side.SELL : Side.BUY);
     const pos = this.state.accounts.readPosition(accountSlot, contractSlot, this.pos);
-    const working = side === Side.SELL ? pos.workingSell : pos.workingBuy;
-    if (!orderReducesPosition(pos.netSize, working + pending - size, side === Side.BUY ? 'BUY' : 'SELL', size)) {
+    const buys = pos.workingBuy + (side === Side.BUY ? pendingSame : pendingOther);
+    const sells = pos.workingSell + (side === Side.SELL ? pendingSame : pendingOther);
+    const gside = side === Side.BUY ? 'BUY' : 'SELL';
+    const still =
+      orderReducesPosition(pos.netSize, pendingSame, gside, size) &&
+      worstCaseIncrease(pos.netSize, buys, sells, side, size) === 0 &&
+      ((order.reduceOnly !== true && !strict) || orderReducesPosition(pos.netSize, side === Side.SELL ? sells : buys, gside, size));
+    if (!still) {
       this.unhold(hold, Held.SIZE);
       r.release(accountSlot, contractSlot, side, size, weight);
-      // Lost the race to other reducers: with theirs, this order would flip the position, so it is an entry.
+      // Lost the race to other exits: with theirs, this order would add to the worst case or take the in-flight
+      // exits past |net|, so it is an entry.
       return order.reduceOnly === true ? DENIALS.REDUCE_ONLY : this.evaluate(order, false, hold);
     }
     r.tryReserveOpenOrder(accountSlot, INT32_MAX, 0);
