@@ -473,12 +473,16 @@ export class AccountRisk {
    * trading day's end-of-day balance, which Topstep trailed its MLL floor with: the machine trails with it too when it
    * did not see that day close itself (a first start, a restart across 17:00 CT). Without a balance from Account/search
    * nothing is trailed (the floor only ever rises, but not from a balance never read).
+   * `balanceSettled` false: the balance was not read consistently with the replayed trades (a fill moved it between
+   * its reads, account-risk-reads.ts), so the start-of-day balance may be overstated by that fill's P&L: it is kept
+   * for evaluate(), which takes the lower of it + today's realised net and the broker's balance, but the floor is not
+   * trailed with it (a floor raised too high would halt a healthy account, and is never lowered).
    */
-  beginDayFromRebuild(dayId: number): void {
+  beginDayFromRebuild(dayId: number, balanceSettled = true): void {
     if (this.startOfDayId === dayId) return;
     this.startOfDayId = dayId;
     this.startOfDayBalanceUnits = this.balanceUnits - this.book.totals(() => undefined).dayRealizedNetUnits;
-    if (this.balanceChangedAt > 0) this.machine.startOfDay(dayId, this.startOfDayBalanceUnits);
+    if (balanceSettled && this.balanceChangedAt > 0) this.machine.startOfDay(dayId, this.startOfDayBalanceUnits);
   }
 
   /** Starts a new trading day in the book when the clock crossed 17:00 CT. */

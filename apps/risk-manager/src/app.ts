@@ -38,6 +38,7 @@ import {
   type GatewayUserTrade,
 } from '@gateway/topstepx';
 import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionDrift, type PositionRow, type TradeRow, type VersionedOrderRow } from './account-risk';
+import { readDayWithBalance } from './account-risk-reads';
 import { OutsideFeed } from './outside-feed';
 import { OutsidePrices } from './outside-prices';
 
@@ -56,6 +57,8 @@ interface DayRows {
   trades: readonly TradeRow[];
   /** Undefined when Account/search did not list the account. */
   balance: number | undefined;
+  /** The balance read before the other rows equals the one after (no fill in between): it may trail the MLL floor. */
+  balanceSettled: boolean;
 }
 
 /** A request failed for a stable reason (serialised to the caller with its code). */
@@ -255,24 +258,34 @@ export function createApp(ctx: WorkerContext): ServiceApp {
   /** The REST reads of a rebuild. Changes nothing but the contracts known (a failure leaves the book as it was). */
   async function fetchDay(ar: AccountRisk): Promise<DayRows> {
     const day = tradingDayOf(clock.now());
-    const [positions, orders, trades] = await Promise.all([
-      rest.searchOpenPositions(ar.accountId),
-      rest.queryAllOrders({ accountId: ar.accountId, statuses: [...WORKING_ORDER_STATUSES] }),
-      rest.searchTrades({ accountId: ar.accountId, startTimestamp: new Date(day.startMs).toISOString() }),
-    ]);
-    // The balance is read after the trades: a fill between the two reads is then in the balance but not in the
-    // replay, which can only overstate the start-of-day balance (the limits take the broker's balance when it is
-    // lower), never understate it by a profit the balance has not seen yet.
-    const row = ((await rest.searchAccounts(true)) ?? []).find((x) => x.id === ar.accountId);
-    if (row === undefined && !accounts.has(ar.accountId)) throw new Error(`accountId ${ar.accountId}: not among the active accounts (Account/search)`);
+    // The balance is read before and after the other rows: the start-of-day balance (balance − the replay's realised
+    // net) trails the MLL floor only when both reads agree, i.e. no fill landed between the balance and the trades
+    // (ADR 0007). A second attempt only when a fill moved the balance meanwhile (account-risk-reads.ts).
+    const read = await readDayWithBalance({
+      balance: async () => ((await rest.searchAccounts(true)) ?? []).find((x) => x.id === ar.accountId)?.balance,
+      rows: () =>
+        Promise.all([
+          rest.searchOpenPositions(ar.accountId),
+          rest.queryAllOrders({ accountId: ar.accountId, statuses: [...WORKING_ORDER_STATUSES] }),
+          rest.searchTrades({ accountId: ar.accountId, startTimestamp: new Date(day.startMs).toISOString() }),
+        ]),
+    });
+    const [positions, orders, trades] = read.rows;
+    if (read.balance === undefined && !accounts.has(ar.accountId)) throw new Error(`accountId ${ar.accountId}: not among the active accounts (Account/search)`);
+    if (read.balance !== undefined && !read.balanceSettled) {
+      logger.warn(
+        { accountId: ar.accountId, attempts: read.attempts },
+        'rebuild: the balance moved during every read of the day (fills landing): the MLL floor is not trailed from this rebuild',
+      );
+    }
     for (const id of new Set([...(positions ?? []), ...orders, ...(trades ?? [])].map((r) => r.contractId))) await ensureContract(id);
-    return { dayId: day.id, positions: positions ?? [], orders, trades: trades ?? [], balance: row?.balance };
+    return { dayId: day.id, positions: positions ?? [], orders, trades: trades ?? [], balance: read.balance, balanceSettled: read.balanceSettled };
   }
 
   function applyDay(ar: AccountRisk, d: DayRows): void {
     if (d.balance !== undefined) ar.setBalance(d.balance);
     ar.rebuild(d.dayId, d.trades, d.positions, d.orders);
-    ar.beginDayFromRebuild(d.dayId);
+    ar.beginDayFromRebuild(d.dayId, d.balanceSettled);
   }
 
   /**
@@ -312,7 +325,9 @@ export function createApp(ctx: WorkerContext): ServiceApp {
    * The engine's closes that may still work at the broker (it fills them after its answer), the front door's and this
    * thread's, through the close leases in shared memory: a close is claimed before it is sent, the sweeps leave
    * exactly those alone, and no second close goes over one. An untagged market order that matches none (another
-   * tool's entry, or a close stuck past the TTL) is cancelled like any other. Wall clock, as the front door's.
+   * tool's entry, or a close stuck past the TTL) is cancelled like any other: a stuck close is cancelled by the
+   * CANCEL_ALL_ORDERS sweep, never closed over (its FLATTEN checks it first), and the close goes once it is gone.
+   * Wall clock, as the front door's.
    */
   const closes = new ClosesInFlight(state.closes, (tag) => tag.startsWith(CUSTOM_TAG_PREFIX), Date.now, 'risk-manager');
 
@@ -392,12 +407,15 @@ export function createApp(ctx: WorkerContext): ServiceApp {
             const net = ar.book.netSize(a.contractId);
             // Flat in the book since the machine asked: nothing to close.
             if (net === 0) continue;
-            // The broker's position may differ from the book's (a fill not seen yet): a close is claimed with the
-            // book's size, and one that works a bigger size is not taken for ours (cancelled, closed again).
-            const go = await closes.acquire(a.accountId, a.contractId, ClosesInFlight.closingSide(net), Math.abs(net), (m) => closeStillWorking(a.accountId, a.contractId, m));
+            // The broker's position may differ from the book's (a fill not seen yet), and closeContract closes the
+            // broker's: the lease is the whole position's, so any untagged market order on the closing side is this
+            // close while it lives (a second close over it would fill too).
+            const go = await closes.acquire(a.accountId, a.contractId, ClosesInFlight.closingSide(net), Math.abs(net), (m) => closeStillWorking(a.accountId, a.contractId, m), 'WHOLE');
             if (!go.send) {
+              // A stuck close (past its lease) that still works: this pass's sweep missed it (its cancel failed or
+              // came too early); the next pass's sweep cancels it, then closes.
               logger.warn(
-                { ...line, holder: ClosesInFlight.senderName(go.holder), check: go.reason },
+                { ...line, holder: ClosesInFlight.senderName(go.holder), check: go.reason, stuck: go.stuck !== undefined },
                 go.reason === 'IN_FLIGHT'
                   ? 'enforcement: a close of the contract is in flight; not sent again'
                   : 'enforcement: a close of the contract may still work and its orders could not be read; not sent this pass',

@@ -14,7 +14,8 @@ import { parseRiskLimits, TestClock, type RiskLimits } from '@gateway/risk';
 import { limitsFromConfig, loadConfig } from '@gateway/runtime';
 import { chicagoToEpoch, tradingDayOf } from '@gateway/session';
 import { allocateSharedState, attachSharedState, type SharedState } from '@gateway/shared-state';
-import { AccountRisk, type ContractEntry, type PersistedRisk } from './account-risk';
+import { AccountRisk, type ContractEntry, type PersistedRisk, type PositionRow, type TradeRow } from './account-risk';
+import { readDayWithBalance } from './account-risk-reads';
 
 const ES = 'CON.F.US.EP.Z26';
 const USD = 10_000;
@@ -131,5 +132,99 @@ describe('RISK_MLL_FLOOR: the floor from the Topstep dashboard', () => {
     for (const bad of ['47999.99', '50000.01']) expect(() => limitsFromConfig(loadConfig({ RISK_MLL_FLOOR: bad }).risk)).toThrow(/^RISK_MLL_FLOOR: /);
     for (const bad of ['-49000', '49000.123', '49,000', 'soon']) expect(() => loadConfig({ RISK_MLL_FLOOR: bad })).toThrow(/^RISK_MLL_FLOOR: /);
     expect(loadConfig({}).risk.mllFloorUnits).toBeUndefined();
+  });
+});
+
+// Review finding: fetchDay read the positions, orders and trades, then the balance. A fill between them is in the
+// balance but not in the replay, and the overstated start-of-day balance went straight into the floor, which never
+// comes down: a restart mid-day with a bracket's take-profit resting could floor a healthy account too high, then halt
+// it MAX_LOSS_LIMIT (sticky) and flatten it. The balance is now read before and after the rows
+// (readDayWithBalance), and the floor trails from the rebuild only when the two agree. Driven the way app.ts drives
+// AccountRisk: fetchDay's reads, then applyDay (setBalance → rebuild → beginDayFromRebuild), then hub events.
+describe('MLL floor from a rebuild whose reads a fill interleaves', () => {
+  /** Thursday 09:00 CT, first start; Wednesday closed at $50,000: Topstep's floor is $48,000. */
+  function restart() {
+    const state = attachSharedState(allocateSharedState({ contracts: 2, accounts: 1 }));
+    const es = state.directory.register({ contractId: ES, tickSize: 250_000_000, tickValue: 125_000, weight: 10 });
+    const slot = state.accounts.registerAccount(1001);
+    const contracts = new Map<string, ContractEntry>([[ES, { slot: es, spec: { contractId: ES, tickSizeUnits: 250_000_000, tickValueMoneyUnits: 125_000, isMicro: false } }]]);
+    const clock = new TestClock(ct(3, 9));
+    const ar = new AccountRisk(1001, slot, LIMITS, clock, (id) => contracts.get(id));
+    const day = tradingDayOf(clock.now()).id;
+    const buy: TradeRow = { id: 1, contractId: ES, creationTimestamp: iso(ct(3, 8, 30)), price: 6000, fees: 1.4, side: 0, size: 1, voided: false };
+    const takeProfit: TradeRow = { id: 2, contractId: ES, creationTimestamp: iso(ct(3, 9)), price: 6030, fees: 1.4, side: 1, size: 1, voided: false };
+    // The broker: long 1 ES since 08:30 (balance 50,000 − 2.80); its take-profit (+30 points, +$1,500) fills when
+    // `fillAfterRowReads` row reads are done, before the balance read that follows them.
+    const broker = (fillAfterRowReads: number | undefined) => {
+      let filled = false;
+      let rowReads = 0;
+      const calls = { balance: 0, rows: 0 };
+      const steps = {
+        balance: async () => {
+          calls.balance++;
+          return filled ? 51_497.2 : 49_997.2;
+        },
+        rows: async (): Promise<[PositionRow[], TradeRow[]]> => {
+          calls.rows++;
+          const rows: [PositionRow[], TradeRow[]] = filled ? [[], [buy, takeProfit]] : [[{ contractId: ES, type: 1, size: 1, averagePrice: 6000 }], [buy]];
+          if (++rowReads === fillAfterRowReads) filled = true;
+          return rows;
+        },
+      };
+      return { steps, calls };
+    };
+    const applyDay = (read: { rows: [PositionRow[], TradeRow[]]; balance: number | undefined; balanceSettled: boolean }) => {
+      if (read.balance !== undefined) ar.setBalance(read.balance);
+      ar.rebuild(day, read.rows[1], read.rows[0], []);
+      ar.beginDayFromRebuild(day, read.balanceSettled);
+    };
+    const evaluate = () => {
+      // The exit's hub event arrives right after the rebuild (idempotent by id): the book is exact.
+      ar.applyTrade(takeProfit);
+      const ev = ar.evaluate(state);
+      ar.publish(state);
+      return ev;
+    };
+    return { ar, broker, applyDay, evaluate };
+  }
+
+  it('reads the day again when the take-profit fills between the trades and the balance, and trails from the consistent pair', async () => {
+    const r = restart();
+    const b = r.broker(1);
+    const read = await readDayWithBalance(b.steps);
+    // One more balance read than before the fix (5 REST calls), and the rows again (4 more) only because a fill landed.
+    expect({ settled: read.balanceSettled, attempts: read.attempts, calls: b.calls }).toEqual({ settled: true, attempts: 2, calls: { balance: 3, rows: 2 } });
+    r.applyDay(read);
+    const ev = r.evaluate();
+    expect({ floor: ev.mllFloorUnits, startOfDay: r.ar.startOfDayBalanceUnits, state: ev.state }).toEqual({ floor: 48_000 * USD, startOfDay: 50_000 * USD, state: 'ACTIVE' });
+  });
+
+  it('does not raise the floor by the profit of a fill when the balance never agrees with the trades', async () => {
+    const r = restart();
+    const b = r.broker(1);
+    // One attempt: the pair differs (49,997.20 before, 51,497.20 after, the trades without the exit). Before the fix
+    // the start-of-day balance 51,500 trailed the floor to $49,500.
+    const read = await readDayWithBalance(b.steps, 1);
+    expect({ settled: read.balanceSettled, balance: read.balance }).toEqual({ settled: false, balance: 51_497.2 });
+    r.applyDay(read);
+    const ev = r.evaluate();
+    expect({ floor: ev.mllFloorUnits, state: ev.state }).toEqual({ floor: 48_000 * USD, state: 'ACTIVE' });
+  });
+
+  it('trails from a pair that agrees on the first attempt (no fill during the reads): 5 REST calls', async () => {
+    const r = restart();
+    const b = r.broker(undefined);
+    const read = await readDayWithBalance(b.steps);
+    expect({ settled: read.balanceSettled, attempts: read.attempts, calls: b.calls }).toEqual({ settled: true, attempts: 1, calls: { balance: 2, rows: 1 } });
+  });
+
+  it('stops after DAY_READ_ATTEMPTS pairs, and never settles on a balance the broker did not list', async () => {
+    let balance = 50_000;
+    let rows = 0;
+    const moving = await readDayWithBalance({ balance: async () => (balance += 1), rows: async () => ++rows });
+    expect({ settled: moving.balanceSettled, attempts: moving.attempts, rows }).toEqual({ settled: false, attempts: 2, rows: 2 });
+    const unlisted = await readDayWithBalance({ balance: async () => undefined, rows: async () => 0 });
+    expect({ settled: unlisted.balanceSettled, attempts: unlisted.attempts }).toEqual({ settled: false, attempts: 2 });
+    await expect(readDayWithBalance({ balance: async () => 1, rows: async () => 0 }, 0)).rejects.toThrow(RangeError);
   });
 });

@@ -3,7 +3,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JournalWriter, intentOf, readJournal } from './journal';
+import { JOURNAL_VERSION, JournalWriter, intentOf, readJournal, type CloseJournalRecord } from './journal';
 import type { PlaceTask } from './task';
 
 const task = (i: number): PlaceTask => ({
@@ -49,6 +49,33 @@ describe('order journal', () => {
     expect(first.t === 'intent' && first.stopLossTicks).toBe(-8);
     expect(first.t === 'intent' && first.trailPrice).toBeUndefined();
     expect(readFileSync(w.path, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+  });
+
+  it('keeps the close lines (format 2) apart from the order records, and skips malformed ones', async () => {
+    const w = new JournalWriter(dir, '1-main');
+    await w.appendIntent(intentOf(task(1), 10));
+    await w.appendIntent({ t: 'close-intent', v: JOURNAL_VERSION, closeId: 'r-c1', accountId: 1001, contractId: 'CON.F.US.MNQ.Z26', side: 1, size: 2, full: true, requestKey: 'close 1001 x', paramsKey: 'k|0', atMs: 20 });
+    w.appendOutcome({ t: 'close-outcome', v: JOURNAL_VERSION, closeId: 'r-c1', outcome: 'accepted', atMs: 21 });
+    w.appendOutcome({ t: 'close-request', v: JOURNAL_VERSION, requestKey: 'close 1001 x', paramsKey: 'k|0', response: { success: true }, atMs: 22 });
+    w.close();
+    appendFileSync(w.path, `${JSON.stringify({ t: 'close-intent', v: 2, closeId: 'r-c2', accountId: 1001, side: 7, size: 1, atMs: 30 })}\n`);
+    const closes: CloseJournalRecord[] = [];
+    // A reader that does not ask for the closes sees the order records only (as a reader of format 1 did).
+    expect(readJournal(dir).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-1']);
+    expect(readJournal(dir, undefined, closes).map((r) => r.orderId)).toEqual(['run-1']);
+    expect(closes.map((r) => r.t)).toEqual(['close-intent', 'close-outcome', 'close-request']);
+    expect(closes[0]).toMatchObject({ closeId: 'r-c1', side: 1, size: 2, full: true, requestKey: 'close 1001 x' });
+  });
+
+  it('replays a journal of format 1 (order lines only) as before', () => {
+    const lines = [
+      { ...intentOf(task(2), 10), v: 1 },
+      { t: 'outcome', v: 1, orderId: 'run-2', outcome: 'accepted', brokerOrderId: 5, atMs: 11 },
+    ];
+    writeFileSync(join(dir, 'journal-7-main.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const closes: CloseJournalRecord[] = [];
+    expect(readJournal(dir, undefined, closes).map((r) => `${r.t}:${r.orderId}`)).toEqual(['intent:run-2', 'outcome:run-2']);
+    expect(closes).toEqual([]);
   });
 
   it('merges the files of several writers and skips a torn last line', async () => {

@@ -5,6 +5,12 @@
 //            tick shares one fdatasync; the orders wait for it, then are all sent)
 //   outcome  written after the answer (no fsync: a lost outcome is recovered by custom tag)
 //
+// Since format version 2, the main thread's file also holds the closes of positions (ClosePosition, FlattenAll),
+// which carry no custom tag to recover them by: `close-intent` before each Position/closeContract or
+// partialCloseContract (fsync'd), `close-outcome` after its answer, and `close-request` when a call with a
+// client_request_id settled having sent something (its answer, replayed to a retry). Lines of version 1 (intent,
+// outcome) are unchanged, so older journals replay as before, and an older reader skips the close lines.
+//
 // A file open for writing is zero-filled past its last line (PREALLOCATE_BYTES), so a sync does not
 // also commit a new file size; a clean close truncates the zeros. Readers stop at the first NUL byte.
 //
@@ -14,7 +20,8 @@ import { closeSync, constants, existsSync, fdatasyncSync, fsyncSync, ftruncateSy
 import { join } from 'node:path';
 import type { PlaceTask } from './task';
 
-export const JOURNAL_VERSION = 1;
+/** The version written in every new line; a reader accepts lines of every version up to it. */
+export const JOURNAL_VERSION = 2;
 export const JOURNAL_FILE_PATTERN = /^journal-.+\.jsonl$/;
 /**
  * Zeros written ahead of the last line. An fdatasync of an append that grows the file also commits
@@ -74,6 +81,49 @@ export interface OutcomeRecord {
 }
 
 export type JournalRecord = IntentRecord | OutcomeRecord;
+
+/** A close of a position about to be sent (format ≥ 2): written and fdatasync'd before the send. */
+export interface CloseIntentRecord {
+  readonly t: 'close-intent';
+  readonly v: number;
+  /** Unique in the journal (the run id and a counter). */
+  readonly closeId: string;
+  readonly accountId: number;
+  readonly contractId: string;
+  /** The side of the close's market order on the wire (0 buy, 1 sell) and its size. */
+  readonly side: 0 | 1;
+  readonly size: number;
+  /** closeContract (true) or partialCloseContract. */
+  readonly full: boolean;
+  /** The call's client_request_id key ("rpc account id") and its parameters, when it had one. */
+  readonly requestKey?: string;
+  readonly paramsKey?: string;
+  readonly atMs: number;
+}
+
+/** What the broker answered to a close: accepted, refused (answered, nothing works), not sent, or unknown. */
+export type CloseOutcomeKind = 'accepted' | 'refused' | 'not-sent' | 'unknown';
+
+export interface CloseOutcomeRecord {
+  readonly t: 'close-outcome';
+  readonly v: number;
+  readonly closeId: string;
+  readonly outcome: CloseOutcomeKind;
+  readonly atMs: number;
+}
+
+/** A ClosePosition / FlattenAll with a client_request_id that settled having sent something: its answer or error. */
+export interface CloseRequestRecord {
+  readonly t: 'close-request';
+  readonly v: number;
+  readonly requestKey: string;
+  readonly paramsKey: string;
+  readonly response?: unknown;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly atMs: number;
+}
+
+export type CloseJournalRecord = CloseIntentRecord | CloseOutcomeRecord | CloseRequestRecord;
 
 export function intentOf(task: PlaceTask, sentAtMs: number): IntentRecord {
   const r: Record<string, unknown> = {
@@ -170,7 +220,7 @@ export class JournalWriter {
   }
 
   /** Resolves when the intent is on disk (fdatasync); rejects if the write or sync fails (then do not send). */
-  appendIntent(record: IntentRecord): Promise<void> {
+  appendIntent(record: IntentRecord | CloseIntentRecord): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push(JSON.stringify(record));
@@ -183,7 +233,7 @@ export class JournalWriter {
   }
 
   /** Appends an outcome line now, without fsync. Never throws: a lost outcome is recovered by tag. */
-  appendOutcome(record: OutcomeRecord): void {
+  appendOutcome(record: OutcomeRecord | CloseOutcomeRecord | CloseRequestRecord): void {
     if (this.closed) return;
     try {
       this.write(`${JSON.stringify(record)}\n`);
@@ -253,16 +303,17 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Every record of every journal file in `dir` (missing dir = none). A torn last line (crash mid-write) is skipped. */
 /**
- * Every record of every journal file in `dir`, file by file in name order. With `trimTailsExcept` (the
+ * Every order record of every journal file in `dir` (missing dir = none; a torn last line, left by a crash
+ * mid-write, is skipped), file by file in name order; with `closes`, the close records (format ≥ 2) are pushed
+ * there. With `trimTailsExcept` (the
  * name prefix of this process's live writers, `${process.pid}-`), it also cuts the zero-filled tail (see
  * PREALLOCATE_BYTES) off every other file while it holds its bytes: a crash, or executor threads the pool
  * destroyed without closing their journals, leave up to a MiB of zeros per file, which every later replay
  * would read again. Readers stop at the first NUL, so nothing is lost. Main thread at start only, with
  * DATA_DIR held by this process (one engine per DATA_DIR).
  */
-export function readJournal(dir: string, trimTailsExcept?: string): JournalRecord[] {
+export function readJournal(dir: string, trimTailsExcept?: string, closes?: CloseJournalRecord[]): JournalRecord[] {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => JOURNAL_FILE_PATTERN.test(n)).sort();
@@ -292,7 +343,24 @@ export function readJournal(dir: string, trimTailsExcept?: string): JournalRecor
       }
       const t = (rec as { t?: unknown } | null)?.t;
       if ((t === 'intent' || t === 'outcome') && typeof (rec as { orderId?: unknown }).orderId === 'string') out.push(rec as JournalRecord);
+      else if (closes !== undefined && isCloseRecord(rec)) closes.push(rec);
     }
   }
   return out;
+}
+
+/** A close line with the fields replay relies on (a line of another shape is skipped, as a torn one). */
+function isCloseRecord(rec: unknown): rec is CloseJournalRecord {
+  const r = rec as Record<string, unknown> | null;
+  if (r === null || typeof r !== 'object' || typeof r.atMs !== 'number') return false;
+  switch (r.t) {
+    case 'close-intent':
+      return typeof r.closeId === 'string' && typeof r.accountId === 'number' && typeof r.contractId === 'string' && (r.side === 0 || r.side === 1) && typeof r.size === 'number';
+    case 'close-outcome':
+      return typeof r.closeId === 'string' && typeof r.outcome === 'string';
+    case 'close-request':
+      return typeof r.requestKey === 'string' && typeof r.paramsKey === 'string';
+    default:
+      return false;
+  }
 }

@@ -141,12 +141,58 @@ describe('close leases', () => {
     claimed(main.tryClaim(1, 'I', Side.SELL, 1, T0 + 70 + CLOSE_LEASE_TTL_MS, MAIN));
   });
 
+  it('a claim past a lease reports the key’s latest expired lease (its close may still work) and never takes its entry', () => {
+    const { main, risk } = table(4);
+    // Size 0: a whole-position close.
+    const first = claimed(risk.tryClaim(1001, MNQ, Side.SELL, 0, T0, RISK));
+    risk.markSent(first, T0 + 100);
+    const T1 = T0 + 100 + CLOSE_LEASE_TTL_MS;
+    const c = main.tryClaim(1001, MNQ, Side.SELL, 3, T1, MAIN);
+    if (!c.ok) throw new Error('expected a claim');
+    expect(c.expired).toMatchObject({ index: first.index, phase: 'SENT', size: 0, owner: RISK, sentMs: T0 + 100 });
+    expect(c.lease.index).not.toBe(first.index);
+    // Given back (the stuck close still works): the next claim meets the same expired lease again.
+    main.release(c.lease);
+    const again = main.tryClaim(1001, MNQ, Side.SELL, 3, T1 + 1, MAIN);
+    expect(again.ok && again.expired?.index).toBe(first.index);
+    if (!again.ok) throw new Error('expected a claim');
+    // Sent (the stuck close was gone): the next claim past this one's TTL reports this one, the latest claimed.
+    main.markSent(again.lease, T1 + 2);
+    const T2 = T1 + 2 + CLOSE_LEASE_TTL_MS;
+    const third = main.tryClaim(1001, MNQ, Side.SELL, 3, T2, MAIN);
+    expect(third.ok && third.expired).toMatchObject({ index: again.lease.index, owner: MAIN, size: 3 });
+    // Other keys see nothing expired of theirs.
+    const other = risk.tryClaim(1001, MES, Side.BUY, 1, T2, RISK);
+    expect(other.ok && other.expired).toBeUndefined();
+  });
+
+  it('a claim takes a free entry before an expired one, and the oldest expired claim first', () => {
+    const { main } = table(3);
+    const a = claimed(main.tryClaim(1, 'A', Side.SELL, 1, T0, MAIN));
+    const b = claimed(main.tryClaim(1, 'B', Side.SELL, 1, T0 + 10, MAIN));
+    main.markSent(a, T0 + 1);
+    main.markSent(b, T0 + 11);
+    const late = T0 + 20 + CLOSE_LEASE_TTL_MS;
+    // A and B expired, one entry free: C takes the free one; A and B still answer as expired to their keys.
+    const c = claimed(main.tryClaim(1, 'C', Side.SELL, 1, late, MAIN));
+    expect([a.index, b.index]).not.toContain(c.index);
+    // No entry free: D reuses the oldest expired claim (A's).
+    const d = claimed(main.tryClaim(1, 'D', Side.SELL, 1, late, MAIN));
+    expect(d.index).toBe(a.index);
+    const forB = main.tryClaim(1, 'B', Side.SELL, 1, late, MAIN);
+    // B's own expired lease is kept for B's claim to check; nothing else is free or expired: full.
+    expect(forB).toEqual({ ok: false, full: true });
+    // A's record went to D (table pressure: its stuck close, if any, is no longer known): A's claim takes B's entry.
+    const forA = main.tryClaim(1, 'A', Side.SELL, 1, late, MAIN);
+    expect(forA.ok && { index: forA.lease.index, expired: forA.expired }).toEqual({ index: b.index, expired: undefined });
+  });
+
   it('refuses bad arguments with INVALID_ARGUMENT, naming the field', () => {
     const { main } = table();
     expect(codeOf(() => main.tryClaim(1.5, MNQ, Side.SELL, 1, T0, MAIN))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => main.tryClaim(1, '', Side.SELL, 1, T0, MAIN))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => main.tryClaim(1, MNQ, 2 as never, 1, T0, MAIN))).toBe('INVALID_ARGUMENT');
-    expect(codeOf(() => main.tryClaim(1, MNQ, Side.SELL, 0, T0, MAIN))).toBe('INVALID_ARGUMENT');
+    expect(codeOf(() => main.tryClaim(1, MNQ, Side.SELL, 1.5, T0, MAIN))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => main.tryClaim(1, MNQ, Side.SELL, 1, Number.NaN, MAIN))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => main.tryClaim(1, MNQ, Side.SELL, 1, T0, 0))).toBe('INVALID_ARGUMENT');
     expect(() => main.tryClaim(1, MNQ, Side.SELL, -1, T0, MAIN)).toThrow(/size/);

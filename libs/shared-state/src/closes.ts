@@ -19,7 +19,9 @@ import { Side, type SideCode } from './reservations';
  *     state       generation << 3 | phase (the one word every transition compare-exchanges; a reuse bumps the
  *                 generation, so a stale handle or view never changes the entry's next lease)
  *     owner       who claimed (1 front door, 2 risk-manager: the callers' codes, for messages)
- *     side · size  the close: the side of its market order (0 buy, 1 sell) and its size in contracts
+ *     side · size  the close: the side of its market order (0 buy, 1 sell) and its size in contracts; size 0 =
+ *                 the whole position (`closeContract`: the broker closes whatever it holds, which the sender's
+ *                 view of the position may not match)
  *     accountId i64 · claimedMs i64 · sentMs i64 (0 until the answer)
  *     idLength · idHash (FNV-1a of the whole id) · id bytes [48] (12 words, low byte first)
  *  The key is (accountId, contract id) — not a contract slot: the risk-manager also closes contracts outside the
@@ -30,6 +32,10 @@ import { Side, type SideCode } from './reservations';
  * from the answer) → FREE (released: nothing was sent). ABORTED: a PENDING claim beaten by a rival.
  * A lease is live while younger than the TTL: CLAIMED from its claim (an owner that died between claim and answer
  * blocks the key for at most the TTL), SENT from its answer. A clock behind the lease's time sees it live.
+ * An expired lease is not freed: its close may still work at the broker (a market order resting in a halted or
+ * locked-limit market). A claim that finds no live lease reports the key's latest expired one (`expired`), so the
+ * sender can check that close before sending another, and never reuses that entry for itself; other claims reuse
+ * expired entries only when no entry is free, the oldest claim first.
  *
  * Claim (one decision over shared memory): publish PENDING, then look at every other entry of the key. A live
  * CLAIMED/SENT lease → withdraw, the key is held. A rival PENDING in a lower entry → withdraw (it wins, unless it
@@ -41,7 +47,8 @@ import { Side, type SideCode } from './reservations';
  * A full table: the claim evicts the live SENT lease with the oldest answer (closest to its TTL; a loss of
  * protection for that key only, reported as `evicted`). With every entry a send in progress it answers `full` and
  * counts it; the caller then sends without a lease, unless a close of the position visibly works, rather than leave
- * a loss limit unenforced (ClosesInFlight).
+ * a loss limit unenforced (ClosesInFlight). So does a table whose one reusable entry is the claiming key's own
+ * latest expired lease.
  * A thread killed between taking an entry (WRITING) and publishing it leaks that one entry until a restart.
  */
 
@@ -56,13 +63,17 @@ export interface CloseLease {
   readonly gen: number;
 }
 
-/** A live lease as a reader saw it. A rival claim still being decided reads as CLAIMED (a send about to start). */
+/**
+ * A lease as a reader saw it: live (held, find), or expired (a claim's `expired`). A rival claim still being decided
+ * reads as CLAIMED (a send about to start).
+ */
 export interface CloseLeaseView {
   readonly index: number;
   readonly gen: number;
   readonly phase: 'CLAIMED' | 'SENT';
   readonly accountId: number;
   readonly side: SideCode;
+  /** Contracts; 0 = the whole position (`closeContract`). */
   readonly size: number;
   readonly owner: number;
   readonly claimedMs: number;
@@ -70,8 +81,12 @@ export interface CloseLeaseView {
   readonly sentMs: number;
 }
 
+/**
+ * `evicted`: a live lease of another key given up for this one (a full table). `expired`: the key's latest lease
+ * past its TTL, whose close may still work at the broker (the caller checks it before sending).
+ */
 export type CloseClaim =
-  | { readonly ok: true; readonly lease: CloseLease; readonly evicted?: CloseLeaseView }
+  | { readonly ok: true; readonly lease: CloseLease; readonly evicted?: CloseLeaseView; readonly expired?: CloseLeaseView }
   | { readonly ok: false; readonly held: CloseLeaseView }
   | { readonly ok: false; readonly full: true };
 
@@ -118,9 +133,10 @@ export class CloseLeases {
   }
 
   /**
-   * Main thread or risk-manager, right before it sends a close of `size` contracts on `side` (the side of the
-   * close's market order). Wins the lease of (accountId, contractId) if no live lease holds it; otherwise answers
-   * the lease that does. `owner` (≥ 1) names the caller in the lease.
+   * Main thread or risk-manager, right before it sends a close of `size` contracts (0: the whole position) on `side`
+   * (the side of the close's market order). Wins the lease of (accountId, contractId) if no live lease holds it, and
+   * then reports the key's latest expired lease, if any (`expired`); otherwise answers the lease that does. `owner`
+   * (≥ 1) names the caller in the lease.
    */
   tryClaim(accountId: number, contractId: string, side: SideCode, size: number, nowMs: number, owner: number): CloseClaim {
     checkClaim(accountId, contractId, side, size, nowMs, owner);
@@ -172,13 +188,7 @@ export class CloseLeases {
 
   /** Any thread. The live lease of (accountId, contractId), if any. */
   find(accountId: number, contractId: string, nowMs: number): CloseLeaseView | undefined {
-    const hash = hashId(contractId);
-    for (let i = 0; i < this.capacity; i++) {
-      const s = this.read(i, accountId, contractId, hash);
-      const ph = phaseOf(s.state);
-      if ((ph === P.CLAIMED || ph === P.SENT) && s.sameKey && this.live(s, nowMs)) return view(i, s);
-    }
-    return undefined;
+    return this.lookup(accountId, contractId, hashId(contractId), nowMs).live;
   }
 
   /** Any thread. Claims answered `full` since the buffer was allocated. */
@@ -194,9 +204,9 @@ export class CloseLeases {
   private claim(accountId: number, contractId: string, hash: number, side: SideCode, size: number, nowMs: number, owner: number): CloseClaim {
     const a = this.a;
     for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-      const existing = this.find(accountId, contractId, nowMs);
-      if (existing) return { ok: false, held: existing };
-      const taken = this.take(nowMs, accountId, contractId, hash);
+      const { live, expired } = this.lookup(accountId, contractId, hash, nowMs);
+      if (live) return { ok: false, held: live };
+      const taken = this.take(nowMs, accountId, contractId, hash, expired);
       if (taken === undefined) {
         Atomics.add(a, this.header + CLOSE_LEASE.FULL_COUNT, 1);
         return { ok: false, full: true };
@@ -216,13 +226,31 @@ export class CloseLeases {
       if (Atomics.compareExchange(a, e + CLOSE_LEASE.STATE, word(gen, P.WRITING), word(gen, P.PENDING)) !== word(gen, P.WRITING)) continue;
       const rival = this.rivals(index, gen, accountId, contractId, hash, nowMs);
       if (rival === undefined && Atomics.compareExchange(a, e + CLOSE_LEASE.STATE, word(gen, P.PENDING), word(gen, P.CLAIMED)) === word(gen, P.PENDING)) {
-        return evicted ? { ok: true, lease: { index, gen }, evicted } : { ok: true, lease: { index, gen } };
+        const lease = { index, gen };
+        if (evicted) return expired ? { ok: true, lease, evicted, expired } : { ok: true, lease, evicted };
+        return expired ? { ok: true, lease, expired } : { ok: true, lease };
       }
       this.withdraw(index, gen);
       if (rival !== undefined && rival !== 'retry') return { ok: false, held: rival };
       // Aborted by a lower rival, or a rival gone before it decided: decide again.
     }
     throw new SharedStateError('SEQLOCK_LIVELOCK', `close lease: no decision for ${contractId} after ${MAX_CLAIM_ROUNDS} rounds`);
+  }
+
+  /**
+   * The live lease of the key, if any; else its expired lease (CLAIMED or SENT past the TTL) claimed last, if any.
+   * Allocates only for what it returns.
+   */
+  private lookup(accountId: number, contractId: string, hash: number, nowMs: number): { live?: CloseLeaseView; expired?: CloseLeaseView } {
+    let expired: CloseLeaseView | undefined;
+    for (let i = 0; i < this.capacity; i++) {
+      const s = this.read(i, accountId, contractId, hash);
+      const ph = phaseOf(s.state);
+      if ((ph !== P.CLAIMED && ph !== P.SENT) || !s.sameKey) continue;
+      if (this.live(s, nowMs)) return { live: view(i, s) };
+      if (expired === undefined || s.claimedMs > expired.claimedMs) expired = view(i, s);
+    }
+    return expired ? { expired } : {};
   }
 
   /**
@@ -272,12 +300,17 @@ export class CloseLeases {
   }
 
   /**
-   * An entry for a new claim, now WRITING: a free, aborted or expired one, else the oldest SENT lease of another key
-   * evicted (one of this key, won by a rival since this claim looked, is left for the rival check to meet).
+   * An entry for a new claim, now WRITING: a free or aborted one; else an expired one, the oldest claim first, never
+   * `keep` (the key's latest expired lease: its close may still work, and the caller checks it); else the oldest SENT
+   * lease of another key evicted (one of this key, won by a rival since this claim looked, is left for the rival check
+   * to meet).
    */
-  private take(nowMs: number, accountId: number, contractId: string, hash: number): { index: number; gen: number; evicted?: CloseLeaseView } | undefined {
+  private take(nowMs: number, accountId: number, contractId: string, hash: number, keep: CloseLeaseView | undefined): { index: number; gen: number; evicted?: CloseLeaseView } | undefined {
     const a = this.a;
     for (let attempt = 0; attempt < MAX_CLAIM_ROUNDS; attempt++) {
+      let stale = -1;
+      let staleState = 0;
+      let staleMs = 0;
       let oldest = -1;
       let oldestState = 0;
       let oldestSentMs = 0;
@@ -285,10 +318,19 @@ export class CloseLeases {
       for (let i = 0; i < this.capacity; i++) {
         const s = this.read(i, accountId, contractId, hash);
         const ph = phaseOf(s.state);
-        const reusable = ph === P.FREE || ph === P.ABORTED || ((ph === P.PENDING || ph === P.CLAIMED || ph === P.SENT) && !this.live(s, nowMs));
-        if (reusable) {
+        if (ph === P.FREE || ph === P.ABORTED) {
           const gen = (genOf(s.state) + 1) & GEN_MASK;
           if (Atomics.compareExchange(a, this.entry(i) + CLOSE_LEASE.STATE, s.state, word(gen, P.WRITING)) === s.state) return { index: i, gen };
+          continue;
+        }
+        if (ph !== P.PENDING && ph !== P.CLAIMED && ph !== P.SENT) continue;
+        if (!this.live(s, nowMs)) {
+          const kept = keep !== undefined && i === keep.index && genOf(s.state) === keep.gen;
+          if (!kept && (stale < 0 || s.claimedMs < staleMs)) {
+            stale = i;
+            staleState = s.state;
+            staleMs = s.claimedMs;
+          }
           continue;
         }
         if (ph === P.SENT && !s.sameKey && (oldest < 0 || s.sentMs < oldestSentMs)) {
@@ -297,6 +339,11 @@ export class CloseLeases {
           oldestSentMs = s.sentMs;
           oldestView = view(i, s);
         }
+      }
+      if (stale >= 0) {
+        const gen = (genOf(staleState) + 1) & GEN_MASK;
+        if (Atomics.compareExchange(a, this.entry(stale) + CLOSE_LEASE.STATE, staleState, word(gen, P.WRITING)) === staleState) return { index: stale, gen };
+        continue;
       }
       if (oldest < 0) return undefined;
       const gen = (genOf(oldestState) + 1) & GEN_MASK;
@@ -398,7 +445,7 @@ function checkClaim(accountId: number, contractId: string, side: number, size: n
   if (!Number.isSafeInteger(accountId)) throw new SharedStateError('INVALID_ARGUMENT', `accountId: expected a safe integer, got ${String(accountId)}`);
   if (typeof contractId !== 'string' || contractId.length === 0) throw new SharedStateError('INVALID_ARGUMENT', `contractId: expected a non-empty string, got ${JSON.stringify(contractId)}`);
   if (side !== Side.BUY && side !== Side.SELL) throw new SharedStateError('INVALID_ARGUMENT', `side: expected 0 (buy) or 1 (sell), got ${String(side)}`);
-  checkInt32(size, 'size', 1);
+  checkInt32(size, 'size', 0);
   checkTime(nowMs);
   checkInt32(owner, 'owner', 1);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocateSharedState, attachSharedState } from '../src/index';
+import { CLOSE_LEASE_TTL_MS, Side, allocateSharedState, attachSharedState } from '../src/index';
 import { CTL } from './support/records';
 import { startWorker } from './support/spawn';
 import { CLAIM_CTL, type CloseClaimsParams } from './support/close-claims';
@@ -10,6 +10,7 @@ import { CLAIM_CTL, type CloseClaimsParams } from './support/close-claims';
 
 interface RoundsResult {
   won: number[];
+  expired: number[];
   lostHeld: number;
   lostFull: number;
 }
@@ -21,9 +22,11 @@ interface RandomResult {
 
 const NOW = 1_764_000_000_000;
 
-async function run<T>(threads: number, base: Omit<CloseClaimsParams, 'id' | 'threads'>, closeLeases: number) {
+/** `before`: what the main thread does to the table before the workers start. */
+async function run<T>(threads: number, base: Omit<CloseClaimsParams, 'id' | 'threads'>, closeLeases: number, before?: (main: ReturnType<typeof attachSharedState>) => void) {
   const shared = allocateSharedState({ contracts: 1, accounts: 1, closeLeases });
   const main = attachSharedState(shared);
+  before?.(main);
   const ctlBuffer = new SharedArrayBuffer((CLAIM_CTL.BARRIERS + base.rounds * 2 + base.keys) * 4);
   const ctl = new Int32Array(ctlBuffer);
   const workers = Array.from({ length: threads }, (_, i) =>
@@ -45,6 +48,25 @@ describe.each([2, 4])('close leases claimed by %i threads at once', (threads) =>
     expect(wrong.slice(0, 10)).toEqual([]);
     expect(results.reduce((n, r) => n + r.lostHeld, 0)).toBe(rounds * (threads - 1));
     expect(results.reduce((n, r) => n + r.lostFull, 0)).toBe(0);
+    expect(main.brokenCanaries()).toEqual([]);
+  }, 120_000);
+
+  it('past an expired lease of the key (a close that may still work): one thread wins each round and reports it; its entry stays', async () => {
+    const rounds = 500;
+    const stuck: number[] = [];
+    const { results, main } = await run<RoundsResult>(threads, { mode: 'rounds', rounds, ops: 0, keys: 3, seed: 3, nowMs: NOW }, 8, (m) => {
+      for (let k = 0; k < 3; k++) {
+        const c = m.closes.tryClaim(7, `CON.F.US.R${k}.Z26`, Side.SELL, 0, NOW - CLOSE_LEASE_TTL_MS - 10, 99);
+        if (!c.ok) throw new Error('setup claim refused');
+        m.closes.markSent(c.lease, NOW - CLOSE_LEASE_TTL_MS - 5);
+        stuck.push(c.lease.index);
+      }
+    });
+    const reported = new Array<number>(rounds).fill(-2);
+    for (const r of results) r.won.forEach((round, i) => (reported[round] = r.expired[i]!));
+    const wrong = reported.flatMap((index, round) => (index === stuck[round % 3] ? [] : [`round ${round}: reported ${index}, expected ${stuck[round % 3]}`]));
+    expect(wrong.slice(0, 10)).toEqual([]);
+    expect(results.reduce((n, r) => n + r.lostHeld, 0)).toBe(rounds * (threads - 1));
     expect(main.brokenCanaries()).toEqual([]);
   }, 120_000);
 

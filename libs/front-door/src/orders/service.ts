@@ -2,6 +2,7 @@
 // tags, the order book, the executor pool, reservation release, unknown-outcome resolution and the
 // start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
 import {
+  CLOSE_IN_FLIGHT_TTL_MS,
   ClosesInFlight,
   CUSTOM_TAG_PREFIX,
   CustomTagFactory,
@@ -18,8 +19,14 @@ import {
   type ContractInfo as OrderContractInfo,
 } from '@gateway/orders';
 import {
+  JOURNAL_VERSION,
   JournalWriter,
   readJournal,
+  type CloseIntentRecord,
+  type CloseJournalRecord,
+  type CloseOutcomeKind,
+  type CloseOutcomeRecord,
+  type CloseRequestRecord,
   type IntentRecord,
   type JournalResult,
   type JournalTask,
@@ -34,7 +41,7 @@ import {
 } from '@gateway/order-journal';
 import type { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
-import { newMark } from '@gateway/shared-state';
+import { newMark, newPositionRecord } from '@gateway/shared-state';
 import { ExecutorTaskError, riskGateOptions, type ContractInfo } from '@gateway/runtime';
 import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -49,6 +56,14 @@ export interface OrdersOptions {
   maxBatchSize?: number;
   /** A live unknown outcome is declared "never placed" only after this long without the tag at the broker (default 30 000 ms). */
   absentAfterMs?: number;
+  /**
+   * A full close (and each close of a FlattenAll) waits at most this long after the broker's answer for the position
+   * to read flat before it cancels the contract's working orders (default 3 000 ms): the broker answers before the
+   * exchange fills the close, and a sweep before the fill leaves a close that then fails without its stops.
+   */
+  closeFlatWaitMs?: number;
+  /** A close not flat within that wait cancels the orders it kept once the position reads flat, if within this (default 120 000 ms). */
+  deferredSweepMs?: number;
   /** Epoch ms; default Date.now. */
   clock?: () => number;
 }
@@ -76,6 +91,19 @@ const RESOLVE_MAX_DELAY_MS = 5_000;
 /** Non-final orders are refreshed from the broker this often when no user-hub event moved them (missed events). */
 const REFRESH_EVERY_MS = 15_000;
 const INT32_MAX = 2_147_483_647;
+const DEFAULT_CLOSE_FLAT_WAIT_MS = 3_000;
+/** ClosePosition / FlattenAll answers journaled this recently are replayed to a retry after a restart. */
+const REQUEST_ID_REPLAY_MS = 86_400_000;
+const DEFAULT_DEFERRED_SWEEP_MS = 120_000;
+/** Shared memory is read this often while a close waits for flat (no I/O). */
+const FLAT_POLL_MS = 50;
+/** The broker's positions are read at most this often while shared memory reads flat or cannot tell (outside the directory)… */
+const FLAT_REST_MS = 250;
+/** …and this often while it reads open (its user hub may lag the broker). */
+const FLAT_REST_SLOW_MS = 1_000;
+/** A deferred sweep looks this often; it reads the broker's positions at most every FLAT_REST_SLOW_MS when shared memory reads flat, cannot tell or an order event of the contract came, else every DEFERRED_REST_SLOW_MS. */
+const DEFERRED_POLL_MS = 250;
+const DEFERRED_REST_SLOW_MS = 10_000;
 
 export class OrdersService {
   readonly book: OrderBook;
@@ -93,8 +121,18 @@ export class OrdersService {
   private readonly maxQuantity: number;
   private readonly maxBatch: number;
   private readonly absentAfterMs: number;
+  private readonly closeFlatWaitMs: number;
+  private readonly deferredSweepMs: number;
+  /**
+   * Closes answered but not flat within closeFlatWaitMs, by "account contract": the contract's working orders when the
+   * wait ended (its stops and targets) are cancelled once the position reads flat, until `untilMs`. Orders placed
+   * after that are the trader's new intent and are left alone.
+   */
+  private readonly deferredSweeps = new Map<string, { readonly accountId: number; readonly contractId: string; readonly ids: Set<number>; untilMs: number; nudged: boolean }>();
+  private readonly positionScratch = newPositionRecord();
   private readonly runId: string;
   private seq = 0;
+  private closeSeq = 0;
   private ready = false;
   private stopped = false;
   private readonly resolving = new Set<OrderEntry>();
@@ -105,7 +143,14 @@ export class OrdersService {
   private readonly placed: Counter;
   private readonly latency: Histogram;
   private readonly onEvent = (app: string, topic: string, payload: unknown): void => {
-    if (topic === 'user.order') this.applyUserOrder(payload as GatewayUserOrder);
+    if (topic !== 'user.order') return;
+    const o = payload as GatewayUserOrder;
+    this.applyUserOrder(o);
+    // A fill of the close may have made the position flat: a deferred sweep of the contract reads the broker soon.
+    if (this.deferredSweeps.size > 0) {
+      const d = this.deferredSweeps.get(`${o.accountId} ${o.contractId}`);
+      if (d) d.nudged = true;
+    }
   };
 
   constructor(
@@ -118,6 +163,8 @@ export class OrdersService {
     this.maxQuantity = options.maxOrderQuantity ?? 1000;
     this.maxBatch = options.maxBatchSize ?? 1000;
     this.absentAfterMs = options.absentAfterMs ?? 30_000;
+    this.closeFlatWaitMs = options.closeFlatWaitMs ?? DEFAULT_CLOSE_FLAT_WAIT_MS;
+    this.deferredSweepMs = options.deferredSweepMs ?? DEFAULT_DEFERRED_SWEEP_MS;
     this.runId = this.clock().toString(36);
     this.book = new OrderBook((issue, entry) => deps.logger.debug({ orderId: entry.orderId, issue }, 'order event ignored'));
     this.gate = new RiskGate(deps.runtime.state, { ...riskGateOptions(deps.config.risk), ...(options.clock ? { clock: options.clock } : {}) });
@@ -164,7 +211,10 @@ export class OrdersService {
   /** Replays the journal and reconciles with the broker; the module reports ready only afterwards. */
   async recover(): Promise<void> {
     await this.waitForExecutor();
-    const records = readJournal(this.deps.config.dataDir, `${process.pid}-`);
+    const closeRecords: CloseJournalRecord[] = [];
+    const records = readJournal(this.deps.config.dataDir, `${process.pid}-`, closeRecords);
+    // First: the risk-manager's enforcement may send closes while the orders are reconciled below.
+    this.replayCloses(closeRecords);
     const intents = new Map<string, IntentRecord>();
     const outcomes = new Map<string, OutcomeRecord[]>();
     for (const r of records) {
@@ -868,10 +918,12 @@ export class OrdersService {
     try {
       const response = await run(flag);
       settle({ sent: flag.sent, response });
+      if (flag.sent) this.journalRequest(key, paramsKey, { response });
       return response;
     } catch (err) {
       const error = FrontDoorError.from(err);
       settle({ sent: flag.sent, error });
+      if (flag.sent) this.journalRequest(key, paramsKey, { error: { code: error.code, message: error.message } });
       throw error;
     } finally {
       // Synchronously after settle: a waiter resumes (a microtask later) with the key already let go.
@@ -888,7 +940,11 @@ export class OrdersService {
   }
 
   /**
-   * Closes one contract's position, then (for a full close) cancels the contract's remaining working orders.
+   * Closes one contract's position, then (for a full close) cancels the contract's remaining working orders once the
+   * position reads flat: the broker answers before the exchange fills the close, so the stops and targets stay until
+   * then (a close rejected or never filled keeps its protection). Not flat within closeFlatWaitMs after the answer:
+   * answered success ("close sent … kept"), and a deferred sweep cancels the orders it kept once flat. The answer
+   * takes at most about closeFlatWaitMs (3 s) plus two broker reads longer than the close itself.
    * `deadlineMs` (epoch ms, 0 = none) is checked on arrival and right before the close is sent; after that
    * the close and its sweep run to the end (a close without its sweep leaves orphan stops).
    */
@@ -901,7 +957,8 @@ export class OrdersService {
     }
     const id = this.requestKey('close', accountId, req.clientRequestId);
     this.refuseIfExpired(deadlineMs, 'ClosePosition');
-    return this.onceById(id, `${c.contractId}|${req.quantity}`, async (flag) => {
+    const paramsKey = `${c.contractId}|${req.quantity}`;
+    return this.onceById(id, paramsKey, async (flag) => {
       const positions = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
       const pos = positions.find((p) => p.contractId === c.contractId && p.size > 0);
       if (!pos) throw new FrontDoorError('NOT_FOUND', `symbol: no open position in ${c.contractId}`, 'symbol');
@@ -911,7 +968,7 @@ export class OrdersService {
       this.refuseIfExpired(deadlineMs, 'ClosePosition');
       // Claimed before the send, in the leases shared with the risk-manager: of two closes of the position, one goes.
       const side = ClosesInFlight.closingSide(pos.type === 2 ? -pos.size : pos.size);
-      const go = await this.closes.acquire(accountId, c.contractId, side, closed, (m) => this.closeStillWorking(accountId, c.contractId, m));
+      const go = await this.closes.acquire(accountId, c.contractId, side, closed, (m) => this.closeStillWorking(accountId, c.contractId, m), full ? 'WHOLE' : 'PARTIAL');
       if (!go.send) {
         // Nothing sent: the key is given back (flag.sent stays false).
         const by = ClosesInFlight.senderName(go.holder);
@@ -930,6 +987,13 @@ export class OrdersService {
         };
       }
       if (go.lease === undefined) this.deps.logger.error({ accountId, contractId: c.contractId }, 'close lease table full of sends in progress: closing without a lease');
+      let closeId: string;
+      try {
+        closeId = await this.journalCloseIntent(accountId, c.contractId, side, closed, full, id === undefined ? undefined : { requestKey: id.key, paramsKey });
+      } catch (err) {
+        this.closes.release(go);
+        throw err;
+      }
       // The executor checks the deadline again before the send; its DEADLINE (thrown) leaves flag.sent false, so the
       // key is given back, and the lease too (nothing was sent). Any answer it returns may follow the send.
       let res: RestResult;
@@ -938,6 +1002,7 @@ export class OrdersService {
           ? await this.brokerBefore(deadlineMs, 'ClosePosition', 'closeContract', { accountId, contractId: c.contractId })
           : await this.brokerBefore(deadlineMs, 'ClosePosition', 'partialCloseContract', { accountId, contractId: c.contractId, size: closed });
       } catch (err) {
+        this.journalCloseOutcome(closeId, 'not-sent');
         this.closes.release(go);
         throw err;
       }
@@ -945,22 +1010,37 @@ export class OrdersService {
       if (!res.ok) {
         const failure = mutationFailure(res);
         flag.sent = failure.sent;
+        this.journalCloseOutcome(closeId, closeOutcomeOf(res));
         // Certainly not sent: the lease goes. Refused by the broker: answered (its orders tell whether anything works).
         // Otherwise the outcome is unknown: the lease stays claimed until its TTL, and no close goes over it.
         if (!failure.sent) this.closes.release(go);
         else if (res.code === 'GATEWAY_ERROR') this.closes.markSent(go);
         return { success: false, message: res.message, contractId: c.contractId, closedQuantity: 0, cancelledOrders: 0, orderId: '', reasonCode: failure.reasonCode, duplicate: false };
       }
+      this.journalCloseOutcome(closeId, 'accepted');
       this.closes.markSent(go);
       // A partial close keeps the rest of the position, and with it its protective orders.
+      if (!full) return { success: true, message: 'position closed', contractId: c.contractId, closedQuantity: closed, cancelledOrders: 0, orderId: '', reasonCode: '', duplicate: false };
+      // The broker answered before the exchange fills the close: the stops and targets stay until the position is flat.
+      const flat = (await this.waitFlat(accountId, [c.contractId], this.clock() + this.closeFlatWaitMs)).has(c.contractId);
+      if (!flat) {
+        return {
+          success: true,
+          message: `close sent; ${c.contractId} not flat yet ${this.closeFlatWaitMs} ms after the answer: ${await this.keepUntilFlat(accountId, c.contractId)}`,
+          contractId: c.contractId,
+          closedQuantity: closed,
+          cancelledOrders: 0,
+          orderId: '',
+          reasonCode: '',
+          duplicate: false,
+        };
+      }
       let sweep = { cancelled: 0, failed: 0, note: '' };
-      if (full) {
-        try {
-          sweep = { ...(await this.cancelWorking(accountId, c.contractId)), note: '' };
-        } catch (err) {
-          // The close went out: an error status here would read "nothing was sent".
-          sweep = { cancelled: 0, failed: 0, note: `position closed; its working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}` };
-        }
+      try {
+        sweep = { ...(await this.cancelWorking(accountId, c.contractId)), note: '' };
+      } catch (err) {
+        // The close went out: an error status here would read "nothing was sent".
+        sweep = { cancelled: 0, failed: 0, note: `position closed; its working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}` };
       }
       const ok = sweep.failed === 0 && sweep.note === '';
       return {
@@ -976,6 +1056,199 @@ export class OrdersService {
     });
   }
 
+  // ---- the journal of closes (ADR 0004): they carry no custom tag to recover them by ----
+
+  /**
+   * The intent of a close, on disk (fdatasync) before it is sent; returns its close id. A restart re-seeds the close's
+   * lease from it, and the client_request_id of a ClosePosition (`request`). A failed write throws UNAVAILABLE: nothing
+   * is sent without its intent on disk.
+   */
+  private async journalCloseIntent(
+    accountId: number,
+    contractId: string,
+    side: 0 | 1,
+    size: number,
+    full: boolean,
+    request: { readonly requestKey: string; readonly paramsKey: string } | undefined,
+  ): Promise<string> {
+    const closeId = `${this.runId}-c${++this.closeSeq}`;
+    const record: CloseIntentRecord = { t: 'close-intent', v: JOURNAL_VERSION, closeId, accountId, contractId, side, size, full, ...(request ?? {}), atMs: this.clock() };
+    try {
+      await this.journal.appendIntent(record);
+    } catch (err) {
+      throw new FrontDoorError('UNAVAILABLE', `the close of ${contractId} could not be journaled (${(err as Error).message}); nothing was sent`);
+    }
+    return closeId;
+  }
+
+  /** After the close's answer (no fsync: a lost line replays as a close of unknown outcome, which is held as sent). */
+  private journalCloseOutcome(closeId: string, outcome: CloseOutcomeKind): void {
+    this.journal.appendOutcome({ t: 'close-outcome', v: JOURNAL_VERSION, closeId, outcome, atMs: this.clock() } satisfies CloseOutcomeRecord);
+  }
+
+  /** A ClosePosition / FlattenAll with a client_request_id settled having sent something: its answer, for a retry after a restart. */
+  private journalRequest(requestKey: string, paramsKey: string, answer: Pick<CloseRequestRecord, 'response' | 'error'>): void {
+    this.journal.appendOutcome({ t: 'close-request', v: JOURNAL_VERSION, requestKey, paramsKey, ...answer, atMs: this.clock() } satisfies CloseRequestRecord);
+  }
+
+  /**
+   * Start-up, before anything is served: the journal's closes re-seed (1) a close lease for every close sent within the
+   * TTL (answered, or its answer lost), so that neither a retry nor a FlattenAll nor the risk-manager's enforcement sends
+   * a second close over one that may still work at the broker, and (2) the client_request_ids of the last day: a
+   * settled call answers its retry with its journaled answer; a ClosePosition cut short by the restart answers with what
+   * its close's journal lines tell (accepted, refused, or UNKNOWN_OUTCOME: read the position).
+   */
+  private replayCloses(records: readonly CloseJournalRecord[]): void {
+    if (records.length === 0) return;
+    const now = this.clock();
+    const intents = new Map<string, CloseIntentRecord>();
+    const outcomes = new Map<string, CloseOutcomeRecord>();
+    const answers = new Map<string, CloseRequestRecord>();
+    for (const r of records) {
+      if (r.t === 'close-intent') intents.set(r.closeId, r);
+      else if (r.t === 'close-outcome') outcomes.set(r.closeId, r);
+      else {
+        const prior = answers.get(r.requestKey);
+        if (!prior || prior.atMs <= r.atMs) answers.set(r.requestKey, r);
+      }
+    }
+    let leases = 0;
+    const cutShort = new Map<string, { readonly paramsKey: string; readonly intent: CloseIntentRecord; readonly outcome: CloseOutcomeKind | undefined }>();
+    for (const intent of intents.values()) {
+      const out = outcomes.get(intent.closeId);
+      if (out?.outcome === 'not-sent') continue;
+      // Unanswered: held from its intent, as sent then; acquire() asks the broker whether it still works.
+      const sentMs = out?.atMs ?? intent.atMs;
+      if (now - sentMs < CLOSE_IN_FLIGHT_TTL_MS && this.closes.seed(intent.accountId, intent.contractId, intent.side, intent.size, sentMs, intent.full ? 'WHOLE' : 'PARTIAL')) leases += 1;
+      if (intent.requestKey !== undefined && intent.paramsKey !== undefined && !answers.has(intent.requestKey) && now - intent.atMs < REQUEST_ID_REPLAY_MS) {
+        cutShort.set(intent.requestKey, { paramsKey: intent.paramsKey, intent, outcome: out?.outcome });
+      }
+    }
+    const recent = [...answers.values()].filter((a) => now - a.atMs < REQUEST_ID_REPLAY_MS).sort((a, b) => a.atMs - b.atMs);
+    for (const a of recent.slice(-OrdersService.MAX_REQUEST_IDS)) {
+      const outcome: RequestOutcome = a.error ? { sent: true, error: new FrontDoorError(a.error.code as OrderErrorCode, a.error.message) } : { sent: true, response: a.response };
+      this.requestIds.set(a.requestKey, { paramsKey: a.paramsKey, outcome: Promise.resolve(outcome), settled: true });
+    }
+    for (const [key, u] of cutShort) {
+      this.requestIds.set(key, { paramsKey: u.paramsKey, outcome: Promise.resolve({ sent: true, response: cutShortAnswer(u.intent, u.outcome) }), settled: true });
+    }
+    this.deps.logger.info({ leases, requests: recent.length + cutShort.size }, 'closes replayed from the journal');
+  }
+
+  // ---- after a close: flat, then sweep ----
+
+  /** Shared memory's position (the risk-manager's, from the user hub's fills): flat or not; undefined outside the directory. */
+  private flatHint(accountId: number, contractId: string): boolean | undefined {
+    const a = this.deps.runtime.accounts.find((x) => x.accountId === accountId);
+    const c = this.deps.runtime.contracts.find((x) => x.contractId === contractId);
+    if (!a || !c) return undefined;
+    return this.deps.runtime.state.accounts.readPosition(a.slot, c.slot, this.positionScratch).netSize === 0;
+  }
+
+  /** The contracts of the account with an open position at the broker (one REST read); undefined when unreadable. */
+  private async openContracts(accountId: number): Promise<Set<string> | undefined> {
+    try {
+      const rows = (await this.broker<BrokerPosition[] | null>('searchOpenPositions', accountId)) ?? [];
+      return new Set(rows.filter((p) => p.size > 0).map((p) => p.contractId));
+    } catch (err) {
+      this.deps.logger.debug({ err, accountId }, 'positions read for a close failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * Waits until `untilMs` for the positions of `contracts` to be flat; returns the contracts that are. Flat is the
+   * broker's word (its positions, REST); shared memory only paces the reads: every FLAT_REST_MS while it reads flat or
+   * cannot tell (a contract outside the directory), every FLAT_REST_SLOW_MS while it reads open. The first read is
+   * immediate (a close the exchange filled at once costs one read).
+   */
+  private async waitFlat(accountId: number, contracts: readonly string[], untilMs: number): Promise<Set<string>> {
+    const flat = new Set<string>();
+    const left = new Set(contracts);
+    let lastRestMs = -Infinity;
+    while (left.size > 0 && !this.stopped) {
+      const now = this.clock();
+      let hinted = false;
+      for (const c of left) if (this.flatHint(accountId, c) !== false) hinted = true;
+      if (now - lastRestMs >= (hinted ? FLAT_REST_MS : FLAT_REST_SLOW_MS)) {
+        lastRestMs = now;
+        const open = await this.openContracts(accountId);
+        if (open) {
+          for (const c of left) {
+            if (open.has(c)) continue;
+            left.delete(c);
+            flat.add(c);
+          }
+        }
+      }
+      if (left.size === 0 || this.clock() >= untilMs) break;
+      await new Promise((r) => setTimeout(r, FLAT_POLL_MS));
+    }
+    return flat;
+  }
+
+  /**
+   * A close answered but not flat: the contract's working orders of now (not a close in flight) stay, and are
+   * cancelled once the position reads flat within deferredSweepMs. Returns the answer's words for it.
+   */
+  private async keepUntilFlat(accountId: number, contractId: string): Promise<string> {
+    let rows: BrokerOrder[];
+    try {
+      rows = (await this.broker<BrokerOrder[] | null>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, contractId })) ?? [];
+    } catch (err) {
+      this.deps.logger.warn({ err, accountId, contractId }, 'close not flat yet and its working orders could not be listed: nothing is swept for it');
+      return `its working orders (stops, targets) kept; they could not be listed (${FrontDoorError.from(err).message}), so cancel them once it is flat`;
+    }
+    const ids = new Set<number>();
+    for (const o of rows) {
+      if (o.contractId !== contractId || !WORKING_BROKER_STATUSES.includes(o.status)) continue;
+      if (this.closes.isOurs({ accountId, contractId, type: o.type, side: o.side, size: o.size, customTag: o.customTag })) continue;
+      ids.add(o.id);
+    }
+    if (ids.size === 0) return 'no working order of the contract to keep';
+    const key = `${accountId} ${contractId}`;
+    const untilMs = this.clock() + this.deferredSweepMs;
+    const prior = this.deferredSweeps.get(key);
+    if (prior) {
+      for (const id of ids) prior.ids.add(id);
+      prior.untilMs = Math.max(prior.untilMs, untilMs);
+    } else {
+      this.deferredSweeps.set(key, { accountId, contractId, ids, untilMs, nudged: false });
+      void this.runDeferredSweep(key);
+    }
+    return `its ${ids.size} working orders (stops, targets) kept; they are cancelled once it is flat (within ${Math.round(this.deferredSweepMs / 1000)} s)`;
+  }
+
+  /** The loop of one deferred sweep (main thread): ends when it swept, at its deadline, or when the service stops. */
+  private async runDeferredSweep(key: string): Promise<void> {
+    let lastRestMs = this.clock();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, DEFERRED_POLL_MS).unref());
+      const d = this.deferredSweeps.get(key);
+      if (!d) return;
+      const now = this.clock();
+      if (this.stopped || now >= d.untilMs) {
+        this.deferredSweeps.delete(key);
+        if (!this.stopped) this.deps.logger.warn({ accountId: d.accountId, contractId: d.contractId, kept: d.ids.size }, 'a close did not make the position flat in time: its working orders were kept');
+        return;
+      }
+      const quick = d.nudged || this.flatHint(d.accountId, d.contractId) !== false;
+      if (now - lastRestMs < (quick ? FLAT_REST_SLOW_MS : DEFERRED_REST_SLOW_MS)) continue;
+      lastRestMs = now;
+      d.nudged = false;
+      const open = await this.openContracts(d.accountId);
+      if (open === undefined || open.has(d.contractId) || this.deferredSweeps.get(key) !== d) continue;
+      this.deferredSweeps.delete(key);
+      try {
+        const r = await this.cancelWorking(d.accountId, d.contractId, d.ids);
+        this.deps.logger.info({ accountId: d.accountId, contractId: d.contractId, cancelled: r.cancelled, failed: r.failed }, 'position flat after its close: the working orders it kept are cancelled');
+      } catch (err) {
+        this.deps.logger.warn({ err, accountId: d.accountId, contractId: d.contractId }, 'position flat after its close, but its working orders could not be listed for cancelling');
+      }
+      return;
+    }
+  }
+
   /**
    * True when a working order of the contract satisfies `matches`: the close that holds the position's lease (the
    * risk-manager's or an earlier one of ours) still works at the broker. One REST read; ClosesInFlight.acquire asks
@@ -986,14 +1259,23 @@ export class OrdersService {
     return (rows ?? []).some((o) => o.contractId === contractId && WORKING_BROKER_STATUSES.includes(o.status) && matches({ ...o, accountId }));
   }
 
-  /** Cancels the working orders of an account (one contract, or all), bracket children included. */
-  private async cancelWorking(accountId: number, contractId?: string): Promise<{ cancelled: number; failed: number; failedContracts: Set<string> }> {
+  /**
+   * Cancels the working orders of an account (one contract, or all but `skipContracts`), bracket children included;
+   * with `only`, just those of its ids that still work.
+   */
+  private async cancelWorking(
+    accountId: number,
+    contractId?: string,
+    only?: ReadonlySet<number>,
+    skipContracts?: ReadonlySet<string>,
+  ): Promise<{ cancelled: number; failed: number; failedContracts: Set<string> }> {
     const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, ...(contractId ? { contractId } : {}) });
     let cancelled = 0;
     let failed = 0;
     const failedContracts = new Set<string>();
     for (const o of rows ?? []) {
       if (contractId !== undefined && o.contractId !== contractId) continue;
+      if (skipContracts?.has(o.contractId) || (only !== undefined && !only.has(o.id))) continue;
       if (!WORKING_BROKER_STATUSES.includes(o.status)) continue;
       // One of the engine's closes in flight, ours or the risk-manager's (the broker fills it after its answer):
       // cancelling it leaves the position open behind a "position closed" / "flat" answer, or a loss limit
@@ -1010,7 +1292,10 @@ export class OrdersService {
   }
 
   /**
-   * Halts (on request), closes every position, then cancels every working order. `deadlineMs` is checked on
+   * Halts (on request), closes every position, cancels the working orders of every contract without a position, then
+   * waits (at most closeFlatWaitMs for all) for the closed positions to read flat and cancels their orders; a position
+   * not flat by then keeps its stops and targets (deferred sweep, as ClosePosition) and the answer is not "flat"
+   * (success false: retrying it sends no second close over one in flight). `deadlineMs` is checked on
    * arrival only: a flatten left half done is worse than a late one, so its broker calls go to the executor without
    * a deadline (as do a full close's sweep and every read).
    */
@@ -1032,8 +1317,13 @@ export class OrdersService {
       flag.sent = true;
       let closedPositions = 0;
       const failed = new Set<string>();
+      /** Contracts with a position: their stops and targets stay until it reads flat. */
+      const open = new Set<string>();
+      /** Contracts whose close was sent now or still works (another sender's): swept once flat. */
+      const closing: string[] = [];
       for (const p of positions) {
         if (p.size <= 0) continue;
+        open.add(p.contractId);
         const side = ClosesInFlight.closingSide(p.type === 2 ? -p.size : p.size);
         const go = await this.closes.acquire(accountId, p.contractId, side, p.size, (m) => this.closeStillWorking(accountId, p.contractId, m));
         if (!go.send) {
@@ -1045,13 +1335,27 @@ export class OrdersService {
               ? `a close of ${p.contractId} sent earlier by ${by} is still working at the broker; not sent again`
               : `a close of ${p.contractId} sent earlier by ${by} may still be working at the broker (its working orders could not be read); not sent`,
           );
+          if (go.reason === 'IN_FLIGHT') closing.push(p.contractId);
           continue;
         }
         if (go.lease === undefined) this.deps.logger.error({ accountId, contractId: p.contractId }, 'close lease table full of sends in progress: closing without a lease');
+        let closeId: string;
+        try {
+          // No request key in a flatten's intents: a flatten cut short by a crash is run afresh by its retry, which the
+          // leases re-seeded from these intents keep from closing twice.
+          closeId = await this.journalCloseIntent(accountId, p.contractId, side, p.size, true, undefined);
+        } catch (err) {
+          this.closes.release(go);
+          notes.push(`${p.contractId}: ${FrontDoorError.from(err).message}`);
+          failed.add(p.contractId);
+          continue;
+        }
         const r = await this.brokerResult('closeContract', { accountId, contractId: p.contractId });
+        this.journalCloseOutcome(closeId, r.ok ? 'accepted' : closeOutcomeOf(r));
         if (r.ok) {
           closedPositions += 1;
           this.closes.markSent(go);
+          closing.push(p.contractId);
         } else {
           // As in closePosition: released only when certainly not sent; a broker refusal counts as answered.
           if (!mutationFailure(r).sent) this.closes.release(go);
@@ -1060,13 +1364,33 @@ export class OrdersService {
         }
       }
       let cancelledOrders = 0;
+      // The orders of contracts without a position go at once (an entry would open one again); a position's stops and
+      // targets stay until it reads flat (a close that fails must not leave it naked).
       try {
-        const sweep = await this.cancelWorking(accountId);
+        const sweep = await this.cancelWorking(accountId, undefined, undefined, open);
         cancelledOrders = sweep.cancelled;
         for (const c of sweep.failedContracts) failed.add(c);
       } catch (err) {
         // Closes went out: an error status here would read "nothing was sent".
         notes.push(`working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}`);
+      }
+      if (closing.length > 0) {
+        const flat = await this.waitFlat(accountId, closing, this.clock() + this.closeFlatWaitMs);
+        const notFlat: string[] = [];
+        for (const contractId of closing) {
+          if (!flat.has(contractId)) {
+            notFlat.push(`${contractId} (${await this.keepUntilFlat(accountId, contractId)})`);
+            continue;
+          }
+          try {
+            const sweep = await this.cancelWorking(accountId, contractId);
+            cancelledOrders += sweep.cancelled;
+            for (const c of sweep.failedContracts) failed.add(c);
+          } catch (err) {
+            notes.push(`${contractId} is flat; its working orders could not be listed for cancelling: ${FrontDoorError.from(err).message}`);
+          }
+        }
+        if (notFlat.length > 0) notes.push(`closes sent, not flat yet ${this.closeFlatWaitMs} ms after the answer: ${notFlat.join('; ')}`);
       }
       const ok = failed.size === 0 && notes.length === 0;
       // A flatten that failed does not hold its key: the trader retrying it with the same id wants another try at
@@ -1303,6 +1627,7 @@ export class OrdersService {
     this.deps.supervisor.off('event', this.onEvent);
     if (this.resolveTimer) clearTimeout(this.resolveTimer);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.deferredSweeps.clear();
     this.journal.close();
   }
 }
@@ -1378,6 +1703,36 @@ function tally(results: orders.OrderResponse[]): orders.BatchOrderResponse {
   let succeeded = 0;
   for (const r of results) if (r.success) succeeded += 1;
   return { results, succeeded, failed: results.length - succeeded };
+}
+
+/** The journal's word for a close's failed answer (see mutationFailure). */
+function closeOutcomeOf(res: Extract<RestResult, { ok: false }>): CloseOutcomeKind {
+  if (!mutationFailure(res).sent) return 'not-sent';
+  return res.code === 'GATEWAY_ERROR' ? 'refused' : 'unknown';
+}
+
+/** The answer replayed to the retry of a ClosePosition that a restart cut short (its answer never journaled). */
+function cutShortAnswer(intent: CloseIntentRecord, outcome: CloseOutcomeKind | undefined): orders.ClosePositionResponse {
+  const base = { contractId: intent.contractId, cancelledOrders: 0, orderId: '', duplicate: false };
+  if (outcome === 'accepted') {
+    return {
+      ...base,
+      success: true,
+      closedQuantity: intent.size,
+      reasonCode: '',
+      message: `close of ${intent.contractId} accepted by the broker before an engine restart; its working orders were not swept: read the position and its orders`,
+    };
+  }
+  if (outcome === 'refused') {
+    return { ...base, success: false, closedQuantity: 0, reasonCode: 'BROKER_REJECTED', message: `the broker refused this close of ${intent.contractId} before an engine restart` };
+  }
+  return {
+    ...base,
+    success: false,
+    closedQuantity: 0,
+    reasonCode: 'UNKNOWN_OUTCOME',
+    message: `the engine restarted while this close of ${intent.contractId} was in flight: it may have reached the broker; read the position before closing again`,
+  };
 }
 
 /** How a ClosePosition / FlattenAll call with a client_request_id ended, for the repeats that wait on it. */

@@ -365,16 +365,24 @@ export interface ClosePositionRequest {
    * error status such as NOT_FOUND, DEADLINE_EXCEEDED or UNAVAILABLE from the engine, or reason_code
    * QUEUE_FULL / ORDER_RATE / UNAVAILABLE) does not hold the key: a repeat is judged afresh. Any other
    * answer, failed ones included (BROKER_REJECTED, UNKNOWN_OUTCOME), is replayed for good.
-   * Keys live in the engine's memory, for the life of the process (the last 10,000 settled ones):
-   * that covers what they are for, a retry after a timeout or a dropped answer, which follows within
-   * seconds; persisting them would need a journal of closes (the order journal records orders, and
-   * the broker's close endpoints carry no custom tag to search by). They do not survive an engine
-   * restart: after a call lost to an engine that went away (UNAVAILABLE, a dropped connection), read
-   * the position (RiskService.GetRiskState) before closing again.
+   * Keys are journaled with the close (the engine's journal in DATA_DIR) and survive an engine restart
+   * for a day (the last 10,000 settled ones): a retry after the engine went away (UNAVAILABLE, a dropped
+   * connection) sends nothing if the first call sent its close; it gets the first answer, or, when the
+   * engine stopped before answering, success with a message saying the close was accepted (its working
+   * orders were not swept), BROKER_REJECTED, or UNKNOWN_OUTCOME (read the position before closing again).
+   * A restart also keeps every close sent in the last 30 s from being sent again over (CLOSE_IN_FLIGHT).
    */
   clientRequestId: string;
 }
 
+/**
+ * A full close cancels the contract's working orders (its stops and targets) only once the position is flat:
+ * the broker answers before the exchange fills the close, and a close then rejected or never filled keeps its
+ * protection. The engine waits up to 3 s after the broker's answer for flat (the answer takes that much longer at
+ * most); not flat by then, it answers success, cancelled_orders 0 and a message "close sent; … not flat yet …:
+ * its N working orders (stops, targets) kept", and cancels those orders itself once the position reads flat,
+ * within 2 minutes (orders placed after the answer are left alone). A partial close cancels nothing.
+ */
 export interface ClosePositionResponse {
   success: boolean;
   message: string;
@@ -408,7 +416,9 @@ export interface FlattenAllRequest {
    * flag, else ALREADY_EXISTS): a repeat of a flatten that succeeded returns its answer and does
    * nothing. A flatten that failed (success = false) does not hold the key: a repeat with it flattens
    * again (a second pass over what is still open). Without a key every retry flattens again, which
-   * also closes positions opened in between.
+   * also closes positions opened in between. Keys survive an engine restart as ClosePosition's do; a
+   * flatten cut short by a restart is run again by its retry, which sends no close over one sent in the
+   * last 30 s that still works.
    */
   clientRequestId: string;
 }

@@ -393,9 +393,9 @@ class GatewayClient:
         reduces the position by twice as much. Pass a ``client_request_id`` (at most 64 printable
         characters, unique per close) and retry with the same one: the engine returns the first close's
         answer (``duplicate=True``), waiting for it while it is still in flight, and sends nothing.
-        The same id with another symbol or quantity raises ALREADY_EXISTS. The engine keeps these ids
-        in memory: after it restarted (GatewayUnavailable), read the position (``risk_state()``) before
-        closing again.
+        The same id with another symbol or quantity raises ALREADY_EXISTS. The engine journals these ids
+        for a day, so a retry after an engine restart still returns the first close's answer (or, for a
+        close the restart cut short, UNKNOWN_OUTCOME: read the position with ``risk_state()`` first).
         """
         request = orders_pb2.ClosePositionRequest(
             symbol=symbol,

@@ -8,8 +8,8 @@ import { mulberry32, randInt } from '../support/rng';
  * One sender of closes (the front door or the risk-manager in the engine) claiming close leases against the others.
  *
  * `rounds`: every thread claims the same key at the same moment, `rounds` times: a barrier (every thread arrived)
- * before the claim, another (every thread claimed) before the round's winner releases. Reports which rounds it won
- * and how each loss was answered.
+ * before the claim, another (every thread claimed) before the round's winner releases. Reports which rounds it won,
+ * the index of the expired lease each win reported (-1: none), and how each loss was answered.
  *
  * `random`: `ops` claims of seeded random keys, each won lease held for a random number of steps, then marked sent
  * and released. A winner marks the key's holder word (compareExchange 0 → its id) right after the claim and clears
@@ -44,6 +44,7 @@ waitForGo(ctl);
 
 if (params.mode === 'rounds') {
   const won: number[] = [];
+  const expired: number[] = [];
   let lostHeld = 0;
   let lostFull = 0;
   for (let r = 0; r < params.rounds; r++) {
@@ -53,11 +54,12 @@ if (params.mode === 'rounds') {
     barrier(r * 2 + 1);
     if (c.ok) {
       won.push(r);
+      expired.push(c.expired?.index ?? -1);
       leases.release(c.lease);
     } else if ('held' in c) lostHeld++;
     else lostFull++;
   }
-  parentPort!.postMessage({ kind: 'done', won, lostHeld, lostFull });
+  parentPort!.postMessage({ kind: 'done', won, expired, lostHeld, lostFull });
 } else {
   const rng = mulberry32(params.seed);
   const mine: { key: number; lease: { index: number; gen: number }; steps: number }[] = [];
