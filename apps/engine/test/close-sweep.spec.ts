@@ -121,4 +121,38 @@ describe('the protective orders of a closed position stay until it is flat', () 
     await waitFor(() => sim.positions(ACCOUNT).length === 0, SLOW_FILL_MS + 30_000, 'the close filled');
     await waitFor(() => protective().length === 0, 30_000, 'the stop and target cancelled once flat');
   }, 120_000);
+
+  it('a close stuck past its 30 s lease (a halted market) is never closed over: FlattenAll cancels it, its retry closes once', async () => {
+    await openBracketed();
+    // The account is shared: this test's closes are those after the earlier tests'.
+    const earlier = new Set(closeOrders().map((o) => o['id']));
+    const mine = () => closeOrders().filter((o) => !earlier.has(o['id']));
+    // The close rests far longer than its lease, as a market order does in a halted or locked-limit market.
+    sim.faults.set({ fillDelayMs: 600_000 });
+    const first = await closePosition();
+    expect(first).toMatchObject({ success: true, closedQuantity: 1 });
+    const stuck = mine().filter((o) => o['status'] === 1);
+    expect(stuck).toHaveLength(1);
+    // Past the lease's 30 s (measured from the close's answer, which came before this point).
+    const leaseOver = Date.now() + 31_000;
+    await waitFor(() => Date.now() > leaseOver, 60_000, 'the close lease expired');
+    const again = await closePosition();
+    expect(again).toMatchObject({ success: false, reasonCode: 'CLOSE_IN_FLIGHT', closedQuantity: 0 });
+    expect(again.message).toContain('stuck');
+    expect(mine()).toHaveLength(1);
+    const flat1 = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(client, 'flattenAll', { accountId: 0, halt: false, clientRequestId: '' }, 60_000);
+    if (!flat1.ok) throw new Error(JSON.stringify(flat1.error));
+    expect(flat1.value.success).toBe(false);
+    expect(flat1.value.message).toContain('cancelled');
+    await waitFor(() => mine().every((o) => o['status'] !== 1), 30_000, 'the stuck close cancelled at the broker');
+    expect(mine()).toHaveLength(1);
+    expect(sim.positions(ACCOUNT)[0]?.['size']).toBe(1);
+    sim.faults.set({ fillDelayMs: 0 });
+    const flat2 = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(client, 'flattenAll', { accountId: 0, halt: false, clientRequestId: '' }, 60_000);
+    if (!flat2.ok) throw new Error(JSON.stringify(flat2.error));
+    expect(flat2.value).toMatchObject({ success: true, closedPositions: 1 });
+    await waitFor(() => sim.positions(ACCOUNT).length === 0, 30_000, 'flat');
+    // Two closes in all, the stuck one cancelled: one filled, never a second fill (short 1).
+    expect(mine().map((o) => o['fillVolume'])).toEqual([0, 1]);
+  }, 180_000);
 });

@@ -41,7 +41,7 @@ import {
 } from '@gateway/order-journal';
 import type { orders } from '@gateway/proto';
 import { RiskGate } from '@gateway/risk-gate';
-import { newMark, newPositionRecord } from '@gateway/shared-state';
+import { newMark, newPositionRecord, type CloseLeaseView } from '@gateway/shared-state';
 import { ExecutorTaskError, riskGateOptions, type ContractInfo } from '@gateway/runtime';
 import type { GatewayUserOrder, Order as BrokerOrder, Position as BrokerPosition } from '@gateway/topstepx';
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -975,9 +975,11 @@ export class OrdersService {
         return {
           success: false,
           message:
-            go.reason === 'IN_FLIGHT'
-              ? `a close of ${c.contractId} sent by ${by} is still working at the broker; not sent again`
-              : `a close of ${c.contractId} sent by ${by} may still be working at the broker (its working orders could not be read); not sent`,
+            go.reason === 'IN_FLIGHT' && go.stuck !== undefined
+              ? `a close of ${c.contractId} sent by ${by} is stuck: still working at the broker more than 30 s after it was sent (a halted or locked market?); not sent again. FlattenAll cancels it, then closes on its retry`
+              : go.reason === 'IN_FLIGHT'
+                ? `a close of ${c.contractId} sent by ${by} is still working at the broker; not sent again`
+                : `a close of ${c.contractId} sent by ${by} may still be working at the broker (its working orders could not be read); not sent`,
           contractId: c.contractId,
           closedQuantity: 0,
           cancelledOrders: 0,
@@ -1259,6 +1261,17 @@ export class OrdersService {
     return (rows ?? []).some((o) => o.contractId === contractId && WORKING_BROKER_STATUSES.includes(o.status) && matches({ ...o, accountId }));
   }
 
+  /** Cancels the working orders of the contract that can be the stuck close `stuck` records; returns how many. */
+  private async cancelStuckClose(accountId: number, contractId: string, stuck: CloseLeaseView): Promise<number> {
+    const rows = await this.broker<BrokerOrder[]>('queryAllOrders', { accountId, statuses: WORKING_BROKER_STATUSES, contractId });
+    let cancelled = 0;
+    for (const o of rows ?? []) {
+      if (o.contractId !== contractId || !WORKING_BROKER_STATUSES.includes(o.status) || !this.closes.isCloseOf(stuck, { ...o, accountId })) continue;
+      if ((await this.brokerResult('cancelOrder', { accountId, orderId: o.id })).ok) cancelled += 1;
+    }
+    return cancelled;
+  }
+
   /**
    * Cancels the working orders of an account (one contract, or all but `skipContracts`), bracket children included;
    * with `only`, just those of its ids that still work.
@@ -1327,9 +1340,21 @@ export class OrdersService {
         const side = ClosesInFlight.closingSide(p.type === 2 ? -p.size : p.size);
         const go = await this.closes.acquire(accountId, p.contractId, side, p.size, (m) => this.closeStillWorking(accountId, p.contractId, m));
         if (!go.send) {
+          const by = ClosesInFlight.senderName(go.holder);
+          if (go.reason === 'IN_FLIGHT' && go.stuck !== undefined) {
+            // A close past its lease still working (a halted or locked market): never closed over. It is cancelled
+            // here, and the contract counts as not flat: the retry (the key is let go) closes once it is gone.
+            const n = await this.cancelStuckClose(accountId, p.contractId, go.stuck).catch(() => -1);
+            notes.push(
+              n > 0
+                ? `a close of ${p.contractId} sent by ${by} was stuck (still working more than 30 s after it was sent): cancelled; flatten again to close`
+                : `a close of ${p.contractId} sent by ${by} is stuck (still working more than 30 s after it was sent) and could not be cancelled; not sent again`,
+            );
+            failed.add(p.contractId);
+            continue;
+          }
           // An earlier close (a retried flatten, a ClosePosition, the risk-manager's loss-limit flatten) still works,
           // or may: a second would fill too.
-          const by = ClosesInFlight.senderName(go.holder);
           notes.push(
             go.reason === 'IN_FLIGHT'
               ? `a close of ${p.contractId} sent earlier by ${by} is still working at the broker; not sent again`
