@@ -158,25 +158,35 @@ async function expectOpenBarsExact(h: Harness, rest: GatewayRestClient, ws: Clie
   }
 }
 
+/** Trades the thread has seen once liveOpenBars returns: the price set, then 30 steps. */
+const LIVE_TRADES = 31;
+
+/**
+ * Both tests' start: open 1h and 1d buckets with room, a WebSocket subscriber of both, and live trades before the
+ * loss (the open bars hold these).
+ */
+async function liveOpenBars(ctx: ReturnType<typeof setup>): Promise<{ h: Harness; id: string; starts: { hourStart: number; dayStart: number }; ws: Client }> {
+  const h = ctx.h();
+  const id = h.contracts[0]!.contractId;
+  const starts = await roomInOpenBuckets();
+  const ws = new Client(h.wsUrl);
+  ctx.clients.push(ws);
+  await ws.opened;
+  ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1h', snapshot: 0 });
+  ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1d', snapshot: 0 });
+  await ws.waitFrame((f) => f['type'] === 'snapshot' && f['timeframe'] === '1d', 10_000, 'snapshots');
+  h.sim.setPrice(id, 21_000);
+  h.sim.step(id, LIVE_TRADES - 1);
+  await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === LIVE_TRADES, 10_000, 'live trades seen');
+  return { h, id, starts, ws };
+}
+
 describe('open bars after a market-hub outage', () => {
   const ctx = setup('60000');
 
   it('carry the trades of the outage as soon as the hub is back, none counted twice', async () => {
-    const h = ctx.h();
-    const id = h.contracts[0]!.contractId;
-    const starts = await roomInOpenBuckets();
-    const ws = new Client(h.wsUrl);
-    ctx.clients.push(ws);
-    await ws.opened;
-    ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1h', snapshot: 0 });
-    ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1d', snapshot: 0 });
-    await ws.waitFrame((f) => f['type'] === 'snapshot' && f['timeframe'] === '1d', 10_000, 'snapshots');
-
-    // Live before the outage: the open bars hold these trades.
-    h.sim.setPrice(id, 21_000);
-    h.sim.step(id, 30);
-    let seen = 31;
-    await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === seen, 10_000, 'live trades seen');
+    const { h, id, starts, ws } = await liveOpenBars(ctx);
+    let seen = LIVE_TRADES;
     const lastLive = Date.now();
 
     h.sim.faults.expireTokens();
@@ -214,21 +224,9 @@ describe('open bars after a frozen market feed (socket up, no events)', () => {
   const ctx = setup('1000');
 
   it('carry the trades of the frozen spell once the probe finds them missing', async () => {
-    const h = ctx.h();
-    const id = h.contracts[0]!.contractId;
+    const { h, id, starts, ws } = await liveOpenBars(ctx);
     const slot = h.contracts[0]!.slot;
-    const starts = await roomInOpenBuckets();
-    const ws = new Client(h.wsUrl);
-    ctx.clients.push(ws);
-    await ws.opened;
-    ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1h', snapshot: 0 });
-    ws.send({ op: 'subscribe', symbol: 'MNQ', timeframe: '1d', snapshot: 0 });
-    await ws.waitFrame((f) => f['type'] === 'snapshot' && f['timeframe'] === '1d', 10_000, 'snapshots');
-
-    h.sim.setPrice(id, 21_000);
-    h.sim.step(id, 30);
-    let seen = 31;
-    await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === seen, 10_000, 'live trades seen');
+    let seen = LIVE_TRADES;
     const lastLive = Date.now();
 
     h.sim.faults.set({ feedFrozen: true });
