@@ -8,15 +8,17 @@ import { READY, metricValue } from './engine-process';
 
 describe('bench arguments', () => {
   it('parses the flags', () => {
-    expect(parseArgs([])).toEqual({ quick: false, json: false, soak: false, soakMinutes: 10, only: undefined });
+    expect(parseArgs([])).toEqual({ quick: false, json: false, soak: false, soakMinutes: 10, soakWarmupMinutes: 25, only: undefined });
     expect(parseArgs(['--quick', '--json', '--only', 'risk,bars'])).toMatchObject({ quick: true, json: true, only: ['risk', 'bars'] });
     expect(parseArgs(['--soak', '--soak-minutes', '2'])).toMatchObject({ soak: true, soakMinutes: 2 });
+    expect(parseArgs(['--soak', '--soak-warmup-minutes', '0'])).toMatchObject({ soak: true, soakWarmupMinutes: 0 });
   });
 
   it('names the bad flag', () => {
     expect(() => parseArgs(['--fast'])).toThrow(/--fast/);
     expect(() => parseArgs(['--only', 'nope'])).toThrow(/--only: unknown benchmark "nope"/);
     expect(() => parseArgs(['--soak-minutes', '-1'])).toThrow(/--soak-minutes/);
+    expect(() => parseArgs(['--soak-warmup-minutes', 'x'])).toThrow(/--soak-warmup-minutes/);
   });
 });
 

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--json] [--soak [--soak-minutes N]] [--only a,b]`: every benchmark of issue 8,
+// `npm run bench [-- --quick] [--json] [--soak [--soak-minutes N] [--soak-warmup-minutes N]] [--only a,b]`: every benchmark of issue 8,
 // then docs/PERFORMANCE.md (a full run only). In-process micro-benchmarks run first (no engine up), then the
 // compiled engine is started per scenario (quiet feed for orders; ~10,000 trades/s for the steady load), with
 // every load generator in its own process. A benchmark whose server side is missing yields
@@ -18,7 +18,7 @@ import { runOrderBenches } from './orders';
 import { machineInfo } from './proc';
 import { renderReport, renderSoak, renderTable, extractSoakSection, type SoakResult } from './report';
 import { runRiskGateBench, RISK_BATCH } from './risk';
-import { runSoak } from './soak';
+import { runSoak, warmupOrderCount } from './soak';
 
 export const GROUPS = ['bars', 'risk', 'orders', 'idle', 'load', 'steady', 'soak'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -28,11 +28,13 @@ export interface BenchArgs {
   json: boolean;
   soak: boolean;
   soakMinutes: number;
+  /** Longest warm-up before the soak's window (it ends earlier once the bounded caches are full). */
+  soakWarmupMinutes: number;
   only: Group[] | undefined;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
-  const a: BenchArgs = { quick: false, json: false, soak: false, soakMinutes: 10, only: undefined };
+  const a: BenchArgs = { quick: false, json: false, soak: false, soakMinutes: 10, soakWarmupMinutes: 25, only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
@@ -42,12 +44,16 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       const n = Number(argv[++i]);
       if (!Number.isFinite(n) || n <= 0) throw new RangeError(`--soak-minutes: expected a positive number, got ${argv[i]}`);
       a.soakMinutes = n;
+    } else if (x === '--soak-warmup-minutes') {
+      const n = Number(argv[++i]);
+      if (!Number.isFinite(n) || n < 0) throw new RangeError(`--soak-warmup-minutes: expected a number ≥ 0, got ${argv[i]}`);
+      a.soakWarmupMinutes = n;
     } else if (x === '--only') {
       const list = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const g of list) if (!(GROUPS as readonly string[]).includes(g)) throw new RangeError(`--only: unknown benchmark "${g}" (one of ${GROUPS.join(', ')})`);
       if (list.length === 0) throw new RangeError(`--only: expected a comma list of ${GROUPS.join(', ')}`);
       a.only = list as Group[];
-    } else throw new RangeError(`unknown argument "${x}" (flags: --quick --json --soak --soak-minutes N --only ${GROUPS.join(',')})`);
+    } else throw new RangeError(`unknown argument "${x}" (flags: --quick --json --soak --soak-minutes N --soak-warmup-minutes N --only ${GROUPS.join(',')})`);
   }
   return a;
 }
@@ -346,12 +352,27 @@ async function run(args: BenchArgs): Promise<number> {
       if (wants('soak')) {
         let engine: EngineProcess | undefined;
         try {
-          log(`soak: ${args.soakMinutes} min at ${tradesPerSecond} trades/s…`);
+          log(`soak: warm-up (at most ${args.soakWarmupMinutes} min), then ${args.soakMinutes} min at ${tradesPerSecond} trades/s…`);
           engine = await startEngineProcess({ root: ROOT, simTradesPerSecondPerContract: perContract, env: extraEnv });
           const durationMs = args.soakMinutes * 60_000;
+          const envOf = (k: string): string | undefined => extraEnv[k] ?? process.env[k];
           soak = await runSoak(
             engine,
-            { durationMs, warmupMs: Math.min(60_000, durationMs / 5), intervalMs: Math.min(5_000, Math.max(1_000, durationMs / 60)), subscribers: 100, ordersPerSecond: 5, tradesPerSecond, symbol: SYMBOL, subscribe },
+            {
+              durationMs,
+              maxWarmupMs: args.soakWarmupMinutes * 60_000,
+              intervalMs: Math.min(5_000, Math.max(1_000, durationMs / 60)),
+              subscribers: 100,
+              ordersPerSecond: 5,
+              tradesPerSecond,
+              symbol: SYMBOL,
+              subscribe,
+              barCacheSize: Number(envOf('BAR_CACHE_SIZE') ?? 1000),
+              timeframes: (envOf('MARKET_DATA_TIMEFRAMES') ?? '1s,1m,5m,15m,1h,1d').split(','),
+              warmupOrders: warmupOrderCount(),
+              // Ten orders in flight at once: a rate the simulator and the engine take comfortably (the load row runs 50).
+              warmupChannels: 10,
+            },
             log,
           );
         } catch (e) {
@@ -396,7 +417,7 @@ async function run(args: BenchArgs): Promise<number> {
     date: date.toISOString(),
     elapsed_s: Math.round(elapsed * 10) / 10,
     machine,
-    ...(soak ? { soak_rss_slope_mb_per_min: soak.rssSlopeMbPerMin, soak_rss_growth_mb: soak.rssGrowthMb, soak_rss_flat: soak.flat } : {}),
+    ...(soak ? { soak_rss_slope_mb_per_min: soak.rssSlopeMbPerMin, soak_rss_growth_mb: soak.rssGrowthMb, soak_rss_flat: soak.flat, soak_warmup_s: Math.round(soak.warmupSec), soak_steady: soak.warmup?.steady ?? false } : {}),
     ...(soakError ? { soak_error: soakError } : {}),
   });
   // The table goes to stdout, unless stdout is the JSON's (then to stderr, with the log).

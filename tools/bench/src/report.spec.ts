@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { REQUIRED_JSON_KEYS, figuresToJson, notMeasured, type Figures } from './figures';
-import { SOAK_END, SOAK_START, asciiPlot, extractSoakSection, renderReport, renderSoak, renderTable, slope, type ReportInput, type SoakResult } from './report';
+import { SOAK_END, SOAK_START, asciiPlot, extractSoakSection, renderReport, renderSoak, renderTable, slope, slowCaches, timeframeSec, warmupLines, type ReportInput, type SoakResult, type SoakWarmup } from './report';
 import { rssTrend } from './soak';
 
 const machine = { cpuModel: 'Test CPU', cores: 2, ramGb: 8, node: 'v20.0.0', os: 'Linux test' };
@@ -102,5 +102,54 @@ describe('soak helpers', () => {
     const rows = asciiPlot(soak([10, 20, 30]).samples, 60, 3).split('\n');
     expect(rows[0]).toMatch(/30\.0 MB \| {2}\*$/);
     expect(rows[2]).toMatch(/10\.0 MB \|\* {2}$/);
+  });
+});
+
+describe('soak warm-up in the report', () => {
+  const warmup: SoakWarmup = {
+    sec: 1_003,
+    ordersSent: 5_200,
+    ordersPlaced: 5_200,
+    channels: 10,
+    burstSec: 26,
+    caps: { finalOrdersOnBook: 2_000, riskFinalVersions: 4_096 },
+    barCacheSize: 1000,
+    barsAtStart: { '1s': 4, '1m': 999 },
+    barsAtEnd: { '1s': 1000, '1m': 1000, '1h': 120 },
+    steady: true,
+  };
+
+  it('says what the warm-up did, where the window starts, and which caches still grow', () => {
+    const s = { ...soak([150, 150]), warmupSec: 1_003, warmup };
+    const md = renderSoak(s, new Date(0));
+    expect(md).toContain('a measured window of 10 min at 10,000 trades/s, 100 WebSocket subscribers, 5 orders/s, after 1,003 s of warm-up');
+    expect(md).toContain('a burst of 5,200 market orders placed of 5,200 sent, on 10 gRPC channels in 26.0 s (200 orders/s)');
+    expect(md).toContain('(finalOrdersOnBook 2,000, riskFinalVersions 4,096)');
+    expect(md).toContain('at the start 1s 4, 1m 999; when the window started 1s 1000, 1m 1000, 1h 120.');
+    expect(md).toContain('the window is steady state.');
+    expect(md).toContain('1h 120 (at most 2 more over the window)');
+    expect(md).toContain('the window starts at 1,003 s');
+    expect(renderSoak({ ...s, rssHalvesMb: { first: [175.04, 185], second: [178, 185.2] } }, new Date(0))).toContain('RSS low–high in the first / second half of the window: 175.0–185.0 / 178.0–185.2 MB');
+  });
+
+  it('flags a window that started before the caches were full, and a warm-up that left no record', () => {
+    const notSteady = warmupLines({ ...soak([150, 150]), warmupSec: 60, warmup: { ...warmup, steady: false, barsAtEnd: { '1s': 60 } } }).join('\n');
+    expect(notSteady).toContain('**The warm-up ended before');
+    expect(notSteady).toContain('1s 60 (at most 601 more over the window)');
+    expect(warmupLines({ ...soak([150, 150]), warmupSec: 60 }).join('\n')).toContain('no record');
+    expect(warmupLines(soak([150, 150]))).toEqual([]);
+  });
+
+  it('reads timeframe names and bounds the bars a cache can add', () => {
+    expect(timeframeSec('1s')).toBe(1);
+    expect(timeframeSec('15m')).toBe(900);
+    expect(timeframeSec('1h')).toBe(3600);
+    expect(timeframeSec('1d')).toBe(86_400);
+    expect(timeframeSec('1w')).toBeUndefined();
+    expect(slowCaches({ '1s': 1000, '15m': 480, odd: 3 }, 1000, 600)).toEqual([
+      { timeframe: '15m', bars: 480, maxNew: 2 },
+      { timeframe: 'odd', bars: 3, maxNew: 997 },
+    ]);
+    expect(slowCaches(undefined, 1000, 600)).toEqual([]);
   });
 });

@@ -33,9 +33,31 @@ export interface SoakSample {
 /** The engine's threads by their metrics label, in table order. */
 export const SOAK_HEAP_APPS = ['engine', 'market-data', 'risk-manager', 'order-executor'] as const;
 
+/** What the soak's warm-up did before the measured window (soak.ts warmUp). */
+export interface SoakWarmup {
+  /** Length of the warm-up, s (the measured window starts at its end). */
+  sec: number;
+  ordersSent: number;
+  ordersPlaced: number;
+  channels: number;
+  burstSec: number;
+  burstError?: string;
+  /** The bounded per-order structures the burst must exceed, by name → cap. */
+  caps: Record<string, number>;
+  barCacheSize: number;
+  /** Bars held per timeframe for the probed contract at the start and the end of the warm-up. */
+  barsAtStart?: Record<string, number>;
+  barsAtEnd?: Record<string, number>;
+  /** Every cap exceeded and the 1 s cache full when the window started. */
+  steady: boolean;
+}
+
 export interface SoakResult {
+  /** The measured window, s (after the warm-up). */
   durationSec: number;
+  /** Seconds from the soak's start to the end of the warm-up: samples before it are not in the verdict. */
   warmupSec: number;
+  warmup?: SoakWarmup;
   tradesPerSec: number;
   subscribers: number;
   ordersPerSec: number;
@@ -49,6 +71,10 @@ export interface SoakResult {
   partSlopesMbPerMin?: { anon?: number; heapCommitted?: number; external?: number };
   /** RSS slope over the last third of the window, MB per minute: a cache that fills early flattens here. */
   lastThirdSlopeMbPerMin?: number;
+  /** RSS [low, high] in the first and the second half of the window, MB: the sawtooth's envelope. */
+  rssHalvesMb?: { first: [number, number]; second: [number, number] };
+  /** V8 heap in use per thread over the window, MB per minute (least squares, garbage included). */
+  heapSlopesMbPerMin?: Record<string, number>;
 }
 
 export interface ReportInput {
@@ -119,13 +145,15 @@ export function renderSoak(s: SoakResult, date: Date): string {
     SOAK_START,
     '## Soak',
     '',
-    `Run ${date.toISOString()}: ${fmt(s.durationSec / 60, s.durationSec % 60 === 0 ? 0 : 1)} min at ${fmt(s.tradesPerSec, 0)} trades/s, ${s.subscribers} WebSocket subscribers, ${s.ordersPerSec} orders/s; first ${s.warmupSec} s are warm-up.`,
+    `Run ${date.toISOString()}: a measured window of ${fmt(s.durationSec / 60, s.durationSec % 60 === 0 ? 0 : 1)} min at ${fmt(s.tradesPerSec, 0)} trades/s, ${s.subscribers} WebSocket subscribers, ${s.ordersPerSec} orders/s, after ${fmt(s.warmupSec, 0)} s of warm-up under the same load.`,
     '',
+    ...warmupLines(s),
     `RSS slope after warm-up: ${fmt(s.rssSlopeMbPerMin, 3)} MB/min (${fmt(s.rssGrowthMb, 1)} MB over the window) → **${s.flat ? 'flat' : 'GROWING'}** (flat = growth under 5 MB over the window).`,
     '',
     '```',
     asciiPlot(s.samples),
     '```',
+    `(The plot spans the warm-up too: the window starts at ${fmt(s.warmupSec, 0)} s.)`,
     '',
     ...soakTrendLines(s),
     'V8 heap in use is sampled from /metrics without forcing a collection, so it includes garbage not yet collected: a thread whose',
@@ -148,13 +176,66 @@ export function renderSoak(s: SoakResult, date: Date): string {
   return lines.join('\n');
 }
 
+const UNIT_SEC: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** Seconds of a timeframe name (`1s`, `15m`, `1h`, `1d`); undefined for a name of another shape. */
+export function timeframeSec(tf: string): number | undefined {
+  const m = /^(\d+)([smhd])$/.exec(tf);
+  return m ? Number(m[1]) * UNIT_SEC[m[2]!]! : undefined;
+}
+
+/** Bar caches below capacity and the most bars each can add over a window of `windowSec` (one per bucket). */
+export function slowCaches(barsHeld: Record<string, number> | undefined, capacity: number, windowSec: number): { timeframe: string; bars: number; maxNew: number }[] {
+  const out: { timeframe: string; bars: number; maxNew: number }[] = [];
+  for (const [timeframe, bars] of Object.entries(barsHeld ?? {})) {
+    if (bars >= capacity) continue;
+    const sec = timeframeSec(timeframe);
+    out.push({ timeframe, bars, maxNew: sec === undefined ? capacity - bars : Math.min(capacity - bars, Math.ceil(windowSec / sec) + 1) });
+  }
+  return out;
+}
+
+const bars = (b: Record<string, number> | undefined): string =>
+  b
+    ? Object.entries(b)
+        .map(([tf, n]) => `${tf} ${n}`)
+        .join(', ')
+    : 'not readable';
+
+/** What the warm-up did, and whether the window is steady state; none for a result without a warm-up record. */
+export function warmupLines(s: SoakResult): string[] {
+  const w = s.warmup;
+  if (!w) return s.warmupSec > 0 ? [`Warm-up: no record (it failed); the window is not known to be steady state.`, ''] : [];
+  const caps = Object.entries(w.caps)
+    .map(([k, v]) => `${k} ${fmt(v, 0)}`)
+    .join(', ');
+  const lines = [
+    `Warm-up (${fmt(w.sec, 0)} s, steady load running throughout): a burst of ${fmt(w.ordersPlaced, 0)} market orders placed of ${fmt(w.ordersSent, 0)} sent, on ${w.channels} gRPC channels in ${fmt(w.burstSec, 1)} s (${fmt(w.ordersPlaced / Math.max(w.burstSec, 0.001), 0)} orders/s), to exceed the bounded per-order structures (${caps})${w.burstError ? `; the burst failed: ${w.burstError}` : ''}.`,
+    `Then it waited for the 1 s bar caches, which only time fills (the simulator serves 1 s history only from its own start; one bar closes a second): bars held per timeframe for one contract (of ${fmt(w.barCacheSize, 0)}), at the start ${bars(w.barsAtStart)}; when the window started ${bars(w.barsAtEnd)}.`,
+    w.steady
+      ? 'The burst exceeded every per-order cap and the 1 s caches were full when the window started: the window is steady state.'
+      : '**The warm-up ended before the burst exceeded every per-order cap or before the 1 s caches were full: part of any growth below may be a cache still filling.**',
+  ];
+  const slow = slowCaches(w.barsAtEnd, w.barCacheSize, s.durationSec);
+  if (slow.length)
+    lines.push(
+      `Caches not full at the window start, filled from the simulator's history and growing one bar per timeframe: ${slow.map((c) => `${c.timeframe} ${c.bars} (at most ${c.maxNew} more over the window)`).join(', ')}.`,
+    );
+  lines.push('');
+  return lines;
+}
+
 function soakTrendLines(s: SoakResult): string[] {
   const out: string[] = [];
   const p = s.partSlopesMbPerMin;
   const part = (label: string, v: number | undefined): string[] => (v === undefined ? [] : [`${label} ${fmt(v, 3)}`]);
   const parts = p ? [...part('anonymous', p.anon), ...part('V8 committed (all threads)', p.heapCommitted), ...part('external', p.external)] : [];
   if (parts.length) out.push(`Slopes of the parts after warm-up, MB/min: ${parts.join(' · ')}.`);
-  if (s.lastThirdSlopeMbPerMin !== undefined) out.push(`RSS slope over the last third of the window: ${fmt(s.lastThirdSlopeMbPerMin, 3)} MB/min (bounded caches that are still filling early in the run flatten here).`);
+  if (s.lastThirdSlopeMbPerMin !== undefined) out.push(`RSS slope over the last third of the window: ${fmt(s.lastThirdSlopeMbPerMin, 3)} MB/min.`);
+  const r = s.rssHalvesMb;
+  if (r) out.push(`RSS low–high in the first / second half of the window: ${fmt(r.first[0], 1)}–${fmt(r.first[1], 1)} / ${fmt(r.second[0], 1)}–${fmt(r.second[1], 1)} MB (the sawtooth's envelope, whatever the phase the window starts at).`);
+  const h = s.heapSlopesMbPerMin;
+  if (h && Object.keys(h).length) out.push(`V8 heap in use per thread over the window, MB/min: ${Object.entries(h).map(([app, v]) => `${app} ${fmt(v, 3)}`).join(' · ')}.`);
   if (out.length) out.push('');
   return out;
 }
