@@ -100,4 +100,38 @@ describe('kill -9 while a close works at the broker, then a retried ClosePositio
     expect(sim.positions(ACCOUNT)).toEqual([]);
     expect(nets.every((n) => n >= 0), `position events ${JSON.stringify(nets)}`).toBe(true);
   }, 300_000);
+
+  it('a close stuck past its lease before the crash is checked after the restart: FlattenAll cancels it, never closes over it', async () => {
+    // One engine per data directory: the previous test's engine goes first.
+    await kill(children[children.length - 1]!);
+    const earlier = new Set(closeOrders().map((o) => o['id']));
+    const mine = () => closeOrders().filter((o) => !earlier.has(o['id']));
+    const c1 = await start();
+    const placed = await call<orders.OrderRequest, orders.OrderResponse>(c1, 'placeOrder', orderRequest({ strategyName: 'stuck', side: 'BUY', quantity: 1 }), 60_000);
+    if (!placed.ok || !placed.value.success) throw new Error(`placeOrder: ${JSON.stringify(placed.ok ? placed.value : placed.error)}`);
+    await waitFor(() => sim.positions(ACCOUNT)[0]?.['size'] === 1, 30_000, 'long 1 at the simulator');
+    // A close resting as in a halted market, past its 30 s lease, when the engine dies.
+    sim.faults.set({ fillDelayMs: 600_000 });
+    const closed = await call<orders.ClosePositionRequest, orders.ClosePositionResponse>(c1, 'closePosition', orders.ClosePositionRequest.fromPartial({ symbol: 'MNQ' }), 60_000);
+    if (!closed.ok) throw new Error(`closePosition: ${JSON.stringify(closed.error)}`);
+    expect(mine().filter((o) => o['status'] === 1)).toHaveLength(1);
+    const leaseOver = Date.now() + 31_000;
+    await waitFor(() => Date.now() > leaseOver, 60_000, 'the close lease expired');
+    await kill(children[children.length - 1]!);
+    c1.close();
+
+    const c2 = await start();
+    const flat = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(c2, 'flattenAll', { accountId: 0, halt: false, clientRequestId: '' }, 60_000);
+    if (!flat.ok) throw new Error(`flattenAll: ${JSON.stringify(flat.error)}`);
+    expect(flat.value, JSON.stringify(flat.value)).toMatchObject({ success: false, closedPositions: 0 });
+    expect(flat.value.message).toContain('stuck');
+    await waitFor(() => mine().every((o) => o['status'] !== 1), 30_000, 'the stuck close cancelled');
+    expect(mine()).toHaveLength(1);
+    sim.faults.reset();
+    const again = await call<orders.FlattenAllRequest, orders.FlattenAllResponse>(c2, 'flattenAll', { accountId: 0, halt: false, clientRequestId: '' }, 60_000);
+    if (!again.ok) throw new Error(`flattenAll: ${JSON.stringify(again.error)}`);
+    await waitFor(() => sim.positions(ACCOUNT).length === 0, 30_000, 'flat');
+    expect(mine().map((o) => o['fillVolume'])).toEqual([0, 1]);
+    expect(nets.every((n) => n >= 0), `position events ${JSON.stringify(nets)}`).toBe(true);
+  }, 300_000);
 });

@@ -104,8 +104,18 @@ describe('the protective orders of a closed position stay until it is flat', () 
     const close = closeOrders().find((o) => o['status'] === 1)!;
     await engine.runtime.rest.cancelOrder({ accountId: ACCOUNT, orderId: Number(close['id']) });
     await waitFor(() => closeOrders().every((o) => o['status'] !== 1), 10_000, 'the close cancelled');
-    // A negative check: a few polls of the engine's deferred sweep go by (it looks about every 250 ms) without one.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // A negative check, paced by the engine's own reads: its deferred sweep reads the positions until flat; two of
+    // those reads after the cancel have each found the position open, and cancelled nothing.
+    let reads = 0;
+    const onRequest = ({ endpoint }: { endpoint: string }): void => {
+      if (endpoint === 'Position/searchOpen') reads += 1;
+    };
+    sim.on('request', onRequest);
+    try {
+      await waitFor(() => reads >= 2, 90_000, "two of the deferred sweep's position reads");
+    } finally {
+      sim.off('request', onRequest);
+    }
     expect(sim.positions(ACCOUNT)[0]?.['size']).toBe(1);
     expect(protective()).toHaveLength(2);
   }, 120_000);

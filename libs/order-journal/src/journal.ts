@@ -8,8 +8,9 @@
 // Since format version 2, the main thread's file also holds the closes of positions (ClosePosition, FlattenAll),
 // which carry no custom tag to recover them by: `close-intent` before each Position/closeContract or
 // partialCloseContract (fsync'd), `close-outcome` after its answer, and `close-request` when a call with a
-// client_request_id settled having sent something (its answer, replayed to a retry). Lines of version 1 (intent,
-// outcome) are unchanged, so older journals replay as before, and an older reader skips the close lines.
+// client_request_id settled having sent something (its answer, replayed to a retry). The order lines (intent,
+// outcome) keep their version-1 fields (readers ignore `v`), so older journals replay as before, and an older reader
+// skips the close lines.
 //
 // A file open for writing is zero-filled past its last line (PREALLOCATE_BYTES), so a sync does not
 // also commit a new file size; a clean close truncates the zeros. Readers stop at the first NUL byte.

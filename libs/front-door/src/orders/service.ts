@@ -2,7 +2,6 @@
 // tags, the order book, the executor pool, reservation release, unknown-outcome resolution and the
 // start-up replay of the journal. Both doors (gRPC and the REST twins) call it. Main thread only.
 import {
-  CLOSE_IN_FLIGHT_TTL_MS,
   ClosesInFlight,
   CUSTOM_TAG_PREFIX,
   CustomTagFactory,
@@ -121,6 +120,8 @@ export class OrdersService {
   private readonly maxQuantity: number;
   private readonly maxBatch: number;
   private readonly absentAfterMs: number;
+  /** The journal's order lines, read once by the first recover() (which replays its closes at once). */
+  private journalRecords: ReturnType<typeof readJournal> | undefined;
   private readonly closeFlatWaitMs: number;
   private readonly deferredSweepMs: number;
   /**
@@ -210,11 +211,15 @@ export class OrdersService {
 
   /** Replays the journal and reconciles with the broker; the module reports ready only afterwards. */
   async recover(): Promise<void> {
+    // Synchronously, on the first call (from createOrdersModule, before any worker or port starts): the closes are
+    // replayed before the risk-manager's enforcement or a client can send one. A retried recovery reuses the lines.
+    if (this.journalRecords === undefined) {
+      const closeRecords: CloseJournalRecord[] = [];
+      this.journalRecords = readJournal(this.deps.config.dataDir, `${process.pid}-`, closeRecords);
+      this.replayCloses(closeRecords);
+    }
+    const records = this.journalRecords;
     await this.waitForExecutor();
-    const closeRecords: CloseJournalRecord[] = [];
-    const records = readJournal(this.deps.config.dataDir, `${process.pid}-`, closeRecords);
-    // First: the risk-manager's enforcement may send closes while the orders are reconciled below.
-    this.replayCloses(closeRecords);
     const intents = new Map<string, IntentRecord>();
     const outcomes = new Map<string, OutcomeRecord[]>();
     for (const r of records) {
@@ -1094,9 +1099,10 @@ export class OrdersService {
   }
 
   /**
-   * Start-up, before anything is served: the journal's closes re-seed (1) a close lease for every close sent within the
-   * TTL (answered, or its answer lost), so that neither a retry nor a FlattenAll nor the risk-manager's enforcement sends
-   * a second close over one that may still work at the broker, and (2) the client_request_ids of the last day: a
+   * Start-up, before anything is served: the journal's closes re-seed (1) a close lease for each position's newest close
+   * of the last day that may have been sent (answered, or its answer lost) — live when sent within the TTL, else expired,
+   * which the next claim checks with the broker — so that neither a retry nor a FlattenAll nor the risk-manager's
+   * enforcement sends a second close over one that may still work at the broker (a stuck one included), and (2) the client_request_ids of the last day: a
    * settled call answers its retry with its journaled answer; a ClosePosition cut short by the restart answers with what
    * its close's journal lines tell (accepted, refused, or UNKNOWN_OUTCOME: read the position).
    */
@@ -1116,15 +1122,23 @@ export class OrdersService {
     }
     let leases = 0;
     const cutShort = new Map<string, { readonly paramsKey: string; readonly intent: CloseIntentRecord; readonly outcome: CloseOutcomeKind | undefined }>();
+    /** Per position, its newest close that may have been sent (within the request-id day). */
+    const newest = new Map<string, { intent: CloseIntentRecord; sentMs: number }>();
     for (const intent of intents.values()) {
       const out = outcomes.get(intent.closeId);
       if (out?.outcome === 'not-sent') continue;
       // Unanswered: held from its intent, as sent then; acquire() asks the broker whether it still works.
       const sentMs = out?.atMs ?? intent.atMs;
-      if (now - sentMs < CLOSE_IN_FLIGHT_TTL_MS && this.closes.seed(intent.accountId, intent.contractId, intent.side, intent.size, sentMs, intent.full ? 'WHOLE' : 'PARTIAL')) leases += 1;
+      const key = `${intent.accountId} ${intent.contractId}`;
+      if (now - sentMs < REQUEST_ID_REPLAY_MS && (newest.get(key)?.sentMs ?? -Infinity) < sentMs) newest.set(key, { intent, sentMs });
       if (intent.requestKey !== undefined && intent.paramsKey !== undefined && !answers.has(intent.requestKey) && now - intent.atMs < REQUEST_ID_REPLAY_MS) {
         cutShort.set(intent.requestKey, { paramsKey: intent.paramsKey, intent, outcome: out?.outcome });
       }
+    }
+    // One lease per position, for its newest close: live when sent within the TTL; older, an expired lease, which the
+    // next claim of the position checks with the broker (a close stuck past 30 s before the restart is not closed over).
+    for (const { intent, sentMs } of newest.values()) {
+      if (this.closes.seed(intent.accountId, intent.contractId, intent.side, intent.size, sentMs, intent.full ? 'WHOLE' : 'PARTIAL')) leases += 1;
     }
     const recent = [...answers.values()].filter((a) => now - a.atMs < REQUEST_ID_REPLAY_MS).sort((a, b) => a.atMs - b.atMs);
     for (const a of recent.slice(-OrdersService.MAX_REQUEST_IDS)) {

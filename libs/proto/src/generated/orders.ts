@@ -398,8 +398,9 @@ export interface ClosePositionResponse {
    * QUEUE_FULL / ORDER_RATE / UNAVAILABLE (nothing was sent, retry later), CLOSE_IN_FLIGHT (nothing was
    * sent: another close of this contract by the engine — a ClosePosition, a FlattenAll or the risk-manager's
    * loss-limit flatten — is being sent, or was sent in the last 30 s and still works at the broker (or its
-   * working orders could not be read), which fills it after its answer; a second close would fill too);
-   * empty when the close went
+   * working orders could not be read), which fills it after its answer; a second close would fill too;
+   * also a close stuck at the broker more than 30 s after it was sent, e.g. in a halted market, which
+   * FlattenAll cancels so that its retry can close); empty when the close went
    * through but some working orders could not be cancelled (message says how many).
    */
   reasonCode: string;
