@@ -338,31 +338,33 @@ describe('user-hub event orderings against the real engine', () => {
 // sweep's wait for flat (2 s) and than the enforcement's retry (2 s after the last): the close must neither be
 // cancelled by the enforcement's own cancels (the position would stay open: a missed loss limit) nor be sent again by
 // a retry while it works (both fill: a naked opposite position).
-describe('loss-limit enforcement when closes fill after the answer', () => {
-  let sim: Simulator;
-  let engine: RunningEngine;
-  let client: OrdersClient;
-  let contractId: string;
-  const dataDir = join(ROOT, 'tmp', `orderings-dll-${process.pid}`);
-  /** Net size of every position event the simulator published (long > 0, short < 0). */
-  const nets: number[] = [];
-
+/** A describe's own simulator (seed 29, quiet) and ready engine in `tmp/orderings-<name>-<pid>`, started before its tests. */
+function engineSuite(name: string, env: Record<string, string> = {}, onSim?: (sim: Simulator) => void): { sim: Simulator; engine: RunningEngine; client: OrdersClient; contractId: string } {
+  const s = {} as { sim: Simulator; engine: RunningEngine; client: OrdersClient; contractId: string };
+  const dataDir = join(ROOT, 'tmp', `orderings-${name}-${process.pid}`);
   beforeAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
-    sim = await createSimulator({ rateLimits: false, seed: 29, market: { tradesPerSecond: 0 } });
-    sim.on('position', (p) => nets.push(p['type'] === 2 ? -Number(p['size']) : Number(p['size'])));
-    ({ engine, contractId } = await startReadyEngine(sim, dataDir, silentLogger(), { RISK_DLL: '200' }));
-    client = ordersClient(engine.grpcPort);
+    s.sim = await createSimulator({ rateLimits: false, seed: 29, market: { tradesPerSecond: 0 } });
+    onSim?.(s.sim);
+    Object.assign(s, await startReadyEngine(s.sim, dataDir, silentLogger(), env));
+    s.client = ordersClient(s.engine.grpcPort);
   }, 240_000);
-
   afterAll(async () => {
-    client?.close();
-    await engine?.stop();
-    await sim?.close();
+    s.client?.close();
+    await s.engine?.stop();
+    await s.sim?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
+  return s;
+}
+
+describe('loss-limit enforcement when closes fill after the answer', () => {
+  /** Net size of every position event the simulator published (long > 0, short < 0). */
+  const nets: number[] = [];
+  const suite = engineSuite('dll', { RISK_DLL: '200' }, (sim) => sim.on('position', (p) => nets.push(p['type'] === 2 ? -Number(p['size']) : Number(p['size']))));
 
   it('fills 5 s after the answer: the daily loss limit still flattens the account, exactly once', async () => {
+    const { sim, engine, client, contractId } = suite;
     const r = await call<orders.OrderRequest, orders.OrderResponse>(client, 'placeOrder', orderRequest({ strategyName: 'dll', side: 'BUY', quantity: 2 }));
     if (!r.ok) throw new Error(JSON.stringify(r.error));
     await waitFor(() => sim.positions(ACCOUNT)[0]?.['size'] === 2, 20_000, 'long 2 at the simulator');
@@ -387,26 +389,10 @@ describe('loss-limit enforcement when closes fill after the answer', () => {
 });
 
 describe('an Order/place answer that comes after the executor gave up on it', () => {
-  let sim: Simulator;
-  let engine: RunningEngine;
-  let client: OrdersClient;
-  const dataDir = join(ROOT, 'tmp', `orderings-late-answer-${process.pid}`);
-
-  beforeAll(async () => {
-    rmSync(dataDir, { recursive: true, force: true });
-    sim = await createSimulator({ rateLimits: false, seed: 29, market: { tradesPerSecond: 0 } });
-    ({ engine } = await startReadyEngine(sim, dataDir, silentLogger()));
-    client = ordersClient(engine.grpcPort);
-  }, 240_000);
-
-  afterAll(async () => {
-    client?.close();
-    await engine?.stop();
-    await sim?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const suite = engineSuite('late-answer');
 
   it('the hub events placed and filled it: PlaceOrder answers the order, not UNKNOWN_OUTCOME, and sends it once', async () => {
+    const { sim, client } = suite;
     // The simulator places and fills the order (its hub events go out at once) and answers 11 s later: past the
     // executor's 10 s request timeout, within the client's deadline.
     sim.faults.set({ answerDelayByEndpoint: { 'Order/place': 11_000 } });
