@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import { spawnEngineChild, waitFor, type EngineChild } from './helpers';
+import { kill, spawnEngineChild, waitFor, type EngineChild } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -26,14 +26,6 @@ const ACCOUNT = 1001;
  * still must not close again.
  */
 const FILL_DELAY_MS = 25_000;
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGKILL');
-  });
-}
 
 describe('kill -9 while a close works at the broker, then a retried ClosePosition and a FlattenAll', () => {
   let sim: Simulator;

@@ -84,3 +84,12 @@ export function spawnEngineChild(o: { simUrl: string; dataDir: string; env?: Rec
     });
   });
 }
+
+/** SIGKILL (kill -9) of an engine child; resolves once it has exited (at once if it already had). */
+export function kill(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGKILL');
+  });
+}

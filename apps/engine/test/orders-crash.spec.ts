@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_TAG_PREFIX, mapBrokerStatus } from '@gateway/orders';
 import { orders } from '@gateway/proto';
 import { createSimulator, type Simulator } from '@gateway/topstepx-sim';
-import { spawnEngineChild, waitFor, type EngineChild } from './helpers';
+import { kill, spawnEngineChild, waitFor, type EngineChild } from './helpers';
 import { call, orderRequest, ordersClient, type OrdersClient } from './orders-helpers';
 
 const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -28,14 +28,6 @@ function startChild(simUrl: string): Promise<Running> {
 
 async function ready(r: Running): Promise<void> {
   await waitFor(async () => (await request(`http://127.0.0.1:${r.httpPort}/healthz`)).statusCode === 200, 120_000, 'engine /healthz 200');
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGKILL');
-  });
 }
 
 interface Intent {
