@@ -40,6 +40,27 @@ export interface EngineChild {
 }
 
 /**
+ * The environment every engine of the specs starts from: the test's simulator as the broker, account 1001, MNQ, one
+ * executor thread, ports 0, warn logs, the risk clock inside trading hours.
+ */
+export function testEngineEnv(simUrl: string, dataDir: string): Record<string, string> {
+  return {
+    TOPSTEPX_API_URL: simUrl,
+    TOPSTEPX_USERNAME: 'demo',
+    TOPSTEPX_API_KEY: 'demo-key',
+    TOPSTEPX_ACCOUNT_ID: '1001',
+    HTTP_PORT: '0',
+    GRPC_PORT: '0',
+    MARKET_DATA_WS_PORT: '0',
+    DATA_DIR: dataDir,
+    CONTRACTS: 'MNQ',
+    EXECUTOR_THREADS: '1',
+    LOG_LEVEL: 'warn',
+    ...tradingHoursEnv(),
+  };
+}
+
+/**
  * The engine as the crash and life-cycle tests run it (fixtures/engine-child.mjs: startEngine without main.ts)
  * against the test's simulator, account 1001, MNQ, one executor thread, ports 0. Resolves with its ports once it
  * printed them; rejects (with its stderr) if it exits first. `onSpawn` sees the child at once, for clean-up.
@@ -47,22 +68,7 @@ export interface EngineChild {
 export function spawnEngineChild(o: { simUrl: string; dataDir: string; env?: Record<string, string>; onSpawn?: (child: ChildProcess) => void }): Promise<EngineChild> {
   const child = spawn(process.execPath, [ENGINE_CHILD], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      TOPSTEPX_API_URL: o.simUrl,
-      TOPSTEPX_USERNAME: 'demo',
-      TOPSTEPX_API_KEY: 'demo-key',
-      TOPSTEPX_ACCOUNT_ID: '1001',
-      HTTP_PORT: '0',
-      GRPC_PORT: '0',
-      MARKET_DATA_WS_PORT: '0',
-      DATA_DIR: o.dataDir,
-      CONTRACTS: 'MNQ',
-      EXECUTOR_THREADS: '1',
-      LOG_LEVEL: 'warn',
-      ...tradingHoursEnv(),
-      ...o.env,
-    },
+    env: { ...process.env, ...testEngineEnv(o.simUrl, o.dataDir), ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   o.onSpawn?.(child);

@@ -4,7 +4,7 @@ import { request } from 'undici';
 import { loadConfig, type Logger } from '@gateway/runtime';
 import type { Simulator } from '@gateway/topstepx-sim';
 import { startEngine, type RunningEngine } from '../src/engine';
-import { tradingHoursEnv, waitFor } from './helpers';
+import { testEngineEnv, waitFor } from './helpers';
 
 const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
 
@@ -14,24 +14,13 @@ const ENGINE_URL = new URL('../src/engine.ts', import.meta.url).href;
  */
 export async function startReadyEngine(sim: Simulator, dataDir: string, logger: Logger, env: Record<string, string> = {}): Promise<{ engine: RunningEngine; contractId: string }> {
   const config = loadConfig({
-    TOPSTEPX_API_URL: sim.url,
-    TOPSTEPX_USERNAME: 'demo',
-    TOPSTEPX_API_KEY: 'demo-key',
-    TOPSTEPX_ACCOUNT_ID: '1001',
-    HTTP_PORT: '0',
-    GRPC_PORT: '0',
-    MARKET_DATA_WS_PORT: '0',
-    DATA_DIR: dataDir,
-    CONTRACTS: 'MNQ',
-    EXECUTOR_THREADS: '1',
+    ...testEngineEnv(sim.url, dataDir),
     BROKER_RATE_LIMIT: 'off',
     RISK_MAX_POSITION: '1000',
     RISK_MAX_OPEN_ORDERS: '10000',
     RISK_MAX_ORDERS_PER_MINUTE: '0',
     // The simulator prints no trades of its own here: its quiet feed must not go stale mid-test.
     STALE_AFTER_MS: '3600000',
-    LOG_LEVEL: 'warn',
-    ...tradingHoursEnv(),
     ...env,
   });
   const engine = await startEngine(config, ENGINE_URL, logger);

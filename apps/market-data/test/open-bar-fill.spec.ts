@@ -181,6 +181,20 @@ async function liveOpenBars(ctx: ReturnType<typeof setup>): Promise<{ h: Harness
   return { h, id, starts, ws };
 }
 
+/**
+ * Both tests' end, once the open bars were filled: five more live trades, seen in the cache and on both in-progress
+ * frames, then the open bars checked against the simulator's own history (`seen`: live trades so far).
+ */
+async function liveAfterFill(ctx: ReturnType<typeof setup>, h: Harness, id: string, ws: Client, starts: { hourStart: number; dayStart: number }, seenBefore: number): Promise<void> {
+  h.sim.step(id, 5);
+  const seen = seenBefore + 5;
+  await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === seen, 10_000, 'later live trades seen');
+  await waitFor(async () => (await openBar(h, '1h'))?.tradeCount === seen, 10_000, 'open 1h bar up to date');
+  await ws.waitFrame((f) => f['timeframe'] === '1d' && f['n'] === seen, 10_000, 'in-progress 1d frame up to date');
+  await ws.waitFrame((f) => f['timeframe'] === '1h' && f['n'] === seen, 10_000, 'in-progress 1h frame up to date');
+  await expectOpenBarsExact(h, ctx.rest(), ws, starts, seen);
+}
+
 describe('open bars after a market-hub outage', () => {
   const ctx = setup('60000');
 
@@ -208,14 +222,7 @@ describe('open bars after a market-hub outage', () => {
     h.sim.step(id, 5);
     seen += 5;
     await waitFor(async () => (await metricValue(h.registry, 'market_data_open_bar_fills_total', { result: 'ok' })) >= 1, 20_000, 'open bars filled');
-    h.sim.step(id, 5);
-    seen += 5;
-    await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === seen, 10_000, 'later live trades seen');
-    await waitFor(async () => (await openBar(h, '1h'))?.tradeCount === seen, 10_000, 'open 1h bar up to date');
-    await ws.waitFrame((f) => f['timeframe'] === '1d' && f['n'] === seen, 10_000, 'in-progress 1d frame up to date');
-    await ws.waitFrame((f) => f['timeframe'] === '1h' && f['n'] === seen, 10_000, 'in-progress 1h frame up to date');
-
-    await expectOpenBarsExact(h, ctx.rest(), ws, starts, seen);
+    await liveAfterFill(ctx, h, id, ws, starts, seen);
     expect(await metricValue(h.registry, 'market_data_open_bar_fills_total', { result: 'failed' })).toBe(0);
   }, 360_000);
 });
@@ -242,13 +249,6 @@ describe('open bars after a frozen market feed (socket up, no events)', () => {
     seen += 5;
     await waitFor(() => !h.state.marks.isStale(slot), 10_000, 'fresh again');
     await waitFor(async () => (await metricValue(h.registry, 'market_data_open_bar_fills_total', { result: 'ok' })) >= 1, 30_000, 'open bars filled');
-    h.sim.step(id, 5);
-    seen += 5;
-    await waitFor(async () => (await metricValue(h.registry, 'market_data_trades_total')) === seen, 10_000, 'later live trades seen');
-    await waitFor(async () => (await openBar(h, '1h'))?.tradeCount === seen, 10_000, 'open 1h bar up to date');
-    await ws.waitFrame((f) => f['timeframe'] === '1d' && f['n'] === seen, 10_000, 'in-progress 1d frame up to date');
-    await ws.waitFrame((f) => f['timeframe'] === '1h' && f['n'] === seen, 10_000, 'in-progress 1h frame up to date');
-
-    await expectOpenBarsExact(h, ctx.rest(), ws, starts, seen);
+    await liveAfterFill(ctx, h, id, ws, starts, seen);
   }, 360_000);
 });
